@@ -1,0 +1,466 @@
+"""One typed settings object for the whole service, read when a function runs, never at import.
+
+Every setting is declared once in `SETTINGS`: its type, default, allowed values and the sentence that
+documents it. Values come, in increasing priority, from the defaults, the `hotspots.toml` file in the
+instance folder, `HOTSPOTS_*` environment variables (scalar settings only) and keyword overrides.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from hotspots._errors import InputError
+
+#: The six priority wards of Safer Leeds (ONS codes, December 2019).
+PRIORITY_WARDS: tuple[str, ...] = (
+    "E05011394",  # Gipton & Harehills
+    "E05011388",  # Burmantofts & Richmond Hill
+    "E05012647",  # Beeston & Holbeck
+    "E05011400",  # Killingbeck & Seacroft
+    "E05011385",  # Armley
+    "E05011399",  # Hunslet & Riverside
+)
+
+CATEGORIES: tuple[str, ...] = ("asb", "serious_violence", "other")
+
+#: Source crime type -> category. Police.uk labels first, then common force-export labels.
+#: `serious_violence` for police.uk data is a proxy for the Home Office definition (violence with
+#: injury, robbery, weapons): police.uk publishes all violence and sexual offences as one category.
+DEFAULT_CATEGORY_TABLE: dict[str, str] = {
+    "Anti-social behaviour": "asb",
+    "Violence and sexual offences": "serious_violence",
+    "Robbery": "serious_violence",
+    "Possession of weapons": "serious_violence",
+    "Bicycle theft": "other",
+    "Burglary": "other",
+    "Criminal damage and arson": "other",
+    "Drugs": "other",
+    "Other crime": "other",
+    "Other theft": "other",
+    "Public order": "other",
+    "Shoplifting": "other",
+    "Theft from the person": "other",
+    "Vehicle crime": "other",
+    # Force exports: ASB incident types.
+    "ASB - Personal": "asb",
+    "ASB - Nuisance": "asb",
+    "ASB - Environmental": "asb",
+    "Youth nuisance": "asb",
+    "Vehicle nuisance": "asb",
+    "Nuisance motorcycles": "asb",
+    "Noise": "asb",
+    "Neighbour nuisance": "asb",
+    "Rowdy or inconsiderate behaviour": "asb",
+    "Street drinking": "asb",
+    "Begging": "asb",
+    "Fireworks": "asb",
+    # Force exports: Home Office offence subgroups (serious violence as defined for hotspot funding).
+    "Homicide": "serious_violence",
+    "Violence with injury": "serious_violence",
+    "Robbery of business property": "serious_violence",
+    "Robbery of personal property": "serious_violence",
+    "Possession of weapons offences": "serious_violence",
+    "Violence without injury": "other",
+    "Stalking and harassment": "other",
+    "Death or serious injury - unlawful driving": "other",
+    "Rape offences": "other",
+    "Other sexual offences": "other",
+    "Public order offences": "other",
+    "Criminal damage": "other",
+    "Arson": "other",
+    "Other theft offences": "other",
+    "Vehicle offences": "other",
+    "Residential burglary": "other",
+    "Non-residential burglary": "other",
+    "Possession of drugs": "other",
+    "Trafficking of drugs": "other",
+    "Miscellaneous crimes against society": "other",
+}
+
+#: Harm weights in days: Cambridge Crime Harm Index (median days of imprisonment per offence,
+#: 2026 update), rolled up to police.uk categories, and per Home Office offence subgroup.
+#: Source: Cambridge Crime Harm Index, rolled up to police.uk categories.
+DEFAULT_HARM_DAYS: dict[str, float] = {
+    "Violence and sexual offences": 194.21,
+    "Public order": 7.5,
+    "Criminal damage and arson": 11.18,
+    "Shoplifting": 1.0,
+    "Other theft": 2.0,
+    "Vehicle crime": 5.0,
+    "Burglary": 244.68,
+    "Drugs": 3.66,
+    "Theft from the person": 2.0,
+    "Robbery": 365.0,
+    "Possession of weapons": 273.75,
+    "Bicycle theft": 2.0,
+    "Other crime": 10.0,
+    "Homicide": 5475.0,
+    "Violence with injury": 365.0,
+    "Violence without injury": 10.0,
+    "Stalking and harassment": 10.0,
+    "Death or serious injury - unlawful driving": 365.0,
+    "Rape offences": 2555.0,
+    "Other sexual offences": 182.25,
+    "Public order offences": 7.5,
+    "Criminal damage": 2.0,
+    "Arson": 185.0,
+    "Other theft offences": 2.0,
+    "Vehicle offences": 5.0,
+    "Residential burglary": 273.5,
+    "Non-residential burglary": 183.5,
+    "Possession of drugs": 3.0,
+    "Trafficking of drugs": 5.0,
+    "Robbery of business property": 365.0,
+    "Robbery of personal property": 365.0,
+    "Possession of weapons offences": 273.75,
+    "Miscellaneous crimes against society": 10.0,
+}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """The declaration of one setting: it drives defaults, validation and the docs."""
+
+    name: str
+    kind: str  # str, int, float, bool, path, choice, str_list, str_map, float_map
+    default: Any
+    doc: str
+    choices: tuple[str, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    check: Callable[[Any], str | None] | None = None  # returns an error sentence or None
+
+
+def _check_timezone(value: str) -> str | None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "a timezone name from the IANA database, such as 'Europe/London'"
+    return None
+
+
+def _check_categories(value: Mapping[str, str]) -> str | None:
+    bad = {k: v for k, v in value.items() if v not in CATEGORIES}
+    if bad:
+        key, val = next(iter(bad.items()))
+        return f"category names from {', '.join(CATEGORIES)} (got {val!r} for {key!r})"
+    return None
+
+
+def _check_harm(value: Mapping[str, float]) -> str | None:
+    bad = {k: v for k, v in value.items() if v < 0}
+    if bad:
+        key, val = next(iter(bad.items()))
+        return f"non-negative numbers of days (got {val!r} for {key!r})"
+    return None
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("priority_wards", "str_list", PRIORITY_WARDS,
+            "ONS codes of the wards analysed by default (the six Safer Leeds priority wards)."),
+    Setting("wards_path", "path", None,
+            "Ward boundary file (GeoJSON, GeoPackage or shapefile); empty for the embedded Leeds wards."),
+    Setting("wards_code_field", "str", "ward_code", "Field of the boundary file holding the ward code."),
+    Setting("wards_name_field", "str", "ward_name", "Field of the boundary file holding the ward name."),
+    Setting("categories", "str_map", DEFAULT_CATEGORY_TABLE,
+            "Source crime type -> category (asb, serious_violence, other). Entries in hotspots.toml "
+            "are added to the defaults or replace them.", check=_check_categories),
+    Setting("harm_days", "float_map", DEFAULT_HARM_DAYS,
+            "Harm weight in days per source crime type (Cambridge Crime Harm Index, rolled up to "
+            "police.uk categories). Entries in hotspots.toml are added or replace the defaults.",
+            check=_check_harm),
+    Setting("asb_harm_days", "float", 1.0,
+            "Harm weight of an ASB incident. The Crime Harm Index has none (ASB is not a crime); the "
+            "default equals the least harmful crime (shoplifting, 1 day). Used for every asb type "
+            "without its own entry in harm_days.", minimum=0.0),
+    Setting("unknown_harm_days", "float", 1.0,
+            "Harm weight of a crime type with no entry in harm_days.", minimum=0.0),
+    Setting("unknown_crime_type", "choice", "other",
+            "What to do with a crime type missing from the category table: map it to 'other' and "
+            "count it, or refuse the file with an 'error'.", choices=("other", "error")),
+    Setting("exclude_btp", "bool", True,
+            "Leave out British Transport Police rows of police.uk files (their points lie on the "
+            "rail network)."),
+    Setting("h3_resolution", "int", 10,
+            "H3 resolution of hotspot cells: 10 (about 0.015 km2, a 150-250 m patrol box) or 9 for "
+            "an overview.", minimum=5, maximum=13),
+    Setting("timezone", "str", "Europe/London", "Timezone of incident times and periods.",
+            check=_check_timezone),
+    Setting("trend_weeks", "int", 8, "Periods looked back over for weekly trend classes.",
+            minimum=3, maximum=104),
+    Setting("trend_months", "int", 6, "Periods looked back over for monthly trend classes.",
+            minimum=3, maximum=60),
+    Setting("fdr_alpha", "float", 0.05,
+            "False-discovery rate (Benjamini-Hochberg) before a cell is called a hotspot.",
+            minimum=0.0001, maximum=0.5),
+    Setting("dwell_min", "float", 15.0, "Default patrol dwell time per stop in minutes (Koper curve).",
+            minimum=10.0, maximum=16.0),
+    Setting("patrol_speed_factor", "float", 0.8,
+            "Share of the speed limit a vehicle patrol drives at.", minimum=0.1, maximum=1.5),
+    Setting("walk_speed_kmh", "float", 4.8, "Foot patrol walking speed in km/h.",
+            minimum=1.0, maximum=10.0),
+    Setting("circuity_factor", "float", 1.3,
+            "Street distance over straight-line distance, used when no street network is loaded.",
+            minimum=1.0, maximum=3.0),
+    Setting("database_url", "str", "",
+            "SQLAlchemy URL of the application database; empty for a SQLite file in the instance "
+            "folder."),
+    Setting("upload_limit_mb", "int", 200, "Largest upload accepted by the web app, in MB.",
+            minimum=1, maximum=10_000),
+    Setting("dask_scheduler", "str", "",
+            "Address of a Dask scheduler (tcp://host:port); empty to start a local cluster."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings. Build with `get_settings()`; see `SETTINGS` for what each one means."""
+
+    home: Path
+    priority_wards: tuple[str, ...] = PRIORITY_WARDS
+    wards_path: Path | None = None
+    wards_code_field: str = "ward_code"
+    wards_name_field: str = "ward_name"
+    categories: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_CATEGORY_TABLE))
+    harm_days: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_HARM_DAYS))
+    asb_harm_days: float = 1.0
+    unknown_harm_days: float = 1.0
+    unknown_crime_type: str = "other"
+    exclude_btp: bool = True
+    h3_resolution: int = 10
+    timezone: str = "Europe/London"
+    trend_weeks: int = 8
+    trend_months: int = 6
+    fdr_alpha: float = 0.05
+    dwell_min: float = 15.0
+    patrol_speed_factor: float = 0.8
+    walk_speed_kmh: float = 4.8
+    circuity_factor: float = 1.3
+    database_url: str = ""
+    upload_limit_mb: int = 200
+    dask_scheduler: str = ""
+    source_file: Path | None = None  # the hotspots.toml read, if any
+
+    def category_of(self, crime_type: str) -> str | None:
+        """Return the category of a source crime type, or None when the table has no entry."""
+        cat = self.categories.get(crime_type)
+        if cat is None:
+            cat = _casefolded(self.categories).get(crime_type.strip().casefold())
+        return cat
+
+    def harm_of(self, crime_type: str, category: str) -> float:
+        """Return the harm weight in days of one incident of `crime_type`."""
+        days = self.harm_days.get(crime_type)
+        if days is None:
+            days = _casefolded(self.harm_days).get(crime_type.strip().casefold())
+        if days is not None:
+            return float(days)
+        if category == "asb":
+            return float(self.asb_harm_days)
+        return float(self.unknown_harm_days)
+
+    @property
+    def store_path(self) -> Path:
+        """Folder of the incident store."""
+        return self.home / "store"
+
+    @property
+    def tzinfo(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def _casefolded(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    return {k.strip().casefold(): v for k, v in mapping.items()}
+
+
+def default_home() -> Path:
+    """The instance folder: `HOTSPOTS_HOME` or `./instance`."""
+    return Path(os.environ.get("HOTSPOTS_HOME") or "instance").expanduser()
+
+
+def _where(source: str, name: str) -> str:
+    return f"{source}: setting {name!r}"
+
+
+def _coerce(spec: Setting, value: Any, source: str) -> Any:
+    """Convert and validate one raw value; raise `InputError` naming the key and allowed values."""
+    where = _where(source, spec.name)
+    kind = spec.kind
+    try:
+        if kind == "str":
+            if not isinstance(value, str):
+                raise TypeError
+            out: Any = value
+        elif kind == "path":
+            if value in (None, ""):
+                out = None
+            elif isinstance(value, (str, Path)):
+                out = Path(value).expanduser()
+            else:
+                raise TypeError
+        elif kind == "int":
+            if isinstance(value, bool):
+                raise TypeError
+            out = int(value) if isinstance(value, str) else value
+            if not isinstance(out, int):
+                raise TypeError
+        elif kind == "float":
+            if isinstance(value, bool):
+                raise TypeError
+            out = float(value)
+        elif kind == "bool":
+            if isinstance(value, str):
+                low = value.strip().lower()
+                if low not in {"true", "false", "1", "0", "yes", "no"}:
+                    raise TypeError
+                out = low in {"true", "1", "yes"}
+            elif isinstance(value, bool):
+                out = value
+            else:
+                raise TypeError
+        elif kind == "choice":
+            if value not in (spec.choices or ()):
+                msg = f"{where} is {value!r}; allowed values: {', '.join(spec.choices or ())}."
+                raise InputError(msg)
+            out = value
+        elif kind == "str_list":
+            if isinstance(value, str):
+                value = [v.strip() for v in value.split(",") if v.strip()]
+            if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+                raise TypeError
+            out = tuple(value)
+        elif kind == "str_map":
+            if not isinstance(value, Mapping) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+            ):
+                raise TypeError
+            out = {**spec.default, **value}
+        elif kind == "float_map":
+            if not isinstance(value, Mapping) or not all(
+                isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
+                for k, v in value.items()
+            ):
+                raise TypeError
+            out = {**spec.default, **{k: float(v) for k, v in value.items()}}
+        else:  # pragma: no cover - a declaration error
+            msg = f"unknown setting kind {kind!r}"
+            raise RuntimeError(msg)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        expected = {
+            "str": "a string",
+            "path": "a file path",
+            "int": "a whole number",
+            "float": "a number",
+            "bool": "true or false",
+            "str_list": "a list of strings",
+            "str_map": "a table of strings",
+            "float_map": "a table of numbers",
+        }[kind]
+        msg = f"{where} is {value!r}; expected {expected}."
+        raise InputError(msg) from None
+    if spec.minimum is not None and out < spec.minimum or spec.maximum is not None and out > spec.maximum:
+        msg = f"{where} is {value!r}; allowed values: {spec.minimum:g} to {spec.maximum:g}."
+        raise InputError(msg)
+    if spec.check is not None and out is not None:
+        problem = spec.check(out)
+        if problem:
+            msg = f"{where} is invalid; expected {problem}."
+            raise InputError(msg)
+    return out
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        msg = f"{path}: not valid TOML ({exc})."
+        raise InputError(msg) from None
+    # Accept both a flat file and one with a [hotspots] table.
+    if "hotspots" in data and isinstance(data["hotspots"], dict):
+        rest = {k: v for k, v in data.items() if k != "hotspots"}
+        data = {**rest, **data["hotspots"]}
+    return data
+
+
+def get_settings(home: str | Path | None = None, **overrides: Any) -> Settings:
+    """Resolve the settings for an instance folder.
+
+    Parameters
+    ----------
+    home
+        Instance folder; `HOTSPOTS_HOME` or `./instance` when None.
+    **overrides
+        Setting values that win over the file and the environment.
+
+    Returns
+    -------
+    Settings
+        The validated settings.
+
+    Raises
+    ------
+    InputError
+        An unknown key or a bad value, naming the key and the allowed values.
+    """
+    home_path = Path(home).expanduser() if home is not None else default_home()
+    values: dict[str, Any] = {}
+    toml_path = home_path / "hotspots.toml"
+    source_file = None
+    if toml_path.is_file():
+        source_file = toml_path
+        for key, raw in _read_toml(toml_path).items():
+            spec = _BY_NAME.get(key)
+            if spec is None:
+                allowed = ", ".join(sorted(_BY_NAME))
+                msg = f"{toml_path}: unknown setting {key!r}; known settings: {allowed}."
+                raise InputError(msg)
+            values[key] = _coerce(spec, raw, str(toml_path))
+    for spec in SETTINGS:
+        env_name = "HOTSPOTS_" + spec.name.upper()
+        if env_name in os.environ and spec.kind not in {"str_map", "float_map"}:
+            values[spec.name] = _coerce(spec, os.environ[env_name], f"environment {env_name}")
+    for key, raw in overrides.items():
+        spec = _BY_NAME.get(key)
+        if spec is None:
+            allowed = ", ".join(sorted(_BY_NAME))
+            msg = f"unknown setting {key!r}; known settings: {allowed}."
+            raise InputError(msg)
+        values[key] = _coerce(spec, raw, "argument")
+    return Settings(home=home_path, source_file=source_file, **values)
+
+
+def describe_settings() -> str:
+    """Return the settings table as Markdown (for the README and `hotspots settings`)."""
+    lines = ["| setting | default | meaning |", "|---|---|---|"]
+    for spec in SETTINGS:
+        default = spec.default
+        if isinstance(default, Mapping):
+            shown = f"{len(default)} entries"
+        elif isinstance(default, tuple):
+            shown = ", ".join(default)
+        elif default in (None, ""):
+            shown = "(empty)"
+        else:
+            shown = str(default)
+        allowed = f" Allowed: {', '.join(spec.choices)}." if spec.choices else ""
+        lines.append(f"| `{spec.name}` | {shown} | {spec.doc}{allowed} |")
+    return "\n".join(lines)
+
+
+def _check_declarations() -> None:
+    declared = {s.name for s in SETTINGS}
+    typed = {f.name for f in fields(Settings)} - {"home", "source_file"}
+    if declared != typed:  # pragma: no cover - caught by the tests
+        msg = f"SETTINGS and Settings disagree: {sorted(declared ^ typed)}"
+        raise RuntimeError(msg)

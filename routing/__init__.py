@@ -1,0 +1,1 @@
+"""Street networks and patrol planning for capable-guardian teams."""

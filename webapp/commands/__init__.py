@@ -1,0 +1,1 @@
+"""Commands of the `hotspots` CLI, one module per concern."""
