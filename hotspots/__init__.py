@@ -2,13 +2,18 @@
 
 from hotspots._errors import InputError, Problem
 from hotspots.periods import Period, parse_period
+from hotspots.report import IngestReport, ReadReport
 from hotspots.settings import Settings, get_settings
+from hotspots.store import IncidentStore
 from hotspots.wards import load_wards
 
 __all__ = [
+    "IncidentStore",
+    "IngestReport",
     "InputError",
     "Period",
     "Problem",
+    "ReadReport",
     "Settings",
     "get_settings",
     "load_wards",

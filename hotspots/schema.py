@@ -59,7 +59,10 @@ def make_incidents(
         harm = hrm if harm is None else harm
     times = pd.Series(occurred_at)
     if times.dt.tz is None:
-        times = times.dt.tz_localize(settings.timezone, ambiguous="NaT", nonexistent="shift_forward")
+        # Local clock times: in the repeated autumn hour take the first (summer-time) reading,
+        # and move times in the skipped spring hour forward; never turn a real time into NaT.
+        times = times.dt.tz_localize(settings.timezone, ambiguous=np.ones(len(times), dtype=bool),
+                                     nonexistent="shift_forward")
     times = times.dt.tz_convert(settings.timezone).astype(occurred_at_dtype(settings.timezone))
     prec = time_precision if not isinstance(time_precision, str) else [time_precision] * n
     src = source if not isinstance(source, str) else [source] * n
