@@ -8,6 +8,7 @@ instance folder, `HOTSPOTS_*` environment variables (scalar settings only) and k
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -161,6 +162,71 @@ def _check_harm(value: Mapping[str, float]) -> str | None:
     return None
 
 
+#: Patrol teams: "NAME=BASE", the base a ward code or "longitude latitude" (WGS84).
+DEFAULT_PATROL_TEAMS: tuple[str, ...] = (
+    "Gipton & Harehills=E05011394",
+    "Burmantofts & Richmond Hill=E05011388",
+    "Beeston & Holbeck=E05012647",
+    "Killingbeck & Seacroft=E05011400",
+    "Armley=E05011385",
+    "Hunslet & Riverside=E05011399",
+)
+
+#: Vehicle speed in mph by OSM `highway` type, used where a street has no `maxspeed` tag. Urban UK
+#: defaults: 30 mph on lit ("restricted") roads, national limits on motorways and trunk roads.
+DEFAULT_ROAD_SPEEDS_MPH: dict[str, float] = {
+    "motorway": 70.0,
+    "motorway_link": 40.0,
+    "trunk": 50.0,
+    "trunk_link": 30.0,
+    "primary": 30.0,
+    "primary_link": 30.0,
+    "secondary": 30.0,
+    "secondary_link": 30.0,
+    "tertiary": 30.0,
+    "tertiary_link": 30.0,
+    "unclassified": 30.0,
+    "residential": 30.0,
+    "road": 20.0,
+    "busway": 20.0,
+    "living_street": 10.0,
+    "service": 10.0,
+    "other": 20.0,
+}
+
+
+def _check_clock(value: str) -> str | None:
+    if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value.strip()):
+        return "a time of day as HH:MM, such as '16:00'"
+    return None
+
+
+def _check_windows(value: Mapping[str, str]) -> str | None:
+    clock = r"([01]?\d|2[0-3]):[0-5]\d"
+    for key, val in value.items():
+        if key not in CATEGORIES:
+            return f"category names from {', '.join(CATEGORIES)} (got {key!r})"
+        if not re.fullmatch(rf"\s*{clock}\s*-\s*{clock}\s*", val):
+            return f"a window as 'HH:MM-HH:MM' (got {val!r} for {key!r})"
+    return None
+
+
+def _check_teams(value: tuple[str, ...]) -> str | None:
+    for item in value:
+        base = item.split("=", 1)[-1].strip()
+        if not base:
+            return f"'NAME=BASE' entries with a ward code or 'longitude latitude' as BASE (got {item!r})"
+    return None
+
+
+def _check_speeds(value: Mapping[str, float]) -> str | None:
+    bad = {k: v for k, v in value.items() if not 1 <= v <= 100}
+    if bad:
+        key, val = next(iter(bad.items()))
+        return f"speeds between 1 and 100 mph (got {val!r} for {key!r})"
+    return None
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("priority_wards", "str_list", PRIORITY_WARDS,
             "ONS codes of the wards analysed by default (the six Safer Leeds priority wards)."),
@@ -208,6 +274,39 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("circuity_factor", "float", 1.3,
             "Street distance over straight-line distance, used when no street network is loaded.",
             minimum=1.0, maximum=3.0),
+    Setting("drive_speed_kmh", "float", 30.0,
+            "Average vehicle patrol speed in km/h, used when no street network is loaded.",
+            minimum=5.0, maximum=100.0),
+    Setting("road_speeds_mph", "float_map", DEFAULT_ROAD_SPEEDS_MPH,
+            "Vehicle speed in mph by OSM highway type where a street has no maxspeed tag (UK "
+            "defaults); 'other' covers every type not listed.", check=_check_speeds),
+    Setting("patrol_teams", "str_list", DEFAULT_PATROL_TEAMS,
+            "Default patrol teams as 'NAME=BASE', BASE a ward code (its centroid) or 'longitude "
+            "latitude'. `hotspots plan --teams N` takes the first N.", check=_check_teams),
+    Setting("patrol_shift_start", "str", "16:00", "Default start of a patrol shift (HH:MM).",
+            check=_check_clock),
+    Setting("patrol_shift_min", "int", 240, "Default patrol shift length in minutes.",
+            minimum=10, maximum=720),
+    Setting("patrol_mode", "choice", "drive",
+            "Default patrol mode: drive (vehicle patrols) or walk (foot patrols).",
+            choices=("drive", "walk")),
+    Setting("patrol_prize", "choice", "harm",
+            "What a patrol stop is worth: its harm score, its Gi* z-score or its incident count.",
+            choices=("harm", "gi_z", "count")),
+    Setting("patrol_stops_per_ward", "int", 15,
+            "Candidate patrol stops taken from the top of the ranking in each ward.",
+            minimum=1, maximum=200),
+    Setting("patrol_windows", "str_map", {},
+            "Optional visiting windows by category, e.g. asb = '16:00-23:00': stops of that "
+            "category are visited only then.", check=_check_windows),
+    Setting("network_overpass_url", "str", "https://overpass-api.de/api",
+            "Overpass API endpoint street networks are downloaded from."),
+    Setting("network_connect_timeout_s", "float", 5.0,
+            "Seconds to wait for the Overpass endpoint to answer before a download gives up.",
+            minimum=0.1, maximum=60.0),
+    Setting("network_timeout_s", "float", 180.0,
+            "Seconds a street network download may take once the endpoint has answered.",
+            minimum=1.0, maximum=3600.0),
     Setting("database_url", "str", "",
             "SQLAlchemy URL of the application database; empty for a SQLite file in the instance "
             "folder."),
@@ -244,6 +343,18 @@ class Settings:
     patrol_speed_factor: float = 0.8
     walk_speed_kmh: float = 4.8
     circuity_factor: float = 1.3
+    drive_speed_kmh: float = 30.0
+    road_speeds_mph: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_ROAD_SPEEDS_MPH))
+    patrol_teams: tuple[str, ...] = DEFAULT_PATROL_TEAMS
+    patrol_shift_start: str = "16:00"
+    patrol_shift_min: int = 240
+    patrol_mode: str = "drive"
+    patrol_prize: str = "harm"
+    patrol_stops_per_ward: int = 15
+    patrol_windows: Mapping[str, str] = field(default_factory=dict)
+    network_overpass_url: str = "https://overpass-api.de/api"
+    network_connect_timeout_s: float = 5.0
+    network_timeout_s: float = 180.0
     database_url: str = ""
     upload_limit_mb: int = 200
     dask_scheduler: str = ""
