@@ -1,0 +1,344 @@
+"""The patrol plan and its forms: a dict, GeoJSON, GPX 1.1 and a printable HTML sheet."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyproj
+import shapely
+from shapely.ops import transform
+
+from routing.network import BNG, WGS84
+from routing.teams import Team
+
+APPROXIMATE_NOTE = ("APPROXIMATE: no street network was loaded, so travel times are straight-line "
+                    "distances times a circuity factor and the lines drawn are not streets.")
+
+
+def clock(minute: float) -> str:
+    """Minutes after midnight as 'HH:MM' ('+1' when past midnight)."""
+    total = int(round(minute))
+    day, rest = divmod(total, 24 * 60)
+    text = f"{rest // 60:02d}:{rest % 60:02d}"
+    return text + (f" +{day}" if day else "")
+
+
+@dataclass
+class Visit:
+    """One stop of a route. Times are minutes after midnight of the shift's day."""
+
+    seq: int
+    stop_id: str
+    ward_code: str
+    ward_name: str
+    category: str
+    prize: float
+    reason: str
+    arrival_min: float
+    start_min: float  # dwell starts (after waiting for a window to open)
+    departure_min: float
+    dwell_min: float
+    travel_min: float  # from the previous stop or the base
+    wait_min: float
+    distance_m: float
+    x: float
+    y: float
+    lon: float
+    lat: float
+    node: Any = None
+
+    def to_dict(self, date: dt.date | None = None) -> dict[str, Any]:
+        out = {
+            "seq": self.seq, "stop_id": self.stop_id, "ward_code": self.ward_code,
+            "ward_name": self.ward_name, "category": self.category,
+            "prize": round(float(self.prize), 4), "reason": self.reason,
+            "arrival": clock(self.arrival_min), "start": clock(self.start_min),
+            "departure": clock(self.departure_min),
+            "dwell_min": round(self.dwell_min, 1), "travel_min": round(self.travel_min, 1),
+            "wait_min": round(self.wait_min, 1), "distance_m": round(self.distance_m, 1),
+            "lon": round(self.lon, 6), "lat": round(self.lat, 6),
+            "x": round(self.x, 1), "y": round(self.y, 1),
+        }
+        if date is not None:
+            out["arrival_at"] = _at(date, self.arrival_min)
+            out["departure_at"] = _at(date, self.departure_min)
+        return out
+
+
+@dataclass
+class TeamRoute:
+    """One team's route: base, ordered visits, back to base."""
+
+    team: Team
+    visits: list[Visit]
+    start_min: float
+    end_min: float
+    travel_min: float
+    dwell_min: float
+    wait_min: float
+    distance_m: float
+    prize: float
+    path: shapely.LineString  # EPSG:27700, base to base along the streets
+    base_xy: tuple[float, float]
+    base_node: Any = None
+    return_travel_min: float = 0.0
+    approximate: bool = False
+
+    @property
+    def duration_min(self) -> float:
+        return self.end_min - self.start_min
+
+    def to_dict(self) -> dict[str, Any]:
+        date = self.team.date
+        lon, lat = _to_lonlat().transform(*self.base_xy)
+        return {
+            "team": self.team.to_dict(),
+            "mode": self.team.mode,
+            "approximate": self.approximate,
+            "start": clock(self.start_min),
+            "end": clock(self.end_min),
+            "shift_min": float(self.team.shift_min),
+            "duration_min": round(self.duration_min, 1),
+            "travel_min": round(self.travel_min, 1),
+            "dwell_min": round(self.dwell_min, 1),
+            "wait_min": round(self.wait_min, 1),
+            "return_travel_min": round(self.return_travel_min, 1),
+            "distance_km": round(self.distance_m / 1000.0, 3),
+            "prize": round(float(self.prize), 4),
+            "stops": len(self.visits),
+            "base": {"lon": round(lon, 6), "lat": round(lat, 6)},
+            "visits": [v.to_dict(date) for v in self.visits],
+        }
+
+
+@dataclass
+class PatrolPlan:
+    """A patrol plan for several teams, made by `routing.plan_patrols`.
+
+    `approximate` is True when no street network was used. `unvisited` lists candidate stops no
+    route has time for; `unreachable` lists hotspots too far from any street (not moved).
+    `variants` holds every plan asked for (this one first when it is variant 0).
+    """
+
+    routes: list[TeamRoute]
+    approximate: bool
+    prize_by: str
+    prize_available: float
+    unvisited: list[dict[str, Any]] = field(default_factory=list)
+    unreachable: list[dict[str, Any]] = field(default_factory=list)
+    variant: int = 0
+    variants: list[PatrolPlan] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def prize(self) -> float:
+        """Total prize of the visited stops."""
+        return float(sum(r.prize for r in self.routes))
+
+    @property
+    def visits(self) -> int:
+        return sum(len(r.visits) for r in self.routes)
+
+    def route(self, team: str) -> TeamRoute:
+        """The route of the team called `team`."""
+        for r in self.routes:
+            if r.team.name == team:
+                return r
+        names = ", ".join(r.team.name for r in self.routes)
+        msg = f"no team {team!r} in this plan; teams: {names}."
+        raise KeyError(msg)
+
+    # ---------------------------------------------------------------- dict and GeoJSON
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plan as plain JSON-ready data."""
+        out = {
+            "approximate": self.approximate,
+            "note": APPROXIMATE_NOTE if self.approximate else "",
+            "variant": self.variant,
+            "variants": len(self.variants) or 1,
+            "prize_by": self.prize_by,
+            "prize": round(self.prize, 4),
+            "prize_available": round(float(self.prize_available), 4),
+            "stops_visited": self.visits,
+            "routes": [r.to_dict() for r in self.routes],
+            "unvisited": [_jsonable(u) for u in self.unvisited],
+            "unreachable": [_jsonable(u) for u in self.unreachable],
+            "stats": _jsonable(self.stats),
+        }
+        return out
+
+    def to_geojson(self, *, indent: int | None = None) -> str:
+        """An RFC 7946 FeatureCollection (longitude/latitude): one LineString per team's route
+        and one Point per visit, each marked `approximate` when no network was used."""
+        tr = _to_lonlat()
+        features = []
+        for r in self.routes:
+            line = transform(tr.transform, r.path) if not r.path.is_empty else r.path
+            features.append({
+                "type": "Feature",
+                "geometry": _round_geom(shapely.geometry.mapping(line)),
+                "properties": {
+                    "kind": "route", "team": r.team.name, "mode": r.team.mode,
+                    "start": clock(r.start_min), "end": clock(r.end_min),
+                    "stops": len(r.visits), "travel_min": round(r.travel_min, 1),
+                    "dwell_min": round(r.dwell_min, 1), "distance_km": round(r.distance_m / 1000, 3),
+                    "prize": round(r.prize, 4), "approximate": r.approximate,
+                },
+            })
+            for v in r.visits:
+                props = {"kind": "stop", "team": r.team.name}
+                props.update({k: val for k, val in v.to_dict(r.team.date).items()
+                              if k not in ("lon", "lat", "x", "y")})
+                props["approximate"] = r.approximate
+                features.append({
+                    "type": "Feature",
+                    "geometry": {"type": "Point", "coordinates": [round(v.lon, 6), round(v.lat, 6)]},
+                    "properties": props,
+                })
+        doc = {"type": "FeatureCollection", "features": features,
+               "approximate": self.approximate, "prize_by": self.prize_by,
+               "prize": round(self.prize, 4), "variant": self.variant}
+        if self.approximate:
+            doc["note"] = APPROXIMATE_NOTE
+        return json.dumps(doc, indent=indent)
+
+    # ---------------------------------------------------------------- GPX
+
+    def to_gpx(self, team: str | None = None) -> str:
+        """GPX 1.1: per team a route (`rte`) along the streets and numbered waypoints for the stops.
+
+        Parameters
+        ----------
+        team
+            Only this team's route (for one phone); every team when None.
+        """
+        import gpxpy.gpx
+
+        routes = [self.route(team)] if team is not None else self.routes
+        tr = _to_lonlat()
+        gpx = gpxpy.gpx.GPX()
+        gpx.creator = "hotspots patrol planner"
+        gpx.name = "Patrol plan" + (" (APPROXIMATE)" if self.approximate else "")
+        gpx.description = APPROXIMATE_NOTE if self.approximate else "Patrol routes on the street network."
+        for r in routes:
+            prefix = f"{r.team.name}: " if len(routes) > 1 else ""
+            for v in r.visits:
+                wpt = gpxpy.gpx.GPXWaypoint(
+                    latitude=round(v.lat, 7), longitude=round(v.lon, 7),
+                    name=f"{prefix}{v.seq:02d} {v.ward_name}".strip(),
+                    description=(f"Arrive {clock(v.arrival_min)}, stay {v.dwell_min:g} min, leave "
+                                 f"{clock(v.departure_min)}. {v.reason}").strip(),
+                    symbol="Flag")
+                wpt.type = "patrol stop"
+                gpx.waypoints.append(wpt)
+            rte = gpxpy.gpx.GPXRoute(
+                name=r.team.name,
+                description=(f"{r.team.mode} patrol {clock(r.start_min)}-{clock(r.end_min)}, "
+                             f"{len(r.visits)} stops" + (" (APPROXIMATE)" if r.approximate else "")))
+            line = transform(tr.transform, r.path) if not r.path.is_empty else r.path
+            for lon, lat in line.coords:
+                rte.points.append(gpxpy.gpx.GPXRoutePoint(latitude=round(lat, 7),
+                                                          longitude=round(lon, 7)))
+            gpx.routes.append(rte)
+        return gpx.to_xml(version="1.1")
+
+    # ---------------------------------------------------------------- printable sheet
+
+    def to_sheet_html(self, *, title: str = "Patrol plan") -> str:
+        """A printable HTML sheet: per team the stops in order with times, ward and why."""
+        e = html.escape
+        parts = [
+            "<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
+            f"<title>{e(title)}</title>", f"<style>{_SHEET_CSS}</style></head><body>",
+            f"<h1>{e(title)}</h1>",
+        ]
+        if self.approximate:
+            parts.append(f'<p class="approx"><strong>{e(APPROXIMATE_NOTE)}</strong></p>')
+        parts.append(f"<p>Prize ({e(self.prize_by)}): {self.prize:,.1f} of {self.prize_available:,.1f} "
+                     f"available; {self.visits} stops in {len(self.routes)} routes"
+                     + (f"; variant {self.variant + 1}" if self.variants else "") + ".</p>")
+        for r in self.routes:
+            parts.append('<section class="team">')
+            parts.append(f"<h2>{e(r.team.name)} <small>({e(r.team.mode)}"
+                         + (", approximate" if r.approximate else "") + ")</small></h2>")
+            date = f"{r.team.date.isoformat()} " if r.team.date else ""
+            parts.append(f"<p>Shift {e(date)}{e(clock(r.start_min))} to "
+                         f"{e(clock(r.start_min + float(r.team.shift_min)))} "
+                         f"({float(r.team.shift_min):g} min). Back at base {e(clock(r.end_min))}. "
+                         f"Travel {r.travel_min:.0f} min, {r.distance_m / 1000:.1f} km; "
+                         f"at stops {r.dwell_min:.0f} min.</p>")
+            if not r.visits:
+                parts.append("<p>No stop fits this shift.</p></section>")
+                continue
+            parts.append("<table><thead><tr><th>#</th><th>Arrive</th><th>Leave</th><th>Stay</th>"
+                         "<th>Travel</th><th>Ward</th><th>Hotspot</th><th>Why</th>"
+                         "<th>Visited</th></tr></thead><tbody>")
+            for v in r.visits:
+                wait = f" (wait {v.wait_min:.0f})" if v.wait_min >= 0.5 else ""
+                parts.append(
+                    f"<tr><td>{v.seq}</td><td>{e(clock(v.arrival_min))}{e(wait)}</td>"
+                    f"<td>{e(clock(v.departure_min))}</td><td>{v.dwell_min:g} min</td>"
+                    f"<td>{v.travel_min:.0f} min</td><td>{e(v.ward_name)}</td>"
+                    f"<td>{e(v.stop_id)}<br><small>{v.lat:.5f}, {v.lon:.5f}</small></td>"
+                    f"<td>{e(v.reason)}</td><td class=\"tick\"></td></tr>")
+            parts.append("</tbody></table></section>")
+        if self.unreachable:
+            parts.append("<h2>Hotspots left out: too far from any street</h2><ul>")
+            for u in self.unreachable:
+                parts.append(f"<li>{e(str(u.get('stop_id')))} ({e(str(u.get('ward_name', '')))}): "
+                             f"{float(u.get('street_m', 0)):.0f} m from the nearest street</li>")
+            parts.append("</ul>")
+        parts.append("</body></html>")
+        return "\n".join(parts)
+
+
+_SHEET_CSS = """
+body { font-family: sans-serif; font-size: 11pt; margin: 1.5em; }
+h1 { font-size: 16pt; } h2 { font-size: 13pt; margin-top: 1.2em; }
+table { border-collapse: collapse; width: 100%; }
+th, td { border: 1px solid #444; padding: 3px 5px; vertical-align: top; text-align: left; }
+td.tick { width: 3em; }
+.approx { border: 2px solid #b00; padding: 0.5em; color: #b00; }
+section.team { page-break-after: always; }
+section.team:last-of-type { page-break-after: auto; }
+@media print { body { margin: 0; } }
+"""
+
+
+def _to_lonlat() -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(BNG, WGS84, always_xy=True)
+
+
+def _at(date: dt.date, minute: float) -> str:
+    start = dt.datetime.combine(date, dt.time())
+    return (start + dt.timedelta(minutes=float(minute))).isoformat(timespec="minutes")
+
+
+def _round_geom(geom: dict[str, Any]) -> dict[str, Any]:
+    coords = geom.get("coordinates", ())
+    geom = dict(geom)
+    geom["coordinates"] = [[round(float(x), 6), round(float(y), 6)] for x, y in coords]
+    return geom
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating | float):
+        f = float(value)
+        return None if np.isnan(f) else round(f, 6)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    return str(value)

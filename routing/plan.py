@@ -1,0 +1,547 @@
+"""Prize-collecting patrol routing: choose and order hotspot stops for every team's shift.
+
+Each team is a vehicle of an OR-Tools routing model that starts and ends at its base. Every stop
+may be dropped at a penalty equal to its prize, so the solver maximises the prize collected within
+each shift (dwell included), then, among plans of equal prize, minimises travel.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pyproj
+import shapely
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+from hotspots._errors import InputError
+from hotspots.settings import Settings, get_settings
+from routing._matrix import (
+    UNREACHABLE_S,
+    graph_index,
+    nearest_nodes,
+    path_line,
+    path_positions,
+    straight_matrix,
+    street_distances,
+    travel_matrix,
+)
+from routing.network import BNG, WGS84, check_network, network_mode
+from routing.output import PatrolPlan, TeamRoute, Visit
+from routing.stops import MAX_SNAP_M, check_dwell, snap_stops
+from routing.teams import Team, base_points
+
+log = logging.getLogger(__name__)
+
+#: A base further than this from every street of the network is refused.
+MAX_BASE_M = 1000.0
+
+#: Prizes are scaled to integers in 0..PRIZE_STEPS for the solver (OR-Tools costs are integers).
+PRIZE_STEPS = 100_000
+
+#: How far variants may move prizes (a share of each prize) to find other near-optimal plans.
+VARIANT_JITTER = 0.12
+
+
+@dataclass
+class _ModeData:
+    """Travel data of one mode over the solver's nodes (stops first, then one base per team)."""
+
+    seconds: np.ndarray  # float travel times
+    metres: np.ndarray | None  # straight-line metres for approximate plans
+    reachable: np.ndarray  # per stop
+    node_pos: np.ndarray | None  # network node position per solver node
+    pred: np.ndarray | None
+    sources: np.ndarray | None
+    graph: nx.MultiDiGraph | None
+    index: Any
+    xy: np.ndarray  # (n, 2) metres: where each solver node is (snapped node when on a network)
+
+
+def plan_patrols(
+    stops: gpd.GeoDataFrame,
+    teams: Sequence[Team],
+    *,
+    network: nx.MultiDiGraph | Mapping[str, nx.MultiDiGraph] | None = None,
+    time_limit_s: float = 5,
+    seed: int = 0,
+    variants: int = 1,
+    settings: Settings | None = None,
+) -> PatrolPlan:
+    """Plan patrol routes that collect the most prize within every team's shift.
+
+    Parameters
+    ----------
+    stops
+        Candidate stops from `routing.stops_from_ranking`: `stop_id`, `prize`, `dwell_min`
+        (minutes), optional `window_start_min`/`window_end_min` (minutes after midnight),
+        `ward_code`, `ward_name`, `category`, `reason` and Point geometry.
+    teams
+        The teams on shift; each route starts and ends at its team's base.
+    network
+        A prepared street network (`routing.load_network`) or a mapping mode -> network. None:
+        straight-line distance times the `circuity_factor` setting at each mode's speed, and the
+        plan is marked `approximate`. A walking team may use a drive network (at walking
+        speed); a driving team needs a drive network.
+    time_limit_s
+        Solver time per variant in seconds.
+    seed
+        Seed of the variants after the first.
+    variants
+        How many different near-optimal plans to make. The first is the best plan found; the
+        others are solved with seeded random changes to the prizes and travel costs, so routes
+        are not predictable. All are in `plan.variants`.
+    settings
+        Resolved settings; read with `get_settings()` when None.
+
+    Returns
+    -------
+    PatrolPlan
+        The best plan; its `variants` lists every plan made.
+
+    Raises
+    ------
+    InputError
+        No stops, no teams, a bad dwell or prize, a shift shorter than one dwell, a base more than
+        1 km from any street, an unknown mode, a network in the wrong CRS or without travel times.
+    """
+    settings = settings or get_settings()
+    started = time.perf_counter()
+    stops = _check_stops(stops)
+    teams = _check_teams(teams, stops)
+    if variants < 1:
+        msg = f"`variants` must be at least 1, not {variants}."
+        raise InputError(msg)
+    if not time_limit_s > 0:
+        msg = f"`time_limit_s` must be positive, not {time_limit_s}."
+        raise InputError(msg)
+    networks = _networks_for(network, teams)
+    approximate = networks is None
+
+    bases = base_points(list(teams), settings=settings)
+    n_stops = len(stops)
+    stop_xy = np.column_stack([stops.geometry.x.to_numpy(), stops.geometry.y.to_numpy()])
+    base_xy = np.array([[p.x, p.y] for p in bases])
+    modes = sorted({t.mode for t in teams})
+    data: dict[str, _ModeData] = {}
+    unreachable: list[dict[str, Any]] = []
+    for mode in modes:
+        if approximate:
+            data[mode] = _straight_data(stop_xy, base_xy, mode, settings)
+        else:
+            graph = networks[mode]
+            data[mode], lost = _network_data(stops, stop_xy, base_xy, teams, graph, mode,
+                                              settings)
+            unreachable.extend(lost)
+    matrix_s = time.perf_counter() - started
+
+    dwell_min = stops["dwell_min"].to_numpy(dtype=float)
+    prize = stops["prize"].to_numpy(dtype=float)
+    windows = _windows(stops)
+    plans = []
+    seen: set[tuple] = set()
+    solve_total = 0.0
+    for v in range(variants):
+        rng = np.random.default_rng([seed, v]) if v else None
+        for attempt in range(4):
+            t0 = time.perf_counter()
+            sequences, status = _solve(teams, data, prize, dwell_min, windows, n_stops,
+                                       time_limit_s=time_limit_s, rng=rng,
+                                       avoid=[p for p in plans] if v else [])
+            solve_total += time.perf_counter() - t0
+            key = tuple(tuple(s) for s in sequences)
+            if key not in seen or attempt == 3:
+                break
+            rng = np.random.default_rng([seed, v, attempt + 1])
+        seen.add(key)
+        plans.append(sequences)
+
+    prize_by = str(stops["prize_by"].iloc[0]) if "prize_by" in stops.columns else "prize"
+    built = []
+    for v, sequences in enumerate(plans):
+        routes = [_build_route(team, k, sequences[k], stops, data[team.mode], dwell_min, windows,
+                               n_stops, approximate, settings)
+                  for k, team in enumerate(teams)]
+        visited = {s for seq in sequences for s in seq}
+        reach_any = np.zeros(n_stops, dtype=bool)
+        for d in data.values():
+            reach_any |= d.reachable
+        unvisited = [_stop_record(stops, i) for i in range(n_stops)
+                     if i not in visited and reach_any[i]]
+        built.append(PatrolPlan(
+            routes=routes, approximate=approximate, prize_by=prize_by,
+            prize_available=float(prize[reach_any].sum()), unvisited=unvisited,
+            unreachable=list(unreachable), variant=v,
+            stats={"matrix_s": round(matrix_s, 3), "solve_s": round(solve_total, 3),
+                   "time_limit_s": time_limit_s, "seed": seed, "status": status,
+                   "stops": n_stops, "teams": len(teams)}))
+    for p in built:
+        p.variants = built if variants > 1 else []
+    return built[0]
+
+
+# ------------------------------------------------------------------------------------------
+# Checks
+
+
+def _check_stops(stops: Any) -> gpd.GeoDataFrame:
+    if not isinstance(stops, gpd.GeoDataFrame):
+        msg = f"`stops` must be a GeoDataFrame from stops_from_ranking, not {type(stops).__name__}."
+        raise InputError(msg)
+    if len(stops) == 0:
+        msg = "`stops` contains zero rows: there is nothing to patrol. Has a filter removed every hotspot?"
+        raise InputError(msg)
+    if stops.crs is None:
+        msg = "`stops` has no CRS; set one with GeoDataFrame.set_crs (stops_from_ranking gives EPSG:27700)."
+        raise InputError(msg)
+    for col in ("prize", "dwell_min"):
+        if col not in stops.columns:
+            msg = f"`stops` has no {col!r} column; build stops with routing.stops_from_ranking."
+            raise InputError(msg)
+    out = stops.to_crs(BNG) if stops.crs != BNG else stops.copy()
+    if not (out.geom_type == "Point").all():
+        bad = out.geom_type[out.geom_type != "Point"].iloc[0]
+        msg = f"`stops` must hold Point geometries, not {bad}."
+        raise InputError(msg)
+    prize = out["prize"].to_numpy(dtype=float)
+    if not np.isfinite(prize).all() or (prize < 0).any():
+        i = int(np.flatnonzero(~np.isfinite(prize) | (prize < 0))[0])
+        msg = f"`stops` row {i}: prize {prize[i]!r} must be a number of at least 0."
+        raise InputError(msg)
+    for d in out["dwell_min"]:
+        check_dwell(d)
+    if "stop_id" not in out.columns:
+        out["stop_id"] = [f"stop-{i + 1}" for i in range(len(out))]
+    for col in ("ward_code", "ward_name", "category", "reason"):
+        if col not in out.columns:
+            out[col] = ""
+    return out.reset_index(drop=True)
+
+
+def _check_teams(teams: Any, stops: gpd.GeoDataFrame) -> list[Team]:
+    if isinstance(teams, Team):
+        teams = [teams]
+    teams = list(teams or [])
+    if not teams:
+        msg = "`teams` is empty: at least one team is needed to patrol."
+        raise InputError(msg)
+    for t in teams:
+        if not isinstance(t, Team):
+            msg = f"`teams` must hold routing.Team objects, not {type(t).__name__}."
+            raise InputError(msg)
+    names = [t.name for t in teams]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        msg = f"team names must differ; {sorted(dup)[0]!r} is used more than once."
+        raise InputError(msg)
+    shortest = float(stops["dwell_min"].min())
+    for t in teams:
+        if float(t.shift_min) < shortest:
+            msg = (f"team {t.name!r}: a shift of {float(t.shift_min):g} min is shorter than one "
+                   f"dwell ({shortest:g} min); no stop could be visited.")
+            raise InputError(msg)
+    return teams
+
+
+def _networks_for(network: Any, teams: list[Team]) -> dict[str, nx.MultiDiGraph] | None:
+    if network is None:
+        return None
+    if isinstance(network, Mapping):
+        found = {}
+        for mode, g in network.items():
+            found[mode] = check_network(g, name=f"network[{mode!r}]")
+        out = {}
+        for t in teams:
+            if t.mode in found:
+                out[t.mode] = found[t.mode]
+            elif t.mode == "walk" and "drive" in found:
+                out["walk"] = found["drive"]
+            else:
+                msg = (f"team {t.name!r} patrols by {t.mode} but `network` has no {t.mode!r} "
+                       f"network (it has {', '.join(found)}).")
+                raise InputError(msg)
+        return out
+    graph = check_network(network)
+    have = network_mode(graph) or "drive"
+    for t in teams:
+        if t.mode == "drive" and have == "walk":
+            msg = (f"team {t.name!r} drives but the network is a walking network; load a drive "
+                   "network or pass network={'drive': G_drive, 'walk': G_walk}.")
+            raise InputError(msg)
+    return {t.mode: graph for t in teams}
+
+
+def _windows(stops: gpd.GeoDataFrame) -> np.ndarray:
+    n = len(stops)
+    out = np.full((n, 2), np.nan)
+    if "window_start_min" in stops.columns and "window_end_min" in stops.columns:
+        out[:, 0] = stops["window_start_min"].to_numpy(dtype=float)
+        out[:, 1] = stops["window_end_min"].to_numpy(dtype=float)
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# Travel data
+
+
+def _speed_mps(mode: str, settings: Settings) -> float:
+    kmh = settings.walk_speed_kmh if mode == "walk" else settings.drive_speed_kmh
+    return float(kmh) / 3.6
+
+
+def _straight_data(stop_xy: np.ndarray, base_xy: np.ndarray, mode: str,
+                   settings: Settings) -> _ModeData:
+    xy = np.vstack([stop_xy, base_xy])
+    seconds, metres = straight_matrix(xy, speed_mps=_speed_mps(mode, settings),
+                                      circuity=float(settings.circuity_factor))
+    return _ModeData(seconds=seconds, metres=metres, reachable=np.ones(len(stop_xy), dtype=bool),
+                     node_pos=None, pred=None, sources=None, graph=None, index=None, xy=xy)
+
+
+def _network_data(stops: gpd.GeoDataFrame, stop_xy: np.ndarray, base_xy: np.ndarray,
+                  teams: list[Team], graph: nx.MultiDiGraph, mode: str,
+                  settings: Settings) -> tuple[
+                      _ModeData, list[dict[str, Any]]]:
+    own_mode = network_mode(graph) or "drive"
+    if own_mode == mode:
+        index = graph_index(graph, weight="travel_time")
+        scale = 1.0
+    else:
+        # Walking on a drive network: the drive network's lengths at walking speed.
+        index = graph_index(graph, weight="length")
+        scale = 1.0 / (float(settings.walk_speed_kmh) / 3.6)
+    snapped = snap_stops(stops, graph, weight="travel_time" if own_mode == mode else "length")
+    base_pos, _ = nearest_nodes(index, base_xy)
+    base_street = street_distances(index, base_xy)
+    mode_teams = [t for t in teams if t.mode == mode]
+    for t, d in zip(teams, base_street, strict=True):
+        if t in mode_teams and d > MAX_BASE_M:
+            msg = (f"team {t.name!r}: its base is {d:,.0f} m from the nearest street of the "
+                   f"network (at most {MAX_BASE_M:,.0f} m allowed); check the base (longitude "
+                   "first) or load a network that covers it.")
+            raise InputError(msg)
+    reachable = snapped["reachable"].to_numpy()
+    positions = np.concatenate([snapped["node_pos"].to_numpy(dtype=np.int64), base_pos])
+    seconds, pred, sources = travel_matrix(index, positions)
+    seconds = seconds * scale
+    n = len(stop_xy)
+    seconds[:n][~reachable, :] = np.inf
+    seconds[:, :n][:, ~reachable] = np.inf
+    lost = []
+    for i in np.flatnonzero(~reachable):
+        rec = _stop_record(stops, int(i))
+        rec.update({"mode": mode, "street_m": round(float(snapped["street_m"].iloc[i]), 1),
+                    "reason": f"{snapped['street_m'].iloc[i]:.0f} m from the nearest street "
+                              f"(more than {MAX_SNAP_M:.0f} m); not moved"})
+        lost.append(rec)
+    xy = index.xy[positions]
+    return _ModeData(seconds=seconds, metres=None, reachable=reachable, node_pos=positions,
+                     pred=pred, sources=sources, graph=graph, index=index, xy=xy), lost
+
+
+# ------------------------------------------------------------------------------------------
+# Solver
+
+
+def _solve(teams: list[Team], data: dict[str, _ModeData], prize: np.ndarray,
+           dwell_min: np.ndarray, windows: np.ndarray, n_stops: int, *, time_limit_s: float,
+           rng: np.random.Generator | None, avoid: list) -> tuple[list[list[int]], str]:
+    """Solve one prize-collecting routing problem; return each team's stop sequence."""
+    n_teams = len(teams)
+    n = n_stops + n_teams
+    depots = [n_stops + k for k in range(n_teams)]
+    manager = pywrapcp.RoutingIndexManager(n, n_teams, depots, depots)
+    routing = pywrapcp.RoutingModel(manager)
+
+    service = np.zeros(n, dtype=np.int64)
+    service[:n_stops] = np.round(dwell_min * 60).astype(np.int64)
+    time_cb: dict[str, int] = {}
+    cost_cb: dict[str, int] = {}
+    for mode, d in data.items():
+        travel = np.where(np.isfinite(d.seconds), np.ceil(d.seconds), UNREACHABLE_S)
+        travel = np.minimum(travel, UNREACHABLE_S).astype(np.int64)
+        np.fill_diagonal(travel, 0)
+        transit = travel + service[:, None]
+        time_cb[mode] = routing.RegisterTransitMatrix(transit.tolist())
+        cost = travel.astype(float)
+        if rng is not None:
+            # Seeded noise on travel costs, and a surcharge on arcs earlier variants used,
+            # steer the search to a different plan; true times still bound every shift.
+            cost = cost * rng.uniform(1.0, 1.5, size=cost.shape)
+            used = np.zeros(cost.shape, dtype=bool)
+            for prev in avoid:
+                for seq in prev:
+                    for a, b in zip(seq[:-1], seq[1:], strict=True):
+                        used[a, b] = True
+            cost[used] *= 2.0
+        cost_cb[mode] = routing.RegisterTransitMatrix(np.round(cost).astype(np.int64).tolist())
+    for k, t in enumerate(teams):
+        routing.SetArcCostEvaluatorOfVehicle(cost_cb[t.mode], k)
+
+    starts = [int(round(t.start_minute * 60)) for t in teams]
+    shifts = [int(round(float(t.shift_min) * 60)) for t in teams]
+    horizon = max(s + h for s, h in zip(starts, shifts, strict=True))
+    routing.AddDimensionWithVehicleTransits([time_cb[t.mode] for t in teams], max(shifts),
+                                            horizon, False, "time")
+    time_dim = routing.GetDimensionOrDie("time")
+    for k in range(n_teams):
+        time_dim.CumulVar(routing.Start(k)).SetRange(starts[k], starts[k])
+        time_dim.CumulVar(routing.End(k)).SetRange(starts[k], starts[k] + shifts[k])
+        routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(routing.End(k)))
+    for i in range(n_stops):
+        ws, we = windows[i]
+        if np.isfinite(ws) and np.isfinite(we):
+            lo = int(round(ws * 60))
+            hi = int(round(we * 60)) - int(service[i])
+            if hi < lo:
+                hi = lo - 1  # the window is shorter than the dwell: never visited
+            idx = manager.NodeToIndex(i)
+            if hi >= lo:
+                time_dim.CumulVar(idx).SetRange(lo, min(hi, horizon))
+            else:
+                routing.VehicleVar(idx).SetValues([-1])
+
+    # Lexicographic objective: one prize step is worth more than all travel of all teams.
+    top = float(prize.max()) if len(prize) else 0.0
+    weight = prize.copy()
+    if rng is not None:
+        weight = weight * rng.uniform(1 - VARIANT_JITTER, 1 + VARIANT_JITTER, size=len(weight))
+        top = float(weight.max())
+    steps = np.zeros(n_stops, dtype=np.int64)
+    if top > 0:
+        steps = np.round(weight / top * PRIZE_STEPS).astype(np.int64)
+        steps[(weight > 0) & (steps == 0)] = 1
+    big = int(sum(shifts) * (3.0 if rng is not None else 1.0)) + 1
+    reach_any = np.zeros(n_stops, dtype=bool)
+    for d in data.values():
+        reach_any |= d.reachable
+    for i in range(n_stops):
+        idx = manager.NodeToIndex(i)
+        if not reach_any[i]:
+            routing.AddDisjunction([idx], 0)
+            routing.VehicleVar(idx).SetValues([-1])
+            continue
+        routing.AddDisjunction([idx], int(steps[i]) * big)
+        # Stops a team's mode cannot reach are closed to that team.
+        allowed = [k for k, t in enumerate(teams) if data[t.mode].reachable[i]]
+        if len(allowed) < n_teams:
+            routing.VehicleVar(idx).SetValues([-1, *allowed])
+
+    params = pywrapcp.DefaultRoutingSearchParameters()
+    params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
+    params.local_search_metaheuristic = (
+        routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH)
+    params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
+    solution = routing.SolveWithParameters(params)
+    status = _STATUS.get(routing.status(), str(routing.status()))
+    if solution is None:
+        log.warning("the solver found no plan (%s); every route stays at its base", status)
+        return [[] for _ in teams], status
+    sequences = []
+    for k in range(n_teams):
+        seq = []
+        idx = solution.Value(routing.NextVar(routing.Start(k)))
+        while not routing.IsEnd(idx):
+            seq.append(manager.IndexToNode(idx))
+            idx = solution.Value(routing.NextVar(idx))
+        sequences.append(seq)
+    return sequences, status
+
+
+_STATUS = {value: name.removeprefix("ROUTING_").lower().replace("_", " ")
+           for name, value in routing_enums_pb2.RoutingSearchStatus.Value.items()}
+
+
+# ------------------------------------------------------------------------------------------
+# From solver output to routes
+
+
+def _build_route(team: Team, k: int, seq: list[int], stops: gpd.GeoDataFrame, d: _ModeData,
+                 dwell_min: np.ndarray, windows: np.ndarray, n_stops: int, approximate: bool,
+                 settings: Settings) -> TeamRoute:
+    depot = n_stops + k
+    to_lonlat = pyproj.Transformer.from_crs(BNG, WGS84, always_xy=True)
+    now = team.start_minute
+    visits: list[Visit] = []
+    coords: list[tuple[float, float]] = [tuple(d.xy[depot])]
+    travel_total = dwell_total = wait_total = dist_total = 0.0
+    prev = depot
+    prize_total = 0.0
+    for seq_no, i in enumerate([*seq, depot]):
+        leg_min = float(d.seconds[prev, i]) / 60.0
+        leg_coords, leg_m = _leg(d, prev, i, approximate)
+        coords.extend(leg_coords[1:])
+        travel_total += leg_min
+        dist_total += leg_m
+        now += leg_min
+        if i == depot:
+            return_min = leg_min
+            break
+        arrival = now
+        ws = windows[i, 0]
+        start = max(arrival, ws) if np.isfinite(ws) else arrival
+        wait = start - arrival
+        dwell = float(dwell_min[i])
+        now = start + dwell
+        wait_total += wait
+        dwell_total += dwell
+        prize_i = float(stops["prize"].iloc[i])
+        prize_total += prize_i
+        x, y = d.xy[i]
+        lon, lat = to_lonlat.transform(x, y)
+        row = stops.iloc[i]
+        visits.append(Visit(
+            seq=seq_no + 1, stop_id=str(row["stop_id"]), ward_code=_text(row.get("ward_code")),
+            ward_name=_text(row.get("ward_name")), category=_text(row.get("category")),
+            prize=prize_i, reason=_text(row.get("reason")), arrival_min=arrival, start_min=start,
+            departure_min=now, dwell_min=dwell, travel_min=leg_min, wait_min=wait,
+            distance_m=leg_m, x=float(x), y=float(y), lon=float(lon), lat=float(lat),
+            node=_node_id(d, i)))
+        prev = i
+    if len(coords) < 2:
+        coords.append(coords[0])
+    base_node = _node_id(d, depot)
+    return TeamRoute(team=team, visits=visits, start_min=team.start_minute, end_min=now,
+                     travel_min=travel_total, dwell_min=dwell_total, wait_min=wait_total,
+                     distance_m=dist_total, prize=prize_total,
+                     path=shapely.LineString(coords), base_xy=(float(d.xy[depot][0]),
+                                                               float(d.xy[depot][1])),
+                     base_node=base_node, return_travel_min=return_min, approximate=approximate)
+
+
+def _leg(d: _ModeData, a: int, b: int, approximate: bool) -> tuple[list[tuple[float, float]], float]:
+    if approximate or d.graph is None:
+        return [tuple(d.xy[a]), tuple(d.xy[b])], float(d.metres[a, b]) if d.metres is not None else 0.0
+    pa, pb = int(d.node_pos[a]), int(d.node_pos[b])
+    positions = path_positions(d.pred, d.sources, pa, pb)
+    if len(positions) == 1:
+        return [tuple(d.xy[a])], 0.0
+    coords, metres = path_line(d.graph, d.index, positions)
+    return coords, metres
+
+
+def _node_id(d: _ModeData, i: int) -> Any:
+    if d.index is None or d.node_pos is None:
+        return None
+    node = d.index.nodes[d.node_pos[i]]
+    return node.item() if hasattr(node, "item") else node
+
+
+def _text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value)
+
+
+def _stop_record(stops: gpd.GeoDataFrame, i: int) -> dict[str, Any]:
+    row = stops.iloc[i]
+    return {"stop_id": str(row["stop_id"]), "ward_code": _text(row.get("ward_code")),
+            "ward_name": _text(row.get("ward_name")), "category": _text(row.get("category")),
+            "prize": float(row["prize"]), "reason": _text(row.get("reason"))}
