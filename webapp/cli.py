@@ -22,6 +22,8 @@ COMMANDS: list[tuple[str, str]] = [
     ("webapp.commands.data", "ingest"),
     ("webapp.commands.data", "store"),
     ("webapp.commands.data", "settings_cmd"),
+    ("webapp.commands.routing", "network"),
+    ("webapp.commands.routing", "plan"),
 ]
 
 

@@ -1,0 +1,289 @@
+"""Routing commands: street networks (`hotspots network ...`) and patrol plans (`hotspots plan`)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import click
+
+from hotspots._errors import InputError
+
+
+def _echo_info(info: dict, path: Path | None = None) -> None:
+    if path is not None:
+        click.echo(f"file:      {path}")
+    click.echo(f"mode:      {info['mode']}")
+    click.echo(f"nodes:     {info['nodes']:,}")
+    click.echo(f"edges:     {info['edges']:,}")
+    click.echo(f"streets:   {info['street_km']:,.1f} km")
+    click.echo(f"crs:       {info['crs']}")
+    if info.get("bounds_lonlat"):
+        w, s, e, n = info["bounds_lonlat"]
+        click.echo(f"extent:    lon {w} to {e}, lat {s} to {n}")
+    if info.get("median_speed_kph") is not None:
+        click.echo(f"median speed: {info['median_speed_kph']:g} km/h")
+    if info.get("source"):
+        click.echo(f"source:    {info['source']}")
+
+
+@click.group()
+def network() -> None:
+    """Street networks for patrol plans, cached as GraphML in the instance folder.
+
+    \b
+      hotspots network fetch              download the priority wards' streets (needs internet)
+      hotspots network import FILE        use an OSM XML or GraphML file instead (offline)
+      hotspots network info               what is cached
+    """
+
+
+@network.command("fetch")
+@click.option("--mode", type=click.Choice(["drive", "walk"]), default=None,
+              help="drive (vehicle patrols) or walk (foot patrols) [default: patrol_mode setting].")
+@click.option("--wards", "ward_spec", default="priority", show_default=True,
+              help="Wards to cover: 'priority', 'all', or ward codes/names separated by commas.")
+@click.option("--refresh", is_flag=True, help="Download again even when a cached network exists.")
+@click.pass_obj
+def network_fetch(obj, mode: str | None, ward_spec: str, refresh: bool) -> None:
+    """Download the street network of the wards (buffered by 500 m) from OpenStreetMap."""
+    from hotspots.wards import load_wards, select_wards
+    from routing.network import area_name, download_network, network_info, network_path
+
+    settings = obj.settings
+    mode = mode or settings.patrol_mode
+    wards = select_wards(load_wards(settings=settings), ward_spec)
+    obj.say(f"Fetching the {mode} network of {len(wards)} ward(s) from "
+            f"{settings.network_overpass_url} ...")
+    graph = download_network(wards, mode=mode, refresh=refresh, settings=settings)
+    path = network_path(area_name(wards["ward_code"], settings=settings), mode, settings=settings)
+    click.echo(f"network cached in {path}")
+    _echo_info(network_info(graph))
+
+
+@network.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--mode", type=click.Choice(["drive", "walk"]), default=None,
+              help="drive or walk [default: patrol_mode setting].")
+@click.option("--name", "area", default=None,
+              help="Name of the cached network [default: 'priority', the one plans use].")
+@click.pass_obj
+def network_import(obj, file: Path, mode: str | None, area: str | None) -> None:
+    """Build a network from an OSM XML or GraphML FILE and cache it (no internet needed)."""
+    from routing.network import import_network, network_info
+
+    settings = obj.settings
+    mode = mode or settings.patrol_mode
+    obj.say(f"Reading {file} as a {mode} network ...")
+    graph, path = import_network(file, mode=mode, area=area or "priority", settings=settings)
+    click.echo(f"network cached in {path}")
+    _echo_info(network_info(graph))
+
+
+@network.command("info")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--mode", type=click.Choice(["drive", "walk"]), default=None,
+              help="Mode to read an OSM XML FILE as [default: patrol_mode setting].")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def network_info_cmd(obj, file: Path | None, mode: str | None, as_json: bool) -> None:
+    """Describe a network FILE, or every cached network when no FILE is given."""
+    import osmnx as ox
+
+    from routing.network import cached_networks, load_network, network_info, networks_folder
+
+    settings = obj.settings
+    if file is not None:
+        paths = [file]
+    else:
+        paths = cached_networks(settings)
+        if not paths:
+            msg = (f"no network cached in {networks_folder(settings)}; run `hotspots network "
+                   "fetch` (internet) or `hotspots network import FILE`.")
+            if as_json:
+                click.echo(json.dumps([]))
+                obj.say(msg)
+                return
+            click.echo(msg)
+            return
+    infos = []
+    for path in paths:
+        if path.name.lower().endswith(".graphml") and file is None:
+            graph = ox.load_graphml(path)
+        else:
+            graph = load_network(path, mode=mode or settings.patrol_mode, settings=settings)
+        info = network_info(graph)
+        info["file"] = str(path)
+        infos.append(info)
+    if as_json:
+        click.echo(json.dumps(infos, indent=2))
+        return
+    for i, info in enumerate(infos):
+        if i:
+            click.echo("")
+        _echo_info(info, Path(info["file"]))
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "team"
+
+
+def _suffixed(path: Path, variant: int) -> Path:
+    if variant == 0:
+        return path
+    return path.with_name(f"{path.stem}-v{variant + 1}{path.suffix}")
+
+
+@click.command("plan")
+@click.option("--week", default=None, help="ISO week of the hotspots, e.g. 2025-W23.")
+@click.option("--month", default=None, help="Month of the hotspots, e.g. 2025-06.")
+@click.option("--category", type=click.Choice(["asb", "serious_violence", "both"]), default="both",
+              show_default=True, help="Hotspots of which category to patrol.")
+@click.option("--teams", "n_teams", type=click.IntRange(1, 50), default=None,
+              help="Take the first N teams of the patrol_teams setting [default: all].")
+@click.option("--shift", "shift_min", type=click.IntRange(10, 720), default=None,
+              help="Shift length in minutes [default: patrol_shift_min setting, 240].")
+@click.option("--start", "shift_start", default=None,
+              help="Shift start HH:MM [default: patrol_shift_start setting, 16:00].")
+@click.option("--dwell", "dwell_min", type=float, default=None,
+              help="Minutes at each stop, 10 to 16 [default: dwell_min setting, 15].")
+@click.option("--mode", type=click.Choice(["drive", "walk"]), default=None,
+              help="drive or walk [default: patrol_mode setting].")
+@click.option("--per-ward", type=click.IntRange(1, 200), default=None,
+              help="Candidate stops per ward [default: patrol_stops_per_ward setting, 15].")
+@click.option("--top", type=click.IntRange(1, 1000), default=None,
+              help="Take the best N cells overall instead of per ward.")
+@click.option("--prize", type=click.Choice(["harm", "gi_z", "count"]), default=None,
+              help="What a stop is worth [default: patrol_prize setting, harm].")
+@click.option("--wards", "ward_spec", default=None,
+              help="Wards to rank: 'priority' (default), 'all' or codes/names separated by commas.")
+@click.option("--network", "network_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Street network (GraphML or OSM XML) [default: the cached "
+                                 "network; none: an APPROXIMATE straight-line plan].")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the plan as GeoJSON here.")
+@click.option("--gpx", "gpx_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write one GPX 1.1 file per team into this folder.")
+@click.option("--sheet", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write a printable HTML sheet here.")
+@click.option("--time-limit", "time_limit_s", type=click.FloatRange(0.1, 600), default=5.0,
+              show_default=True, help="Solver seconds per plan.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the variants.")
+@click.option("--variants", type=click.IntRange(1, 10), default=1, show_default=True,
+              help="Make K different near-optimal plans (files of plan 2 on get a -v2 suffix).")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@click.pass_obj
+def plan(obj, week, month, category, n_teams, shift_min, shift_start, dwell_min, mode, per_ward,
+         top, prize, ward_spec, network_file, out, gpx_dir, sheet, time_limit_s, seed, variants,
+         as_json) -> None:
+    """Plan patrol routes through this period's top hotspots for every team's shift.
+
+    Stops are the top hotspots per ward (or overall); each route starts and ends at its team's
+    base and fits the shift with the dwell at every stop. Without a street network the plan is
+    APPROXIMATE (straight lines times a circuity factor) and says so everywhere.
+    """
+    import pandas as pd
+
+    from hotspots.periods import parse_period, range_period
+    from hotspots.ranking import rank_hotspots
+    from hotspots.store import IncidentStore
+    from routing.network import load_network, network_path
+    from routing.output import clock
+    from routing.plan import plan_patrols
+    from routing.stops import check_dwell, merge_stops, stops_from_ranking
+    from routing.teams import default_teams
+
+    settings = obj.settings
+    if (week is None) == (month is None):
+        msg = "give exactly one of --week (e.g. 2025-W23) or --month (e.g. 2025-06)."
+        raise InputError(msg)
+    period = parse_period(week or month, tz=settings.timezone)
+    mode = mode or settings.patrol_mode
+    if dwell_min is not None:
+        check_dwell(dwell_min)
+    teams = default_teams(n_teams, shift_start=shift_start, shift_min=shift_min, mode=mode,
+                          settings=settings)
+
+    categories = ["asb", "serious_violence"] if category == "both" else [category]
+    # Load the trend history too, so the ranking can tell new hotspots from persistent ones.
+    n_hist = settings.trend_weeks if period.kind == "week" else settings.trend_months
+    first = period.shift(-(n_hist - 1)) if period.kind in ("week", "month") else period
+    span = range_period(first.start.date(), (period.end - pd.Timedelta(days=1)).date(),
+                        tz=settings.timezone)
+    store = IncidentStore(settings.home, settings=settings)
+    incidents = store.load(period=span, categories=categories)
+    if len(incidents) == 0:
+        msg = (f"the store holds no {' or '.join(categories)} incidents for {period.label}; "
+               "run `hotspots store summary` to see what it holds.")
+        raise InputError(msg)
+    frames = []
+    for cat in categories:
+        ranking = rank_hotspots(incidents, category=cat, period=period, wards=ward_spec,
+                                resolution=settings.h3_resolution, settings=settings)
+        if len(ranking) == 0:
+            obj.say(f"no {cat} hotspots in {period.label}")
+            continue
+        frames.append(stops_from_ranking(ranking, per_ward=per_ward, top=top, prize=prize,
+                                         dwell_min=dwell_min, category=cat, settings=settings))
+    if not frames:
+        msg = f"no hotspots to patrol in {period.label}."
+        raise InputError(msg)
+    stops = frames[0] if len(frames) == 1 else merge_stops(*frames)
+    obj.say(f"{len(stops)} candidate stops from the {category} ranking of {period.label}")
+
+    network = None
+    if network_file is not None:
+        network = load_network(network_file, mode=mode, settings=settings)
+    else:
+        cached = network_path("priority", mode, settings=settings)
+        if cached.is_file():
+            network = load_network(cached, mode=mode, settings=settings)
+            obj.say(f"using the cached {mode} network {cached}")
+        else:
+            obj.say("no street network: the plan is APPROXIMATE (straight lines). Run `hotspots "
+                    "network fetch` or `hotspots network import FILE` for street routes.")
+    result = plan_patrols(stops, teams, network=network, time_limit_s=time_limit_s, seed=seed,
+                          variants=variants, settings=settings)
+    plans = result.variants or [result]
+
+    for v, p in enumerate(plans):
+        if out is not None:
+            target = _suffixed(out, v)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(p.to_geojson(indent=1), encoding="utf-8")
+            obj.say(f"wrote {target}")
+        if sheet is not None:
+            target = _suffixed(sheet, v)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            title = f"Patrol plan {period.label} ({category})"
+            target.write_text(p.to_sheet_html(title=title), encoding="utf-8")
+            obj.say(f"wrote {target}")
+        if gpx_dir is not None:
+            gpx_dir.mkdir(parents=True, exist_ok=True)
+            for r in p.routes:
+                target = _suffixed(gpx_dir / f"{_slug(r.team.name)}.gpx", v)
+                target.write_text(p.to_gpx(team=r.team.name), encoding="utf-8")
+            obj.say(f"wrote {len(p.routes)} GPX files in {gpx_dir}")
+
+    if as_json:
+        click.echo(json.dumps(result.to_dict() if variants == 1
+                              else [p.to_dict() for p in plans], indent=2))
+        return
+    for v, p in enumerate(plans):
+        head = f"plan {v + 1} of {len(plans)}: " if len(plans) > 1 else ""
+        flag = " (APPROXIMATE: straight lines, no street network)" if p.approximate else ""
+        click.echo(f"{head}prize {p.prize:,.1f} of {p.prize_available:,.1f} ({p.prize_by}), "
+                   f"{p.visits} of {len(stops)} stops{flag}")
+        click.echo(f"{'team':<30} {'mode':<5} {'stops':>5} {'start':>6} {'back':>8} "
+                   f"{'travel':>7} {'km':>6} {'prize':>9}")
+        for r in p.routes:
+            click.echo(f"{r.team.name[:30]:<30} {r.team.mode:<5} {len(r.visits):>5} "
+                       f"{clock(r.start_min):>6} {clock(r.end_min):>8} {r.travel_min:>6.0f}m "
+                       f"{r.distance_m / 1000:>6.1f} {r.prize:>9,.1f}")
+        for u in p.unreachable:
+            click.echo(f"left out: hotspot {u['stop_id']} ({u.get('ward_name', '')}) is "
+                       f"{u.get('street_m', 0):,.0f} m from the nearest street")
+
+
+__all__ = ["network", "plan"]
