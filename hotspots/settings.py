@@ -312,6 +312,20 @@ SETTINGS: tuple[Setting, ...] = (
             "folder."),
     Setting("upload_limit_mb", "int", 200, "Largest upload accepted by the web app, in MB.",
             minimum=1, maximum=10_000),
+    Setting("secret_key", "str", "",
+            "Key that signs the web app's session cookies; empty: a random key kept in the "
+            "instance folder (file secret_key)."),
+    Setting("cookie_secure", "choice", "auto",
+            "Mark the session cookie Secure (HTTPS only): always, never, or auto (when the request "
+            "came over HTTPS).", choices=("auto", "always", "never")),
+    Setting("map_tiles_url", "str", "",
+            "Background tile URL template for the web maps (e.g. an in-house tile server's "
+            "https://tiles.example/{z}/{x}/{y}.png); empty: no background, the maps work offline."),
+    Setting("map_tiles_attribution", "str", "",
+            "Attribution shown with the background tiles (required by most tile providers)."),
+    Setting("web_plan_time_limit_s", "float", 3.0,
+            "Seconds the route solver may run for a plan made in the web app or API.",
+            minimum=0.5, maximum=60.0),
     Setting("dask_scheduler", "str", "",
             "Address of a Dask scheduler (tcp://host:port); empty to start a local cluster."),
 )
@@ -357,6 +371,11 @@ class Settings:
     network_timeout_s: float = 180.0
     database_url: str = ""
     upload_limit_mb: int = 200
+    secret_key: str = ""
+    cookie_secure: str = "auto"
+    map_tiles_url: str = ""
+    map_tiles_attribution: str = ""
+    web_plan_time_limit_s: float = 3.0
     dask_scheduler: str = ""
     source_file: Path | None = None  # the hotspots.toml read, if any
 
