@@ -1,0 +1,145 @@
+"""Study area and ward assignment: input checks first, then the output contract."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import h3
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from hotspots import InputError
+from hotspots import cells as C
+from hotspots.binning import assign_wards, study_area
+from hotspots.wards import load_wards, select_wards
+
+
+@pytest.fixture
+def two_wards():
+    """Two hand-made wards sharing an edge at x = 431000, in EPSG:27700."""
+    return gpd.GeoDataFrame(
+        {"ward_code": ["W1", "W2"], "ward_name": ["West", "East"]},
+        geometry=[shapely.box(430000, 433000, 431000, 434000), shapely.box(431000, 433000, 431800, 433600)],
+        crs=27700,
+    )
+
+
+def pts(x, y, crs=27700):
+    return gpd.GeoDataFrame(geometry=gpd.points_from_xy(x, y), crs=crs)
+
+
+# ----------------------------------------------------------------------------- input checks
+
+
+def test_wards_must_be_a_frame_with_codes(two_wards):
+    with pytest.raises(InputError, match=r"^`wards` must be a GeoDataFrame of ward polygons \(see hotspots\.load_wards\) or a ward spec \('priority', 'all' or codes\), not list\.$"):
+        study_area([1, 2])
+    with pytest.raises(InputError, match=r"^`wards` lacks the column\(s\) ward_name; load boundaries with hotspots\.load_wards, which names them\.$"):
+        study_area(two_wards.drop(columns="ward_name"))
+    with pytest.raises(InputError, match=r"^`wards` contains zero wards\. Has a filter removed every ward\?$"):
+        study_area(two_wards.iloc[:0])
+    with pytest.raises(InputError, match=r"^`wards` has no CRS; set it \(e\.g\. set_crs\('EPSG:27700'\)\) before using the wards\.$"):
+        study_area(gpd.GeoDataFrame(two_wards.drop(columns="geometry"), geometry=list(two_wards.geometry)))
+
+
+def test_wards_must_be_distinct_valid_polygons(two_wards):
+    lines = two_wards.copy()
+    lines["geometry"] = [shapely.LineString([(0, 0), (1, 1)]), two_wards.geometry.iloc[1]]
+    with pytest.raises(InputError, match=r"^`wards` ward 'W1' is not a polygon; ward boundaries must be Polygon or MultiPolygon\.$"):
+        study_area(lines)
+    dup = two_wards.assign(ward_code=["W1", "W1"])
+    with pytest.raises(InputError, match=r"^`wards` has ward code 'W1' more than once\.$"):
+        study_area(dup)
+    bowtie = two_wards.copy()
+    bowtie["geometry"] = [shapely.Polygon([(430000, 433000), (431000, 434000), (431000, 433000), (430000, 434000)]),
+                          two_wards.geometry.iloc[1]]
+    with pytest.raises(InputError, match=r"^ward 'W1' has invalid geometry \(Self-intersection.*\); repair it \(e\.g\. shapely\.make_valid\) first\.$"):
+        study_area(bowtie)
+
+
+def test_k_and_resolution_are_checked(two_wards):
+    with pytest.raises(InputError, match=r"^`k` must be a whole number from 1 to 5, not 0\.$"):
+        study_area(two_wards, k=0)
+    with pytest.raises(InputError, match=r"^`resolution` is 3; allowed H3 resolutions are 5 to 13"):
+        study_area(two_wards, resolution=3)
+
+
+def test_assign_wards_checks_points(two_wards):
+    with pytest.raises(InputError, match=r"^`points` must be a GeoDataFrame or GeoSeries, not list\.$"):
+        assign_wards([1], two_wards)
+    with pytest.raises(InputError, match=r"^`points` has no CRS; set one \(e\.g\. EPSG:27700\) with set_crs first\.$"):
+        assign_wards(gpd.GeoDataFrame(geometry=gpd.points_from_xy([1.0], [1.0])), two_wards)
+
+
+# ----------------------------------------------------------------------------- output contract
+
+
+def test_study_area_is_every_overlapping_cell_with_its_majority_ward(two_wards):
+    area = study_area(two_wards, resolution=10)
+    # Brute force: every cell of a fine grid of points around the wards, kept if it overlaps them.
+    gx, gy = np.meshgrid(np.arange(429700, 432100, 10.0), np.arange(432700, 434300, 10.0))
+    cand = np.unique(C.xy_to_cells(gx.ravel(), gy.ravel(), resolution=10, method="exact"))
+    hexes = C.cells_to_polygons(cand)
+    union = shapely.union_all(two_wards.geometry.to_numpy())
+    overlap = shapely.area(shapely.intersection(hexes, union)) > 1e-6
+    np.testing.assert_array_equal(area.cells, np.sort(cand[overlap]))
+    assert np.all(np.diff(area.cells.astype(np.float64)) > 0)
+    # Majority ward, by overlay areas.
+    frame = area.frame()
+    shares = np.stack([shapely.area(shapely.intersection(frame.geometry.to_numpy(), g)) for g in two_wards.geometry], axis=1)
+    np.testing.assert_array_equal(frame["ward_code"].to_numpy(), np.array(["W1", "W2"])[shares.argmax(axis=1)])
+    assert frame.columns.tolist() == ["h3_cell", "ward_code", "ward_name", "area_km2", "geometry"]
+    np.testing.assert_allclose(frame["area_km2"], frame.area / 1e6)
+    # Interior cells lie wholly inside their ward.
+    inner = area.interior >= 0
+    assert inner.any() and (~inner).any()
+    assert all(two_wards.geometry.iloc[w].contains(g) for w, g in zip(area.interior[inner], area.polygons[inner], strict=True))
+
+
+def test_neighbours_are_the_k_ring_inside_the_study_area(two_wards):
+    area = study_area(two_wards, resolution=10, k=1)
+    m = area.neighbours
+    assert (m != m.T).nnz == 0
+    np.testing.assert_array_equal(m.diagonal(), 1.0)
+    members = set(area.cells.tolist())
+    for i in (0, area.n // 2, area.n - 1):
+        ring = {h3.str_to_int(c) for c in h3.grid_disk(h3.int_to_str(int(area.cells[i])), 1)}
+        expected = sorted(ring & members)
+        np.testing.assert_array_equal(area.cells[m[i].indices], expected)
+
+
+def test_study_area_is_cached(two_wards):
+    assert study_area(two_wards) is study_area(two_wards.copy())
+    assert study_area(two_wards) is not study_area(two_wards, resolution=9)
+
+
+def test_assign_wards_is_point_in_polygon(two_wards):
+    rng = np.random.default_rng(5)
+    x = np.r_[rng.uniform(429800, 432000, 3000), 431000.0, 430500.0]
+    y = np.r_[rng.uniform(432800, 434200, 3000), 433300.0, 435000.0]
+    frame = pts(x, y)
+    frame.index = frame.index + 100
+    got = assign_wards(frame, two_wards)
+    assert got.name == "ward_code"
+    pd.testing.assert_index_equal(got.index, frame.index)
+    joined = gpd.sjoin(frame.iloc[:3000], two_wards, how="left", predicate="intersects")
+    joined = joined[~joined.index.duplicated()]
+    np.testing.assert_array_equal(got.iloc[:3000].astype(object).fillna("NA").to_numpy(),
+                                  joined["ward_code"].fillna("NA").to_numpy())
+    assert got.attrs["unassigned"] == int(got.isna().sum()) > 0
+    assert got.iloc[-2] == "W1"  # on the shared edge: the first ward keeps it
+    assert pd.isna(got.iloc[-1])
+
+
+def test_assign_wards_on_leeds_wards(settings):
+    wards = select_wards(load_wards(settings=settings), "priority")
+    rng = np.random.default_rng(6)
+    frame = pts(rng.uniform(418000, 440000, 30_000), rng.uniform(425000, 440000, 30_000))
+    got = assign_wards(frame, wards)
+    joined = gpd.sjoin(frame, wards[["ward_code", "geometry"]], how="left", predicate="intersects")
+    joined = joined[~joined.index.duplicated()]
+    np.testing.assert_array_equal(got.astype(object).fillna("NA").to_numpy(), joined["ward_code"].fillna("NA").to_numpy())
+    # Points given in latitude/longitude get the same wards.
+    again = assign_wards(frame.to_crs(4326), wards)
+    assert (again.astype(object).fillna("NA").to_numpy() == got.astype(object).fillna("NA").to_numpy()).mean() > 0.9999
