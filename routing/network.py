@@ -212,7 +212,8 @@ def check_network(graph: Any, *, name: str = "network") -> nx.MultiDiGraph:
     if not isinstance(graph, nx.MultiDiGraph | nx.DiGraph):
         msg = f"`{name}` must be a networkx graph from routing.load_network, not {type(graph).__name__}."
         raise InputError(msg)
-    if len(graph) == 0 or graph.number_of_edges() == 0:
+    first_edge = next(iter(graph.edges(data=True)), None)
+    if first_edge is None:
         msg = f"`{name}` has no streets."
         raise InputError(msg)
     crs = graph.graph.get("crs")
@@ -221,8 +222,7 @@ def check_network(graph: Any, *, name: str = "network") -> nx.MultiDiGraph:
                f"metres); load it with routing.load_network or project it with "
                f"osmnx.project_graph(G, to_crs='{BNG}') and routing.add_travel_times.")
         raise InputError(msg)
-    u, v, data = next(iter(graph.edges(data=True)))
-    if "travel_time" not in data:
+    if "travel_time" not in first_edge[2]:
         msg = (f"`{name}` has no `travel_time` on its edges; load it with routing.load_network "
                "or call routing.add_travel_times first.")
         raise InputError(msg)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html
 import json
 from dataclasses import dataclass, field
@@ -86,6 +87,7 @@ class TeamRoute:
     path: shapely.LineString  # EPSG:27700, base to base along the streets
     base_xy: tuple[float, float]
     base_node: Any = None
+    nodes: list[Any] = field(default_factory=list)  # network nodes base to base (empty: approximate)
     return_travel_min: float = 0.0
     approximate: bool = False
 
@@ -311,6 +313,7 @@ section.team:last-of-type { page-break-after: auto; }
 """
 
 
+@functools.cache
 def _to_lonlat() -> pyproj.Transformer:
     return pyproj.Transformer.from_crs(BNG, WGS84, always_xy=True)
 

@@ -7,6 +7,7 @@ each shift (dwell included), then, among plans of equal prize, minimises travel.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -91,7 +92,8 @@ def plan_patrols(
         plan is marked `approximate`. A walking team may use a drive network (at walking
         speed); a driving team needs a drive network.
     time_limit_s
-        Solver time per variant in seconds.
+        Seconds one plan may take: the travel-time matrix and the search together (the search
+        gets at least a quarter of it). Each further variant searches this long again.
     seed
         Seed of the variants after the first.
     variants
@@ -152,8 +154,13 @@ def plan_patrols(
         rng = np.random.default_rng([seed, v]) if v else None
         for attempt in range(4):
             t0 = time.perf_counter()
+            # The first plan's budget covers the matrix too; a little is kept for building routes.
+            budget = time_limit_s
+            if v == 0 and attempt == 0:
+                budget = max(time_limit_s - matrix_s - 0.002 * n_stops - 0.1,
+                             0.25 * time_limit_s)
             sequences, status = _solve(teams, data, prize, dwell_min, windows, n_stops,
-                                       time_limit_s=time_limit_s, rng=rng,
+                                       time_limit_s=budget, rng=rng,
                                        avoid=[p for p in plans] if v else [])
             solve_total += time.perf_counter() - t0
             key = tuple(tuple(s) for s in sequences)
@@ -467,17 +474,19 @@ def _build_route(team: Team, k: int, seq: list[int], stops: gpd.GeoDataFrame, d:
                  dwell_min: np.ndarray, windows: np.ndarray, n_stops: int, approximate: bool,
                  settings: Settings) -> TeamRoute:
     depot = n_stops + k
-    to_lonlat = pyproj.Transformer.from_crs(BNG, WGS84, always_xy=True)
+    to_lonlat = _to_lonlat()
     now = team.start_minute
     visits: list[Visit] = []
     coords: list[tuple[float, float]] = [tuple(d.xy[depot])]
+    node_path: list[Any] = [] if d.index is None else [_node_id(d, depot)]
     travel_total = dwell_total = wait_total = dist_total = 0.0
     prev = depot
     prize_total = 0.0
     for seq_no, i in enumerate([*seq, depot]):
         leg_min = float(d.seconds[prev, i]) / 60.0
-        leg_coords, leg_m = _leg(d, prev, i, approximate)
+        leg_coords, leg_m, leg_nodes = _leg(d, prev, i, approximate)
         coords.extend(leg_coords[1:])
+        node_path.extend(leg_nodes[1:])
         travel_total += leg_min
         dist_total += leg_m
         now += leg_min
@@ -513,25 +522,38 @@ def _build_route(team: Team, k: int, seq: list[int], stops: gpd.GeoDataFrame, d:
                      distance_m=dist_total, prize=prize_total,
                      path=shapely.LineString(coords), base_xy=(float(d.xy[depot][0]),
                                                                float(d.xy[depot][1])),
-                     base_node=base_node, return_travel_min=return_min, approximate=approximate)
+                     base_node=base_node, nodes=node_path, return_travel_min=return_min,
+                     approximate=approximate)
 
 
-def _leg(d: _ModeData, a: int, b: int, approximate: bool) -> tuple[list[tuple[float, float]], float]:
+@functools.cache
+def _to_lonlat() -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(BNG, WGS84, always_xy=True)
+
+
+def _leg(d: _ModeData, a: int, b: int, approximate: bool) -> tuple[
+        list[tuple[float, float]], float, list[Any]]:
+    """Coordinates, metres and network nodes of the leg from solver node `a` to `b`."""
     if approximate or d.graph is None:
-        return [tuple(d.xy[a]), tuple(d.xy[b])], float(d.metres[a, b]) if d.metres is not None else 0.0
+        metres = float(d.metres[a, b]) if d.metres is not None else 0.0
+        return [tuple(d.xy[a]), tuple(d.xy[b])], metres, []
     pa, pb = int(d.node_pos[a]), int(d.node_pos[b])
     positions = path_positions(d.pred, d.sources, pa, pb)
+    nodes = [_py(d.index.nodes[p]) for p in positions]
     if len(positions) == 1:
-        return [tuple(d.xy[a])], 0.0
+        return [tuple(d.xy[a])], 0.0, nodes
     coords, metres = path_line(d.graph, d.index, positions)
-    return coords, metres
+    return coords, metres, nodes
+
+
+def _py(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
 
 
 def _node_id(d: _ModeData, i: int) -> Any:
     if d.index is None or d.node_pos is None:
         return None
-    node = d.index.nodes[d.node_pos[i]]
-    return node.item() if hasattr(node, "item") else node
+    return _py(d.index.nodes[d.node_pos[i]])
 
 
 def _text(value: Any) -> str:
