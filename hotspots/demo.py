@@ -8,6 +8,7 @@ but every incident is made up, and the output says so (`source` is "demo").
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import logging
 import os
@@ -79,7 +80,7 @@ MONTH_FACTORS: dict[str, tuple[float, ...]] = {
 #: Days that stand out from their month, (month, day) -> factor over an ordinary day of that month.
 #: Halloween and Bonfire Night for ASB (fireworks, youth nuisance); New Year's Day for violence.
 SPECIAL_DAYS: dict[str, dict[tuple[int, int], float]] = {
-    "asb": {(10, 30): 1.3, (10, 31): 3.0, (11, 1): 1.3, (11, 4): 1.5, (11, 5): 3.0, (11, 6): 1.4},
+    "asb": {(10, 30): 1.3, (10, 31): 3.2, (11, 1): 1.3, (11, 4): 1.5, (11, 5): 3.0, (11, 6): 1.4},
     "serious_violence": {(1, 1): 1.8, (12, 31): 1.3},
     "other": {},
 }
@@ -97,7 +98,14 @@ BACKGROUND_SHAPE = 1.0
 EMERGING_WEEKS = 8
 FADED_WEEKS = 10
 MIN_TREND_WEEKS = 20
-EMERGING_PER_WEEK = 0.8
+#: An emerging hotspot draws this many times the records of the median hotspot cell, and at
+#: least `EMERGING_PER_WEEK` records a week, so a new problem place stands out at once; but no
+#: more than `EMERGING_MAX_SHARE` of its ward's records in the category (sparse ASB).
+EMERGING_LIFT = 2.5
+EMERGING_PER_WEEK = 1.0
+EMERGING_MAX_SHARE = 0.08
+#: Share of its full strength a place keeps before it emerges or after it has faded.
+TRICKLE = 0.01
 #: At most this many weeks (ten years), as the CLI allows.
 MAX_WEEKS = 520
 
@@ -191,6 +199,7 @@ class _WardPlan:
     fade_weeks: dict[str, np.ndarray]    # category -> (start, end) of the fade, shape (n, 2)
 
 
+@functools.cache
 def _to_bng() -> Transformer:
     return Transformer.from_crs(WGS84, BNG, always_xy=True)
 
@@ -232,17 +241,20 @@ def _plan_ward(ward_code: str, geom_bng, geom_wgs, area_km2: float, weeks: int,
         raise InputError(msg)
 
     # Address points: a few per cell (police.uk snaps locations to such anonymous points), all
-    # inside the cell's inscribed circle and the ward. The centre is always one of them.
+    # inside the cell's inscribed circle and the ward. A cell whose points all fell outside the
+    # ward gets its centre (which is inside).
     per_cell = rng.integers(2, 9, size=n)
     owner = np.repeat(np.arange(n), per_cell)
     r = radius[owner] * np.sqrt(rng.random(len(owner)))
     theta = rng.random(len(owner)) * 2 * np.pi
     ax = np.round(cx[owner] + r * np.cos(theta), 1)
     ay = np.round(cy[owner] + r * np.sin(theta), 1)
-    first = np.r_[0, np.cumsum(per_cell)[:-1]]
-    ax[first], ay[first] = cx, cy
     ok = shapely.contains_xy(geom_bng, ax, ay)
-    ax, ay, owner = ax[ok], ay[ok], owner[ok]
+    empty = np.bincount(owner[ok], minlength=n) == 0
+    owner = np.r_[owner[ok], np.flatnonzero(empty)]
+    ax, ay = np.r_[ax[ok], cx[empty]], np.r_[ay[ok], cy[empty]]
+    grouped = np.argsort(owner, kind="stable")
+    ax, ay, owner = ax[grouped], ay[grouped], owner[grouped]
     share = rng.gamma(0.8, size=len(owner))  # a few addresses in a cell draw most incidents
     total = np.bincount(owner, weights=share, minlength=n)
     cum = pd.Series(share / total[owner]).groupby(owner).cumsum().to_numpy().copy()
@@ -281,13 +293,15 @@ def _plan_ward(ward_code: str, geom_bng, geom_wgs, area_km2: float, weeks: int,
         emerging = np.empty(0, dtype=np.int64)
         if trends:
             n_fade = max(1, round(0.2 * len(hot)))
-            fading = hot[rng.choice(len(hot), size=n_fade, replace=False)]
+            # A fading hotspot was a clear one: take them from the stronger two thirds.
+            strong = max(n_fade, round(2 * len(hot) / 3))
+            fading = hot[rng.choice(strong, size=n_fade, replace=False)]
             kind[fading] = "fading"
             end = weeks - rng.integers(FADED_WEEKS, FADED_WEEKS + 7, size=n_fade)
             fade[fading, 1] = end
             fade[fading, 0] = end - np.maximum(4, (0.25 * weeks + rng.integers(0, 5, n_fade)))
             # Emerging: quiet places that were nearly empty before (nothing but stray records).
-            n_emerge = max(1, round(0.15 * len(hot)))
+            n_emerge = max(1, round(0.1 * len(hot)))
             exclude = np.zeros(n, dtype=bool)
             exclude[hot] = True
             exclude[np.asarray(ring, dtype=int)] = True
@@ -315,7 +329,7 @@ def _cell_weights(share: float, background: np.ndarray, hot: np.ndarray, lift: n
     w[hot] = share * lift / lift.sum()
     if len(emerging):
         # Strong enough to be seen within a few weeks even for the sparse ASB records.
-        w[emerging] = max(1.5 * np.median(w[hot]), floor)
+        w[emerging] = min(max(EMERGING_LIFT * np.median(w[hot]), floor), EMERGING_MAX_SHARE)
     return w
 
 
@@ -346,8 +360,8 @@ def _schedule(on: np.ndarray, fade: np.ndarray, planted: np.ndarray, week: np.nd
     ramp down from week `fade[:, 0]` to nothing at `fade[:, 1]`."""
     rising = (week >= on).astype(float)
     falling = np.clip((fade[..., 1] - week) / np.maximum(fade[..., 1] - fade[..., 0], 1), 0.0, 1.0)
-    # A faded or not-yet-emerged place keeps a trickle (2%) of its records: nearly nothing.
-    return np.maximum(np.minimum(rising, falling), 0.02 * planted)
+    # A faded or not-yet-emerged place keeps a trickle of its records: nearly nothing.
+    return np.maximum(np.minimum(rising, falling), TRICKLE * planted)
 
 
 def _strength(plan: _WardPlan, cat: str, cell: np.ndarray, week: np.ndarray) -> np.ndarray:
@@ -505,23 +519,19 @@ def generate_demo(
             types = list(volumes[cat])
             counts = np.array([volumes[cat][t] for t in types])
             rate = _daily_rates(days, cat, counts.sum() / 24)
-            expected = rate.sum()
-            p_day = rate / expected
-            w = plan.weights[cat]
-            # Draw at full strength, then thin emerging and fading places by their schedule;
-            # `boost` makes the kept total match the target volume.
-            special = np.flatnonzero(plan.kind[cat] != "")
-            week_of_day = np.arange(len(days)) // 7
-            kept = np.ones(len(w))
-            for j in special:
-                kept[j] = (p_day * _strength(plan, cat, np.full(len(days), j), week_of_day)).sum()
-            boost = 1.0 / float((w * kept).sum())
-            n = rng.poisson(expected * boost)
-            day = rng.choice(len(days), size=n, p=p_day)
-            cell = rng.choice(len(w), size=n, p=w)
-            keep = rng.random(n) < _strength(plan, cat, cell, week_of_day[day])
-            day, cell = day[keep], cell[keep]
-            n = len(day)
+            n = rng.poisson(rate.sum())
+            day = rng.choice(len(days), size=n, p=rate / rate.sum())
+            # Where: by the cells' weights at their strength in that week. Emerging and fading
+            # places take their share from the rest of the ward, never add to its volume, so
+            # the monthly and weekly totals stay those of `rate` (rejection sampling).
+            week = day // 7
+            cell = np.empty(n, dtype=np.int64)
+            todo = np.arange(n)
+            while len(todo):
+                pick = rng.choice(len(plan.weights[cat]), size=len(todo), p=plan.weights[cat])
+                ok = rng.random(len(todo)) < _strength(plan, cat, pick, week[todo])
+                cell[todo[ok]] = pick[ok]
+                todo = todo[~ok]
             u = rng.random(n)
             hour = np.minimum((u[:, None] > hour_cdf[cat][day_of_week[day]]).sum(axis=1), 23)
             minute = rng.integers(0, 60, size=n)
@@ -549,13 +559,15 @@ def generate_demo(
     x = np.concatenate([p["x"] for p in parts])
     y = np.concatenate([p["y"] for p in parts])
     crime_type = np.concatenate([p["type"] for p in parts])
-    order = np.lexsort((crime_type.astype(str), y, x, minute, day))
-    day, minute, x, y, crime_type = day[order], minute[order], x[order], y[order], crime_type[order]
-    n = len(day)
     naive = pd.Series(days.to_numpy()[day] + minute.astype("timedelta64[m]"))
     # The clock-change hours: an autumn hour happens twice (pick either), a spring hour not at all.
     local = naive.dt.tz_localize(settings.timezone, ambiguous=(minute % 2 == 0),
                                  nonexistent=pd.Timedelta(hours=1))
+    instant = local.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("int64")
+    order = np.lexsort((crime_type.astype(str), y, x, instant))
+    local = local.iloc[order].reset_index(drop=True)
+    x, y, crime_type = x[order], y[order], crime_type[order]
+    n = len(order)
     log.info("generated %d synthetic demo incidents, %s to %s", n, first, end)
     return make_incidents(
         incident_id=[f"demo-{seed}-{i}" for i in range(1, n + 1)],
