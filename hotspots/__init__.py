@@ -1,6 +1,7 @@
 """Hotspot analysis for community safety: ingest, store, wards, H3 binning, statistics, evaluation."""
 
 from hotspots._errors import InputError, Problem
+from hotspots.demo import generate_demo
 from hotspots.periods import Period, parse_period
 from hotspots.report import IngestReport, ReadReport
 from hotspots.settings import Settings, get_settings
@@ -15,6 +16,7 @@ __all__ = [
     "Problem",
     "ReadReport",
     "Settings",
+    "generate_demo",
     "get_settings",
     "load_wards",
     "parse_period",
