@@ -24,6 +24,8 @@ COMMANDS: list[tuple[str, str]] = [
     ("webapp.commands.data", "settings_cmd"),
     ("webapp.commands.routing", "network"),
     ("webapp.commands.routing", "plan"),
+    ("webapp.commands.serve", "serve"),
+    ("webapp.commands.serve", "users"),
 ]
 
 

@@ -1,0 +1,153 @@
+"""Folium maps of hotspots and patrol plans, built to need only Leaflet served by the app.
+
+Folium's default JavaScript and CSS (Leaflet, jQuery, Bootstrap, Font Awesome from CDNs) are
+replaced by the app's own Leaflet and one small stylesheet. There is no tile layer unless a tile
+URL is configured, so the maps draw with no internet: ward outlines and hexagons on a plain ground.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+import folium
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from webapp.services import CLASS_COLOURS, CLASS_LABELS, cell_hex, shown_cells
+
+WGS84 = "EPSG:4326"
+
+#: Route colours, one per team (ColorBrewer Dark2 plus two; readable on white).
+TEAM_COLOURS: tuple[str, ...] = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02",
+                                 "#a6761d", "#666666", "#1f78b4", "#b2182b", "#4d9221", "#542788")
+
+
+def _new_map(bounds: tuple[float, float, float, float] | None, *, assets: dict[str, str],
+             tiles: tuple[str, str]) -> folium.Map:
+    fmap = folium.Map(location=[53.8, -1.55], zoom_start=12, tiles=None, control_scale=True,
+                      prefer_canvas=False)
+    # Only what these maps use, from the app itself.
+    fmap.default_js = [("leaflet", assets["leaflet_js"])]
+    fmap.default_css = [("leaflet_css", assets["leaflet_css"]), ("map_css", assets["map_css"])]
+    url, attribution = tiles
+    if url:
+        folium.TileLayer(tiles=url, attr=attribution or " ", name="Background").add_to(fmap)
+    if bounds is not None:
+        minx, miny, maxx, maxy = bounds
+        fmap.fit_bounds([[miny, minx], [maxy, maxx]])
+    return fmap
+
+
+def _rounded(geoms: np.ndarray) -> np.ndarray:
+    # 1e-6 degrees is about 10 cm: plenty for 150 m hexagons, and it halves the page.
+    return shapely.set_precision(geoms, 1e-6)
+
+
+def _features(frame: gpd.GeoDataFrame, props: list[dict[str, Any]]) -> dict[str, Any]:
+    geoms = _rounded(frame.geometry.to_numpy())
+    feats = [{"type": "Feature", "properties": p, "geometry": json.loads(shapely.to_geojson(g))}
+             for p, g in zip(props, geoms, strict=True)]
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def _ward_layer(wards: gpd.GeoDataFrame) -> folium.GeoJson:
+    wards = wards.to_crs(WGS84)
+    props = [{"ward": str(n), "code": str(c)} for n, c in zip(wards["ward_name"], wards["ward_code"],
+                                                             strict=True)]
+    return folium.GeoJson(
+        _features(wards, props), name="Wards",
+        style_function=lambda _f: {"color": "#1a1a1a", "weight": 2, "fill": False,
+                                   "dashArray": "6 4"},
+        tooltip=folium.GeoJsonTooltip(["ward"], labels=False),
+        interactive=False,
+    )
+
+
+def hotspot_map(ranking: gpd.GeoDataFrame, wards: gpd.GeoDataFrame, *, assets: dict[str, str],
+                tiles: tuple[str, str] = ("", "")) -> str:
+    """The hotspot map as a whole HTML document.
+
+    Parameters
+    ----------
+    ranking
+        `rank_hotspots` output (EPSG:27700 hexagons).
+    wards
+        The chosen wards (any CRS), drawn as outlines.
+    assets
+        URLs of `leaflet_js`, `leaflet_css` and `map_css` (see `webapp.assets.map_assets`).
+    tiles
+        (URL template, attribution) of a background layer; ('', '') for none.
+    """
+    cells = shown_cells(ranking).to_crs(WGS84)
+    bounds = tuple(wards.to_crs(WGS84).total_bounds) if len(wards) else None
+    fmap = _new_map(bounds, assets=assets, tiles=tiles)
+    _ward_layer(wards).add_to(fmap)
+    props = []
+    for row in cells.itertuples(index=False):
+        props.append({
+            "cell": cell_hex(row.h3_cell),
+            "title": f"#{int(row.rank)} {row.ward_name}" if row.ward_name == row.ward_name else f"#{int(row.rank)}",
+            "class": CLASS_LABELS.get(row.map_class, ""),
+            "reason": str(row.reason),
+            "colour": CLASS_COLOURS.get(row.map_class, "#d9d9d9"),
+        })
+    if props:
+        folium.GeoJson(
+            _features(cells, props), name="Hotspot cells",
+            style_function=lambda f: {"fillColor": f["properties"]["colour"], "fillOpacity": 0.75,
+                                      "color": "#333333", "weight": 0.6},
+            highlight_function=lambda _f: {"weight": 2.5, "color": "#000000"},
+            tooltip=folium.GeoJsonTooltip(["title", "class", "reason"], labels=False,
+                                          class_name="hs-tooltip"),
+        ).add_to(fmap)
+    return fmap.get_root().render()
+
+
+def plan_map(plan_geojson: dict[str, Any], wards: gpd.GeoDataFrame, *, assets: dict[str, str],
+             tiles: tuple[str, str] = ("", "")) -> str:
+    """A patrol plan as a whole HTML document: a colour per team, numbered stops, the paths.
+
+    `plan_geojson` is `PatrolPlan.to_geojson()` parsed: route LineStrings and stop Points.
+    """
+    feats = plan_geojson.get("features", [])
+    teams = list(dict.fromkeys(f["properties"].get("team", "") for f in feats))
+    colour = {t: TEAM_COLOURS[i % len(TEAM_COLOURS)] for i, t in enumerate(teams)}
+    lines = [f for f in feats if f["geometry"]["type"] == "LineString" and f["geometry"]["coordinates"]]
+    points = [f for f in feats if f["geometry"]["type"] == "Point"]
+    coords = [c for f in lines for c in f["geometry"]["coordinates"]] + [
+        f["geometry"]["coordinates"] for f in points]
+    if coords:
+        arr = np.asarray(coords, dtype=float)
+        bounds = (arr[:, 0].min(), arr[:, 1].min(), arr[:, 0].max(), arr[:, 1].max())
+    else:
+        bounds = tuple(wards.to_crs(WGS84).total_bounds) if len(wards) else None
+    fmap = _new_map(bounds, assets=assets, tiles=tiles)
+    if len(wards):
+        _ward_layer(wards).add_to(fmap)
+    approximate = bool(plan_geojson.get("approximate"))
+    for f in lines:
+        team = f["properties"].get("team", "")
+        folium.PolyLine(
+            [(lat, lon) for lon, lat in f["geometry"]["coordinates"]],
+            color=colour[team], weight=4, opacity=0.85,
+            dash_array="8 6" if approximate else None,
+            tooltip=f"{team}: {f['properties'].get('stops', 0)} stops"
+                    + (" (approximate: straight lines, not streets)" if approximate else ""),
+        ).add_to(fmap)
+    for f in points:
+        p = f["properties"]
+        team = p.get("team", "")
+        lon, lat = f["geometry"]["coordinates"]
+        index = teams.index(team) % len(TEAM_COLOURS)
+        label = html.escape(str(p.get("seq", "")))
+        folium.Marker(
+            (lat, lon),
+            icon=folium.DivIcon(html=f'<span class="stop-num team-{index}">{label}</span>',
+                                class_name="stop-icon", icon_size=(26, 26), icon_anchor=(13, 13)),
+            tooltip=html.escape(f"{team} stop {p.get('seq')}: arrive {p.get('arrival')}, leave "
+                                f"{p.get('departure')}. {p.get('reason', '')}"),
+        ).add_to(fmap)
+    return fmap.get_root().render()

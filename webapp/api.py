@@ -1,0 +1,251 @@
+"""The JSON API under /api/v1/: hotspots (GeoJSON), wards, plans, visits, evaluation.
+
+Every endpoint needs a session or an API token (`Authorization: Bearer <token>`). Requests that
+change something with a session cookie also need the CSRF token (header `X-CSRFToken`); token
+clients need none. Errors are always ``{"error": {"code", "message", "details"}}``; a bad query
+parameter is a 400 naming it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from webapp.auth import role_required
+from webapp.db import SavedPlan, Visit, db_session
+from webapp.errors import ApiError, ParameterError
+from webapp.evaluation import evaluation_params, evaluation_rows
+from webapp.openapi import openapi_document
+from webapp.patrol_log import record_visit
+from webapp.plans import PLAN_FIELDS, create_plan, plan_params
+from webapp.services import CATEGORY_LABELS, SERIOUS_VIOLENCE_NOTE, get_data, records
+
+bp = Blueprint("api", __name__)
+
+HOTSPOT_PARAMS = ("period", "category", "wards", "resolution", "top", "weight")
+WARD_PARAMS = ("period", "category", "wards")
+EVALUATION_PARAMS = ("period", "category", "periods", "method")
+VISIT_FIELDS = ("plan_id", "team", "stop", "action", "arrived_at", "departed_at", "note")
+
+
+@bp.before_request
+def _csrf_for_sessions() -> None:
+    if request.method in ("POST", "PUT", "PATCH", "DELETE") and current_user.is_authenticated \
+            and not g.get("token_auth"):
+        current_app.extensions["hotspots_csrf"].protect()
+
+
+def check_params(allowed: tuple[str, ...]) -> None:
+    """Refuse unknown query parameters, naming the first."""
+    for name in request.args:
+        if name not in allowed:
+            raise ParameterError(name, f"unknown query parameter `{name}`; this endpoint takes "
+                                 f"{', '.join(allowed) or 'none'}.", value=name)
+
+
+def _wards_arg() -> Any:
+    values = request.args.getlist("wards")
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return values
+
+
+def _int_arg(name: str, lo: int, hi: int) -> int | None:
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ParameterError(name, f"`{name}` is {raw!r}; expected a whole number from {lo} to {hi}.",
+                             value=raw) from None
+    if not lo <= value <= hi:
+        raise ParameterError(name, f"`{name}` is {value}; expected {lo} to {hi}.", value=value)
+    return value
+
+
+def _json_body(allowed: tuple[str, ...]) -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "The request body must be a JSON object (Content-Type: application/json).",
+                       code="invalid_body")
+    for name in body:
+        if name not in allowed:
+            raise ParameterError(name, f"unknown field `{name}`; expected {', '.join(allowed)}.", value=name)
+    return body
+
+
+@bp.route("/")
+@role_required("viewer")
+def index():
+    return jsonify({
+        "openapi": url_for("api.openapi"),
+        "endpoints": {
+            "hotspots": url_for("api.hotspots"), "wards": url_for("api.wards"),
+            "plans": url_for("api.plans"), "visits": url_for("api.visits"),
+            "evaluation": url_for("api.evaluation"),
+        },
+        "user": {"username": current_user.username, "role": current_user.role},
+    })
+
+
+@bp.route("/openapi.json")
+@role_required("viewer")
+def openapi():
+    return jsonify(openapi_document())
+
+
+@bp.route("/hotspots")
+@role_required("viewer")
+def hotspots():
+    check_params(HOTSPOT_PARAMS)
+    data = get_data()
+    top = _int_arg("top", 1, 100_000)
+    q = data.query(category=request.args.get("category"), period=request.args.get("period"),
+                   wards=_wards_arg(), resolution=request.args.get("resolution"),
+                   weight=request.args.get("weight"))
+    body = data.hotspots_geojson(q, top=top)
+    response = Response(body, mimetype="application/geo+json")
+    response.headers["X-Hotspots-Demo"] = "true" if data.is_demo() else "false"
+    return response
+
+
+@bp.route("/wards")
+@role_required("viewer")
+def wards():
+    check_params(WARD_PARAMS)
+    data = get_data()
+    q = data.query(category=request.args.get("category"), period=request.args.get("period"),
+                   wards=_wards_arg())
+    rows = records(data.ward_table(q))
+    return jsonify({"period": q.period, "category": q.category,
+                    "category_label": CATEGORY_LABELS[q.category],
+                    "note": SERIOUS_VIOLENCE_NOTE if q.category != "asb" else "",
+                    "demo": data.is_demo(), "wards": rows})
+
+
+def plan_json(plan: SavedPlan, *, full: bool = True) -> dict[str, Any]:
+    out = {
+        "id": plan.id, "name": plan.name, "period": plan.period, "category": plan.category,
+        "status": plan.status, "created_at": plan.created_at.isoformat() + "Z",
+        "approximate": plan.approximate, "demo": plan.demo, "assignments": plan.assignments,
+        "params": plan.params,
+        "links": {
+            "self": url_for("api.plan", plan_id=plan.id),
+            "page": url_for("plans.show", plan_id=plan.id),
+            "gpx": url_for("exports.plan_gpx", plan_id=plan.id),
+            "geojson": url_for("exports.plan_geojson", plan_id=plan.id),
+            "sheet": url_for("plans.sheet", plan_id=plan.id),
+        },
+    }
+    if full:
+        out["plan"] = plan.plan
+    return out
+
+
+@bp.route("/plans", methods=["GET", "POST"])
+@role_required("guardian")
+def plans():
+    if request.method == "POST":
+        check_params(())
+        params = plan_params(_json_body(PLAN_FIELDS))
+        record = create_plan(params)
+        response = jsonify(plan_json(record))
+        response.status_code = 201
+        response.headers["Location"] = url_for("api.plan", plan_id=record.id)
+        return response
+    check_params(("limit",))
+    limit = _int_arg("limit", 1, 500) or 50
+    rows = db_session().scalars(select(SavedPlan).order_by(SavedPlan.id.desc()).limit(limit)).all()
+    return jsonify({"plans": [plan_json(p, full=False) for p in rows]})
+
+
+@bp.route("/plans/<int:plan_id>")
+@role_required("guardian")
+def plan(plan_id: int):
+    check_params(())
+    record = db_session().get(SavedPlan, plan_id)
+    if record is None:
+        raise ApiError(404, f"There is no patrol plan {plan_id}.", details={"plan_id": plan_id})
+    return jsonify(plan_json(record))
+
+
+def _timestamp(body: dict[str, Any], name: str) -> dt.datetime | None:
+    raw = body.get(name)
+    if raw in (None, ""):
+        return None
+    if not isinstance(raw, str):
+        raise ParameterError(name, f"`{name}` must be an ISO 8601 date-time string.", value=raw)
+    try:
+        value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ParameterError(name, f"`{name}` is {raw!r}; expected an ISO 8601 date-time such as "
+                             "2025-07-21T16:20:00+01:00.", value=raw) from None
+    if value.tzinfo is None:
+        from zoneinfo import ZoneInfo
+
+        value = value.replace(tzinfo=ZoneInfo(get_data().settings.timezone))
+    return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def visit_json(v: Visit) -> dict[str, Any]:
+    return {"id": v.id, "plan_id": v.plan_id, "team": v.team, "stop": v.stop_number,
+            "h3_cell": v.h3_cell, "ward_code": v.ward_code,
+            "arrived_at": v.arrived_at.isoformat() + "Z",
+            "departed_at": v.departed_at.isoformat() + "Z" if v.departed_at else None,
+            "minutes": round(v.minutes, 2) if v.minutes is not None else None, "note": v.note}
+
+
+@bp.route("/visits", methods=["POST"])
+@role_required("guardian")
+def visits():
+    check_params(())
+    body = _json_body(VISIT_FIELDS)
+    plan_id = body.get("plan_id")
+    if not isinstance(plan_id, int) or isinstance(plan_id, bool):
+        raise ParameterError("plan_id", "`plan_id` must be the id (a whole number) of a saved plan.", value=plan_id)
+    record = db_session().get(SavedPlan, plan_id)
+    if record is None:
+        raise ParameterError("plan_id", f"`plan_id`: there is no patrol plan {plan_id}.", value=plan_id)
+    teams = [r["team"]["name"] for r in record.plan.get("routes", [])]
+    team = body.get("team")
+    if isinstance(team, int) and not isinstance(team, bool) and 0 <= team < len(teams):
+        index = team
+    elif isinstance(team, str) and team in teams:
+        index = teams.index(team)
+    else:
+        raise ParameterError("team", f"`team` must be a team name of plan {plan_id} ({', '.join(teams)}) "
+                             "or its index.", value=team)
+    stop = body.get("stop")
+    if not isinstance(stop, int) or isinstance(stop, bool):
+        raise ParameterError("stop", "`stop` must be the stop number (1, 2, ...).", value=stop)
+    arrived, departed = _timestamp(body, "arrived_at"), _timestamp(body, "departed_at")
+    action = body.get("action") or ("arrive" if arrived is not None or departed is None else "depart")
+    note = body.get("note") or ""
+    if not isinstance(note, str):
+        raise ParameterError("note", "`note` must be text.", value=note)
+    if action == "depart":
+        v = record_visit(record, index, stop, "depart", at=departed)
+    else:
+        v = record_visit(record, index, stop, "arrive", at=arrived, departed_at=departed, note=note)
+    response = jsonify(visit_json(v))
+    response.status_code = 201
+    return response
+
+
+@bp.route("/evaluation")
+@role_required("analyst")
+def evaluation():
+    check_params(EVALUATION_PARAMS)
+    params = evaluation_params(request.args)
+    rows = evaluation_rows(params)
+    return jsonify({"category": params["category"], "period": params["period"].label,
+                    "periods": params["periods"], "method": params["method"],
+                    "demo": get_data().is_demo(), "rows": rows})
+

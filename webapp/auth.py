@@ -1,0 +1,266 @@
+"""Accounts: log in and out, roles, per-user API tokens, and the slowdown after failed logins.
+
+Passwords are stored as scrypt hashes (werkzeug). An API client sends `Authorization: Bearer
+<token>` instead of a session cookie; only the token's SHA-256 is stored, so a token is shown once.
+After `LOGIN_FREE_FAILURES` failed logins for a user name or from an address within
+`LOGIN_WINDOW_S`, each further attempt must wait twice as long as the one before
+(`LOGIN_BACKOFF_BASE_S`, doubling, at most `LOGIN_BACKOFF_MAX_S`) and is refused with 429 until then.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import secrets
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import LoginManager, current_user, login_required, login_user, logout_user
+from sqlalchemy import delete, func, or_, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from webapp.db import ROLES, LoginFailure, User, audit, db_session, utcnow
+from webapp.forms import LoginForm, PasswordForm, TokenForm
+
+bp = Blueprint("auth", __name__)
+
+PASSWORD_METHOD = "scrypt"
+MIN_PASSWORD_LENGTH = 10
+# A hash to check against when the user name is unknown, so that both paths take as long.
+_DUMMY_HASH = generate_password_hash("not a password", method=PASSWORD_METHOD)
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method=PASSWORD_METHOD)
+
+
+def random_password() -> str:
+    """A random password of 20 URL-safe characters (about 120 bits)."""
+    return secrets.token_urlsafe(15)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def check_password_rules(password: str) -> str | None:
+    """An error sentence when `password` is too weak, else None."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"A password needs at least {MIN_PASSWORD_LENGTH} characters."
+    return None
+
+
+def create_user(session, username: str, role: str, *, password: str | None = None,
+                team: str = "") -> tuple[User, str]:
+    """Add a user; returns the user and the password (random when not given)."""
+    if role not in ROLES:
+        msg = f"role {role!r} is not one of {', '.join(ROLES)}."
+        raise ValueError(msg)
+    password = password or random_password()
+    user = User(username=username.strip(), password_hash=hash_password(password), role=role, team=team)
+    session.add(user)
+    session.commit()
+    return user, password
+
+
+# --------------------------------------------------------------------------- login manager
+
+
+def init_auth(app: Flask) -> None:
+    manager = LoginManager()
+    manager.login_view = "auth.login"
+    manager.login_message = "Please log in to see this page."
+    manager.login_message_category = "info"
+    manager.session_protection = "strong"
+    manager.init_app(app)
+    app.config.setdefault("LOGIN_FREE_FAILURES", 5)
+    app.config.setdefault("LOGIN_WINDOW_S", 15 * 60)
+    app.config.setdefault("LOGIN_BACKOFF_BASE_S", 2.0)
+    app.config.setdefault("LOGIN_BACKOFF_MAX_S", 300.0)
+
+    @manager.user_loader
+    def _load_user(user_id: str) -> User | None:
+        try:
+            user = db_session().get(User, int(user_id))
+        except ValueError:
+            return None
+        return user if user is not None and user.active else None
+
+    @manager.request_loader
+    def _load_from_token(req) -> User | None:
+        header = req.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        user = db_session().scalars(
+            select(User).where(User.token_hash == token_digest(token.strip()))).first()
+        if user is None or not user.active:
+            return None
+        g.token_auth = True
+        return user
+
+    @manager.unauthorized_handler
+    def _unauthorized():
+        if request.path.startswith("/api/"):
+            abort(401, description="Log in or send an API token (Authorization: Bearer ...).")
+        flash(manager.login_message, manager.login_message_category)
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+    @app.context_processor
+    def _roles() -> dict[str, Any]:
+        def can(role: str) -> bool:
+            return bool(current_user.is_authenticated and current_user.has_role(role))
+        return {"can": can, "ROLES": ROLES}
+
+
+def role_required(role: str) -> Callable:
+    """Allow a view only to users holding `role` or a more trusted one (403 otherwise)."""
+    if role not in ROLES:
+        msg = f"`role` must be one of {', '.join(ROLES)}, not {role!r}."
+        raise ValueError(msg)
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        @login_required
+        def wrapped(*args: Any, **kwargs: Any):
+            if not current_user.has_role(role):
+                abort(403, description=f"This needs the {role} role or higher; you are a {current_user.role}.")
+            return view(*args, **kwargs)
+
+        wrapped.required_role = role  # read by the route-coverage tests
+        return wrapped
+
+    return decorator
+
+
+# --------------------------------------------------------------------------- slowdown
+
+
+def _client_address() -> str:
+    return (request.remote_addr or "unknown")[:64]
+
+
+def _recent_failures(session, username: str, address: str) -> tuple[int, dt.datetime | None]:
+    window = dt.timedelta(seconds=current_app.config["LOGIN_WINDOW_S"])
+    since = utcnow() - window
+    session.execute(delete(LoginFailure).where(LoginFailure.at < since))
+    row = session.execute(
+        select(func.count(LoginFailure.id), func.max(LoginFailure.at)).where(
+            LoginFailure.at >= since,
+            or_(LoginFailure.username == username.casefold(), LoginFailure.address == address),
+        )
+    ).one()
+    return int(row[0] or 0), row[1]
+
+
+def wait_seconds(failures: int, last: dt.datetime | None) -> float:
+    """Seconds a login attempt must still wait after `failures` recent failures (0: may try)."""
+    free = current_app.config["LOGIN_FREE_FAILURES"]
+    if failures < free or last is None:
+        return 0.0
+    delay = min(current_app.config["LOGIN_BACKOFF_BASE_S"] * 2 ** (failures - free),
+                current_app.config["LOGIN_BACKOFF_MAX_S"])
+    remaining = delay - (utcnow() - last).total_seconds()
+    return max(0.0, remaining)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths are followed after login (no open redirect)."""
+    if not target:
+        return url_for("maps.hotspot_map")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("maps.hotspot_map")
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(_safe_next(request.args.get("next")))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        session = db_session()
+        username = form.username.data.strip()
+        address = _client_address()
+        failures, last = _recent_failures(session, username, address)
+        wait = wait_seconds(failures, last)
+        if wait > 0:
+            session.commit()
+            seconds = int(wait) + 1
+            flash(f"Too many failed logins. Wait {seconds} seconds and try again.", "error")
+            response = current_app.make_response((render_template("login.html", form=form), 429))
+            response.headers["Retry-After"] = str(seconds)
+            return response
+        user = session.scalars(select(User).where(func.lower(User.username) == username.casefold())).first()
+        ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, form.password.data)
+        if user is not None and ok and user.active:
+            session.execute(delete(LoginFailure).where(LoginFailure.username == username.casefold()))
+            user.last_login_at = utcnow()
+            session.commit()
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")))
+        session.add(LoginFailure(username=username.casefold()[:80], address=address))
+        session.commit()
+        flash("Wrong user name or password.", "error")
+        status = 401
+    elif request.method == "POST":
+        status = 400
+    return render_template("login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    logout_user()
+    flash("You are logged out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def account():
+    password_form = PasswordForm(prefix="pw")
+    token_form = TokenForm(prefix="tok")
+    new_token = None
+    session = db_session()
+    user = session.get(User, current_user.id)
+    status = 200
+    if password_form.submit.data and password_form.validate_on_submit():
+        problem = check_password_rules(password_form.new.data)
+        if not check_password_hash(user.password_hash, password_form.current.data):
+            flash("The current password is wrong.", "error")
+            status = 400
+        elif problem:
+            flash(problem, "error")
+            status = 400
+        else:
+            user.password_hash = hash_password(password_form.new.data)
+            session.commit()
+            audit("password_change", target=user.username)
+            flash("Password changed.", "success")
+    elif token_form.submit.data and token_form.validate_on_submit():
+        new_token = "hs_" + secrets.token_urlsafe(32)
+        user.token_hash = token_digest(new_token)
+        user.token_created_at = utcnow()
+        session.commit()
+        audit("token_created", target=user.username)
+    elif request.method == "POST":
+        status = 400
+    return render_template("account.html", user=user, password_form=password_form,
+                           token_form=token_form, new_token=new_token), status

@@ -1,0 +1,88 @@
+"""Evaluation: how well each period's hotspots predicted the next period's incidents (hit rate,
+PAI, PEI at several coverage levels), as charts and a table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, render_template, request
+
+from hotspots._errors import InputError
+from webapp import _charts
+from webapp.auth import role_required
+from webapp.errors import ParameterError
+from webapp.services import CATEGORY_LABELS, get_data, records
+
+bp = Blueprint("evaluation", __name__, url_prefix="/evaluation")
+
+METHODS = ("gistar", "count", "harm")
+
+
+def evaluation_params(args) -> dict[str, Any]:
+    """Checked evaluation parameters; errors name the parameter."""
+    data = get_data()
+    category = args.get("category") or "asb"
+    if category not in ("asb", "serious_violence", "all"):
+        raise ParameterError("category", f"`category` is {category!r}; expected asb, "
+                             "serious_violence or all.", value=category)
+    period = data.parse_period(args.get("period") or data.default_period())
+    data.check_weekly(period)
+    if period.kind == "range":
+        raise ParameterError("period", "`period` must be an ISO week (2025-W23) or a month (2025-06).",
+                             value=args.get("period"))
+    raw = args.get("periods") or "8"
+    try:
+        periods = int(raw)
+    except ValueError:
+        raise ParameterError("periods", f"`periods` is {raw!r}; expected a whole number from 1 to 52.",
+                             value=raw) from None
+    if not 1 <= periods <= 52:
+        raise ParameterError("periods", f"`periods` is {periods}; expected 1 to 52.", value=periods)
+    method = args.get("method") or "gistar"
+    if method not in METHODS:
+        raise ParameterError("method", f"`method` is {method!r}; expected one of {', '.join(METHODS)}.",
+                             value=method)
+    return {"category": category, "period": period, "periods": periods, "method": method}
+
+
+def evaluation_rows(params: dict[str, Any]) -> list[dict[str, Any]]:
+    table = get_data().evaluation(**params)
+    return records(table)
+
+
+def charts(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One chart per measure: a line per coverage level over the test periods."""
+    tests = list(dict.fromkeys(r["test_period"] for r in rows))
+    coverages = sorted({r["coverage"] for r in rows})
+    out = {}
+    for measure, title, y_label, ref in (
+            ("pai", "Predictive accuracy index (PAI)", "PAI", 1.0),
+            ("pei", "Predictive efficiency index (PEI)", "PEI", None),
+            ("hit_rate", "Hit rate: share of incidents in last period's hotspots", "hit rate", None)):
+        series = {}
+        for cov in coverages:
+            by_test = {r["test_period"]: r.get(measure) for r in rows if r["coverage"] == cov}
+            series[f"{cov * 100:g}% of area"] = [by_test.get(t) for t in tests]
+        out[measure] = _charts.line_chart(series, tests, title=title, y_label=y_label, reference=ref)
+    return out
+
+
+@bp.route("/")
+@role_required("analyst")
+def index():
+    data = get_data()
+    chosen = {"category": request.args.get("category", "asb"),
+              "period": request.args.get("period") or data.default_period(),
+              "periods": request.args.get("periods", "8"),
+              "method": request.args.get("method", "gistar")}
+    error, rows, figures = None, [], {}
+    status = 200
+    try:
+        params = evaluation_params(request.args)
+        rows = evaluation_rows(params)
+        figures = charts(rows) if rows else {}
+    except InputError as exc:
+        error, status = str(exc), 400
+    return render_template("evaluation.html", rows=rows, charts=figures, chosen=chosen, error=error,
+                           periods=data.recent_periods(), methods=METHODS,
+                           category_labels=CATEGORY_LABELS), status

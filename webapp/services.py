@@ -1,0 +1,456 @@
+"""What the views call: the store, wards, rankings, plans and evaluations, cached in-process.
+
+Rankings and rendered maps are cached per (store version, parameters), so the map page and the
+API answer from memory once a combination has been computed. The store version changes whenever
+the store's manifest is replaced (every committed ingest), which empties nothing but makes every
+old key unreachable; old entries fall out of the bounded cache in use order.
+
+This is the web app's only adapter to `hotspots` and `routing`: views never import them directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from hotspots._errors import InputError
+from hotspots.periods import Period, month_period, parse_period, week_period
+from hotspots.settings import Settings
+from hotspots.store import MANIFEST, IncidentStore
+from webapp.errors import ParameterError
+
+log = logging.getLogger(__name__)
+
+CATEGORY_LABELS = {
+    "asb": "Anti-social behaviour",
+    "serious_violence": "Serious violence (proxy)",
+    "all": "All incidents",
+    "both": "ASB and serious violence",
+}
+SERIOUS_VIOLENCE_NOTE = ("Serious violence here is a proxy for the Home Office definition: for "
+                         "police.uk data it is violence and sexual offences, robbery and "
+                         "possession of weapons.")
+
+
+class ComputeCache:
+    """A bounded, thread-safe memo: each key is computed once even when many threads ask at once."""
+
+    def __init__(self, maxsize: int = 128) -> None:
+        self.maxsize = maxsize
+        self._values: OrderedDict[Hashable, Any] = OrderedDict()
+        self._pending: dict[Hashable, threading.Event] = {}
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        while True:
+            with self._lock:
+                if key in self._values:
+                    self._values.move_to_end(key)
+                    self.hits += 1
+                    return self._values[key]
+                event = self._pending.get(key)
+                if event is None:
+                    event = threading.Event()
+                    self._pending[key] = event
+                    self.misses += 1
+                    break
+            event.wait()
+            # The computing thread may have failed; loop and try ourselves.
+        try:
+            value = compute()
+        except BaseException:
+            with self._lock:
+                self._pending.pop(key, None)
+            event.set()
+            raise
+        with self._lock:
+            self._values[key] = value
+            self._values.move_to_end(key)
+            while len(self._values) > self.maxsize:
+                self._values.popitem(last=False)
+            self._pending.pop(key, None)
+        event.set()
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+
+
+@dataclass(frozen=True)
+class HotspotQuery:
+    """The parameters of one ranking, validated and normalised (hashable: a cache key)."""
+
+    category: str
+    period: str
+    wards: tuple[str, ...]
+    resolution: int
+    weight: str = "harm"
+
+
+class AppData:
+    """The data behind every page, for one instance folder."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = IncidentStore(settings.home, settings=settings)
+        self.cache = ComputeCache(maxsize=256)
+        self._plan_lock = threading.BoundedSemaphore(1)
+
+    # ------------------------------------------------------------------ store
+
+    def store_version(self) -> tuple[int, int, int]:
+        """Changes whenever the store's manifest is replaced (every committed change)."""
+        try:
+            st = os.stat(self.store.path / MANIFEST)
+        except FileNotFoundError:
+            return (0, 0, 0)
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def summary(self) -> dict[str, Any]:
+        return self.cache.get(("summary", self.store_version()), self.store.summary)
+
+    def is_demo(self) -> bool:
+        return "demo" in self.summary()["by_source"]
+
+    def is_empty(self) -> bool:
+        return self.summary()["incidents"] == 0
+
+    def weekly_ok(self) -> bool:
+        """True when some incidents carry a day or finer (weekly analysis is possible)."""
+        prec = self.summary()["by_precision"]
+        return bool(prec.get("day", 0) or prec.get("minute", 0))
+
+    def incidents(self) -> gpd.GeoDataFrame:
+        """Every stored incident (cached per store version)."""
+        return self.cache.get(("incidents", self.store_version()), self.store.load)
+
+    def wards(self) -> gpd.GeoDataFrame:
+        """Every ward of the boundary file (EPSG:27700)."""
+        from hotspots.wards import load_wards
+
+        return self.cache.get(("wards",), lambda: load_wards(settings=self.settings))
+
+    def wards_wgs84(self) -> gpd.GeoDataFrame:
+        def compute() -> gpd.GeoDataFrame:
+            w = self.wards().to_crs("EPSG:4326")
+            w["geometry"] = w.geometry.simplify(0.00005)
+            return w
+
+        return self.cache.get(("wards4326",), compute)
+
+    def ward_choices(self) -> list[tuple[str, str, bool]]:
+        """(code, name, priority) of every ward, priority wards first."""
+        w = self.wards()
+        rows = sorted(zip(w["ward_code"], w["ward_name"], w["priority"], strict=True),
+                      key=lambda r: (not r[2], r[1]))
+        return [(str(c), str(n), bool(p)) for c, n, p in rows]
+
+    def resolve_wards(self, spec: str | Sequence[str] | None) -> tuple[str, ...]:
+        """Ward codes for a spec (`priority`, `all`, codes or names); raises naming `wards`."""
+        from hotspots.wards import select_wards
+
+        if spec is None or spec == "" or (not isinstance(spec, str) and len(spec) == 0):
+            spec = "priority"
+        try:
+            chosen = select_wards(self.wards(), spec if isinstance(spec, str) else list(spec))
+        except InputError as exc:
+            raise ParameterError("wards", f"`wards`: {exc}", value=spec) from None
+        return tuple(sorted(chosen["ward_code"].astype(str)))
+
+    # ------------------------------------------------------------------ periods
+
+    def latest_time(self) -> pd.Timestamp | None:
+        def compute() -> pd.Timestamp | None:
+            frame = self.incidents()
+            if len(frame) == 0:
+                return None
+            return frame["occurred_at"].max()
+
+        return self.cache.get(("latest", self.store_version()), compute)
+
+    def default_period(self, kind: str | None = None) -> str:
+        """The latest week (or month, for month-precision data) holding incidents."""
+        latest = self.latest_time()
+        tz = self.settings.timezone
+        if latest is None:
+            today = dt.date.today()
+            return week_period(today, tz=tz).label if kind != "month" else month_period(
+                today.year, today.month, tz=tz).label
+        if kind is None:
+            kind = "week" if self.weekly_ok() else "month"
+        if kind == "week":
+            return week_period(latest.date(), tz=tz).label
+        return month_period(latest.year, latest.month, tz=tz).label
+
+    def recent_periods(self, n_weeks: int = 16, n_months: int = 12) -> dict[str, list[str]]:
+        """Labels of recent weeks (when the data allows) and months, newest first."""
+        latest = self.latest_time()
+        if latest is None:
+            return {"week": [], "month": []}
+        tz = self.settings.timezone
+        weeks = []
+        if self.weekly_ok():
+            last = week_period(latest.date(), tz=tz)
+            weeks = [last.shift(-k).label for k in range(n_weeks)]
+        last_m = month_period(latest.year, latest.month, tz=tz)
+        first = self.summary()["first_month"]
+        months = [p.label for p in (last_m.shift(-k) for k in range(n_months)) if p.label >= first]
+        return {"week": weeks, "month": months}
+
+    def parse_period(self, text: str | None, *, name: str = "period") -> Period:
+        if text is None or not str(text).strip():
+            text = self.default_period()
+        try:
+            return parse_period(str(text), tz=self.settings.timezone)
+        except InputError as exc:
+            raise ParameterError(name, f"`{name}`: {exc}", value=text) from None
+
+    def check_weekly(self, period: Period, *, name: str = "period") -> None:
+        """A clear message instead of an empty or misleading week on month-precision data."""
+        if period.kind == "week" and not self.weekly_ok():
+            month = month_period(period.start.year, period.start.month, tz=self.settings.timezone)
+            msg = (f"`{name}`: {period.label} is a week, but the incidents in the store give only "
+                   f"the month (police.uk data has month precision). Ask for a month instead, "
+                   f"such as {month.label}; weekly analysis needs a force export with dates.")
+            raise ParameterError(name, msg, value=period.label)
+
+    # ------------------------------------------------------------------ hotspots
+
+    def query(self, *, category: str | None, period: str | None, wards: Any = None,
+              resolution: Any = None, weight: str | None = None,
+              allowed_categories: Sequence[str] = ("asb", "serious_violence", "all")) -> HotspotQuery:
+        """Validate request parameters into a `HotspotQuery` (errors name the parameter)."""
+        category = (category or "asb").strip()
+        if category not in allowed_categories:
+            raise ParameterError("category", f"`category` is {category!r}; expected one of "
+                                 f"{', '.join(allowed_categories)}.", value=category)
+        chosen = self.parse_period(period)
+        self.check_weekly(chosen)
+        if chosen.kind == "range":
+            raise ParameterError("period", f"`period` is {chosen.label!r}; the map needs an ISO week "
+                                 "(2025-W23) or a month (2025-06).", value=period)
+        if resolution in (None, ""):
+            res = int(self.settings.h3_resolution)
+        else:
+            try:
+                res = int(resolution)
+            except (TypeError, ValueError):
+                raise ParameterError("resolution", f"`resolution` is {resolution!r}; expected a whole "
+                                     "number from 7 to 11.", value=resolution) from None
+            if not 7 <= res <= 11:
+                raise ParameterError("resolution", f"`resolution` is {res}; expected 7 to 11 "
+                                     "(10 is about a 150-250 m patrol box, 9 an overview).", value=res)
+        weight = (weight or "harm").strip()
+        if weight not in ("harm", "count"):
+            raise ParameterError("weight", f"`weight` is {weight!r}; expected harm or count.", value=weight)
+        return HotspotQuery(category=category, period=chosen.label, wards=self.resolve_wards(wards),
+                            resolution=res, weight=weight)
+
+    def ranking(self, q: HotspotQuery) -> gpd.GeoDataFrame:
+        """Every cell of the chosen wards, ranked (`hotspots.ranking.rank_hotspots`), cached."""
+        def compute() -> gpd.GeoDataFrame:
+            from hotspots.ranking import rank_hotspots
+
+            return rank_hotspots(self.incidents(), category=q.category, period=q.period,
+                                 wards=list(q.wards), resolution=q.resolution, weight=q.weight,
+                                 settings=self.settings)
+
+        return self.cache.get(("ranking", self.store_version(), q), compute)
+
+    def ward_table(self, q: HotspotQuery) -> pd.DataFrame:
+        """Per-ward counts, harm, rate and change (`hotspots.ranking.rank_wards`), cached."""
+        def compute() -> pd.DataFrame:
+            from hotspots.ranking import rank_wards
+
+            return rank_wards(self.incidents(), category=q.category, period=q.period,
+                              wards=list(q.wards), settings=self.settings)
+
+        return self.cache.get(("wards_table", self.store_version(), q), compute)
+
+    def hotspots_geojson(self, q: HotspotQuery, *, top: int | None = None) -> str:
+        """RFC 7946 GeoJSON of the ranking (cells with incidents or a class), cached."""
+        def compute() -> str:
+            from webapp import _exports
+
+            return _exports.ranking_geojson(shown_cells(self.ranking(q), top=top))
+
+        return self.cache.get(("geojson", self.store_version(), q, top), compute)
+
+    def hotspots_csv(self, q: HotspotQuery, *, top: int | None = None) -> str:
+        def compute() -> str:
+            from webapp import _exports
+
+            return _exports.ranking_csv(shown_cells(self.ranking(q), top=top))
+
+        return self.cache.get(("csv", self.store_version(), q, top), compute)
+
+    def map_html(self, q: HotspotQuery, *, assets: dict[str, str], tiles: tuple[str, str]) -> str:
+        """The Folium map document of a ranking (without nonces), cached."""
+        def compute() -> str:
+            from webapp import _maps
+
+            chosen = self.wards_wgs84()
+            chosen = chosen[chosen["ward_code"].isin(q.wards)]
+            return _maps.hotspot_map(self.ranking(q), chosen, assets=assets, tiles=tiles)
+
+        return self.cache.get(("map", self.store_version(), q, tuple(assets.items()), tiles), compute)
+
+    # ------------------------------------------------------------------ evaluation
+
+    def evaluation(self, *, category: str, period: Period, periods: int,
+                   method: str = "gistar") -> pd.DataFrame:
+        """Hit rate, PAI and PEI of each period's hotspots against the next, for `periods` periods.
+
+        One row per (test period, coverage): `train_period`, `test_period`, `coverage`,
+        `hit_rate`, `pai`, `pei` (and whatever else `evaluate_hotspots` reports).
+        """
+        def compute() -> pd.DataFrame:
+            from webapp import _evaluation
+
+            return _evaluation.backtest(self.incidents(), category=category, last=period,
+                                        periods=periods, method=method, settings=self.settings)
+
+        key = ("evaluation", self.store_version(), category, period.label, periods, method)
+        return self.cache.get(key, compute)
+
+    # ------------------------------------------------------------------ plans
+
+    def network(self, mode: str) -> Any:
+        """The cached street network for `mode` (or a drive network for walking), or None."""
+        from routing import cached_networks, load_network
+        from routing.network import area_name, network_path
+
+        preferred = network_path(area_name(self.settings.priority_wards, settings=self.settings),
+                                 mode, settings=self.settings)
+        candidates = [preferred] + [p for p in cached_networks(self.settings)
+                                    if p.stem.endswith(f"_{mode}")]
+        if mode == "walk":
+            candidates.append(network_path(area_name(self.settings.priority_wards,
+                                                     settings=self.settings), "drive",
+                                           settings=self.settings))
+        for path in candidates:
+            if Path(path).is_file():
+                key = ("network", str(path), Path(path).stat().st_mtime_ns)
+                return self.cache.get(key, lambda p=path: load_network(p, mode=mode if p.stem.endswith(
+                    f"_{mode}") else "drive", settings=self.settings))
+        return None
+
+    def make_plan(self, *, period: str, category: str, teams: int, shift_start: str,
+                  shift_min: float, dwell_min: float, mode: str, stops_per_ward: int | None,
+                  seed: int = 0, time_limit_s: float | None = None) -> Any:
+        """Plan patrols for the top hotspots of the priority wards (`routing.plan_patrols`)."""
+        from routing import default_teams, merge_stops, plan_patrols, stops_from_ranking
+
+        if category not in ("asb", "serious_violence", "both"):
+            raise ParameterError("category", f"`category` is {category!r}; expected asb, "
+                                 "serious_violence or both.", value=category)
+        if mode not in ("drive", "walk"):
+            raise ParameterError("mode", f"`mode` is {mode!r}; expected drive or walk.", value=mode)
+        cats = ["asb", "serious_violence"] if category == "both" else [category]
+        frames = []
+        for cat in cats:
+            q = self.query(category=cat, period=period, wards="priority")
+            frames.append(stops_from_ranking(self.ranking(q), per_ward=stops_per_ward,
+                                             dwell_min=float(dwell_min), category=cat,
+                                             settings=self.settings))
+        stops = merge_stops(*frames) if len(frames) > 1 else frames[0]
+        team_list = default_teams(int(teams), shift_start=shift_start, shift_min=float(shift_min),
+                                  mode=mode, settings=self.settings)
+        network = self.network(mode)
+        limit = float(time_limit_s or self.settings.web_plan_time_limit_s)
+        # One solve at a time: the solver is CPU-bound and the map pages must stay quick.
+        with self._plan_lock:
+            return plan_patrols(stops, team_list, network=network, time_limit_s=limit, seed=seed,
+                                settings=self.settings)
+
+
+def hot_class(hot: Any, trend: Any, count: Any) -> str:
+    """The map class of a cell: its hotspot status after FDR control and its trend."""
+    trend = str(trend or "none")
+    if bool(hot):
+        if trend in ("new", "consecutive", "intensifying"):
+            return "hot_new"
+        if trend == "persistent":
+            return "hot_persistent"
+        return "hot"
+    if trend in ("diminishing", "historical"):
+        return "fading"
+    if trend in ("sporadic", "oscillating"):
+        return "sporadic"
+    return "incidents" if (count or 0) > 0 else "none"
+
+
+#: Map classes: (key, label, fill colour). Colours are ColorBrewer RdYlBu steps, distinct in grey.
+CLASSES: tuple[tuple[str, str, str], ...] = (
+    ("hot_new", "Hotspot: new or intensifying", "#a50026"),
+    ("hot_persistent", "Hotspot: persistent", "#f46d43"),
+    ("hot", "Hotspot: other trend", "#fdae61"),
+    ("sporadic", "Not hot now: sporadic or oscillating", "#e0f3f8"),
+    ("fading", "Not hot now: diminishing or historical", "#74add1"),
+    ("incidents", "Incidents, not a hotspot", "#d9d9d9"),
+)
+CLASS_COLOURS = {k: c for k, _, c in CLASSES}
+CLASS_LABELS = {k: label for k, label, _ in CLASSES}
+
+
+def shown_cells(ranking: gpd.GeoDataFrame, *, top: int | None = None) -> gpd.GeoDataFrame:
+    """The cells worth drawing: with incidents, hot, or with a trend class; ranked order."""
+    if len(ranking) == 0:
+        return ranking.assign(map_class=pd.Series(dtype=str))
+    count = pd.to_numeric(ranking["count"], errors="coerce").fillna(0).to_numpy()
+    hot = ranking["hot"].fillna(False).astype(bool).to_numpy()
+    trend = ranking["trend"].astype(str).fillna("none").to_numpy()
+    keep = (count > 0) | hot | ~np.isin(trend, ["none", "", "nan", "None", "<NA>"])
+    out = ranking.loc[keep].sort_values("rank", kind="stable")
+    if top is not None:
+        out = out.head(top)
+    out = out.copy()
+    out["map_class"] = [hot_class(h, t, c) for h, t, c in zip(out["hot"], out["trend"], out["count"],
+                                                               strict=True)]
+    return out
+
+
+def cell_hex(cell: Any) -> str:
+    """An H3 cell as the hexadecimal string (the API's form)."""
+    if isinstance(cell, str):
+        return cell
+    return format(int(cell), "x")
+
+
+def get_data() -> AppData:
+    """The `AppData` of the running app."""
+    from flask import current_app
+
+    return current_app.extensions["hotspots_data"]
+
+
+def records(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Rows as plain dicts (NaN and NA as None), for templates and JSON."""
+    cols = [c for c in (columns or frame.columns) if c in frame.columns and c != "geometry"]
+    out = []
+    for row in frame[cols].itertuples(index=False, name=None):
+        item = {}
+        for c, v in zip(cols, row, strict=True):
+            if v is pd.NA or v is pd.NaT or (isinstance(v, float) and np.isnan(v)):
+                v = None
+            elif isinstance(v, np.generic):
+                v = v.item()
+            if c == "h3_cell" and v is not None:
+                v = cell_hex(v)
+            item[c] = v
+        out.append(item)
+    return out
