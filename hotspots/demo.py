@@ -8,7 +8,6 @@ but every incident is made up, and the output says so (`source` is "demo").
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import logging
 import os
@@ -17,12 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
-import h3
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import Transformer
 
+from hotspots import cells as h3cells
 from hotspots._errors import InputError
 from hotspots.schema import BNG, WGS84, make_incidents
 from hotspots.settings import Settings, get_settings
@@ -185,7 +183,7 @@ class _WardPlan:
     """Where one ward's incidents happen: its cells, address points and per-category weights."""
 
     ward_code: str
-    cells: np.ndarray          # H3 cell ids (str), centre inside the ward
+    cells: np.ndarray          # H3 cells (uint64), centre inside the ward
     cx: np.ndarray             # cell centres, EPSG:27700 (m)
     cy: np.ndarray
     radius_m: np.ndarray       # distance from the centre that stays inside the cell
@@ -199,26 +197,17 @@ class _WardPlan:
     fade_weeks: dict[str, np.ndarray]    # category -> (start, end) of the fade, shape (n, 2)
 
 
-@functools.cache
-def _to_bng() -> Transformer:
-    return Transformer.from_crs(WGS84, BNG, always_xy=True)
-
-
-def _ward_cells(geom_bng, geom_wgs) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The ward's cells (centre inside the ward), their centres in metres and safe radii."""
-    cells = np.array(sorted(h3.geo_to_cells(geom_wgs, DEMO_RESOLUTION)), dtype=object)
-    if len(cells) == 0:
-        return cells, np.empty(0), np.empty(0), np.empty(0)
-    latlng = np.array([h3.cell_to_latlng(c) for c in cells])
-    cx, cy = _to_bng().transform(latlng[:, 1], latlng[:, 0])
-    cx, cy = np.round(cx, 1), np.round(cy, 1)
-    # Half the distance from centre to corner is well inside the hexagon's inscribed circle;
-    # measure one corner per cell (cells of one resolution barely differ within a city).
-    corner = np.array([h3.cell_to_boundary(c)[0] for c in cells])
-    kx, ky = _to_bng().transform(corner[:, 1], corner[:, 0])
-    radius = 0.8 * np.hypot(kx - cx, ky - cy) * np.sqrt(3) / 2
-    inside = shapely.contains_xy(geom_bng, cx, cy)
-    return cells[inside], np.asarray(cx)[inside], np.asarray(cy)[inside], radius[inside]
+def _ward_cells(geom) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The ward's cells (uint64, centre inside the ward), their centres in metres, and for each
+    the radius of a circle about the centre that lies well inside the hexagon."""
+    candidates = h3cells.polygons_to_cells([geom], crs=BNG, resolution=DEMO_RESOLUTION)
+    hexagons = h3cells.cells_to_polygons(candidates, crs=BNG)
+    centres = shapely.centroid(hexagons)
+    cx = np.round(shapely.get_x(centres), 1)
+    cy = np.round(shapely.get_y(centres), 1)
+    inradius = shapely.distance(centres, shapely.boundary(hexagons))
+    inside = shapely.contains_xy(geom, cx, cy)
+    return candidates[inside], cx[inside], cy[inside], 0.8 * inradius[inside]
 
 
 def _gumbel_top(rng: np.random.Generator, weights: np.ndarray, k: int,
@@ -231,9 +220,9 @@ def _gumbel_top(rng: np.random.Generator, weights: np.ndarray, k: int,
     return np.argsort(-keys, kind="stable")[:k]
 
 
-def _plan_ward(ward_code: str, geom_bng, geom_wgs, area_km2: float, weeks: int,
+def _plan_ward(ward_code: str, geom_bng, area_km2: float, weeks: int,
                rng: np.random.Generator) -> _WardPlan:
-    cells, cx, cy, radius = _ward_cells(geom_bng, geom_wgs)
+    cells, cx, cy, radius = _ward_cells(geom_bng)
     n = len(cells)
     if n == 0:
         msg = (f"ward {ward_code!r} is too small for H3 resolution {DEMO_RESOLUTION} cells "
@@ -271,7 +260,7 @@ def _plan_ward(ward_code: str, geom_bng, geom_wgs, area_km2: float, weeks: int,
     field = (amp[None, :] * np.exp(-d2 / (2 * sigma[None, :] ** 2))).sum(axis=1)
     field = field / field.max()
     busy = field * rng.gamma(2.0, 0.5, size=n)
-    index = {c: i for i, c in enumerate(cells)}
+    index = pd.Index(cells)
 
     weights: dict[str, np.ndarray] = {}
     kinds: dict[str, np.ndarray] = {}
@@ -283,8 +272,9 @@ def _plan_ward(ward_code: str, geom_bng, geom_wgs, area_km2: float, weeks: int,
         background = (0.15 + field) * rng.gamma(BACKGROUND_SHAPE, size=n)
         hot = _gumbel_top(rng, busy ** 2 * rng.gamma(1.5, size=n), n_hot)
         # Hotspots come in clusters: raise their neighbours (the ring of six around each) too.
-        ring = [index[c] for h in hot for c in h3.grid_ring(cells[h], 1) if c in index]
-        background[np.asarray(ring, dtype=int)] *= 3.0
+        ring = index.get_indexer(h3cells.grid_disk_pairs(cells[hot], k=1)[1])
+        ring = np.setdiff1d(ring[ring >= 0], hot)
+        background[ring] *= 3.0
         lift = np.sort(rng.lognormal(0.0, 0.5, size=len(hot)))[::-1]
         kind = np.full(n, "", dtype=object)
         kind[hot] = "persistent"
@@ -304,7 +294,7 @@ def _plan_ward(ward_code: str, geom_bng, geom_wgs, area_km2: float, weeks: int,
             n_emerge = max(1, round(0.1 * len(hot)))
             exclude = np.zeros(n, dtype=bool)
             exclude[hot] = True
-            exclude[np.asarray(ring, dtype=int)] = True
+            exclude[ring] = True
             emerging = _gumbel_top(rng, np.sqrt(busy) + 0.05, n_emerge, exclude=exclude)
             kind[emerging] = "emerging"
             start[emerging] = weeks - rng.integers(4, EMERGING_WEEKS + 1, size=len(emerging))
@@ -350,7 +340,8 @@ def _solve_hot_share(background: np.ndarray, hot: np.ndarray, lift: np.ndarray,
         mean = _cell_weights(mid, background, hot, lift, emerging, floor) * kept
         mean = expected * mean / mean.sum()
         counts = np.random.default_rng(noise_seed).poisson(mean, size=(8, len(mean)))
-        top = np.mean(-np.partition(-counts, k - 1, axis=1)[:, :k].sum(axis=1) / counts.sum(axis=1))
+        top_k = -np.partition(-counts, k - 1, axis=1)[:, :k].sum(axis=1)
+        top = np.mean(top_k / np.maximum(counts.sum(axis=1), 1))
         lo, hi = (mid, hi) if top < TOP_CELLS_SHARE else (lo, mid)
     return (lo + hi) / 2
 
@@ -429,12 +420,11 @@ def _ward_rngs(seed: int, code: str) -> tuple[np.random.Generator, np.random.Gen
 
 def _plans(seed: int, weeks: int, wards: gpd.GeoDataFrame) -> list[tuple[_WardPlan, np.random.Generator]]:
     wards = wards.sort_values("ward_code", kind="stable")
-    wgs = wards.geometry.to_crs(WGS84)
     area = wards.geometry.area.to_numpy() / 1e6
     out = []
     for i, code in enumerate(wards["ward_code"].astype(str)):
         plan_rng, event_rng = _ward_rngs(seed, code)
-        plan = _plan_ward(code, wards.geometry.iloc[i], wgs.iloc[i], float(area[i]), weeks, plan_rng)
+        plan = _plan_ward(code, wards.geometry.iloc[i], float(area[i]), weeks, plan_rng)
         out.append((plan, event_rng))
     return out
 
@@ -595,7 +585,7 @@ def demo_hotspots(
     -------
     DataFrame
         One row per planted cell and category: `ward_code`, `category`, `h3_cell` (H3 resolution
-        10, hexadecimal string), `kind` (`persistent`, `emerging` or `fading`), `weight` (share of
+        10, uint64 like every `h3_cell` column; `hotspots.cells.cells_to_str` gives the hex form), `kind` (`persistent`, `emerging` or `fading`), `weight` (share of
         the ward's category at full strength), `first_week` (0-based week an emerging hotspot
         starts) and `faded_week` (week from which a fading one is near zero; else null).
     """
@@ -615,6 +605,7 @@ def demo_hotspots(
                 })
     out = pd.DataFrame(rows, columns=["ward_code", "category", "h3_cell", "kind", "weight",
                                       "first_week", "faded_week"])
+    out["h3_cell"] = out["h3_cell"].astype(h3cells.CELL_DTYPE)
     out["first_week"] = out["first_week"].astype("Int64")
     out["faded_week"] = out["faded_week"].astype("Int64")
     return out
