@@ -1,0 +1,545 @@
+"""The ranked hotspot list and the ward table for a category and a period: the weekly review.
+
+`rank_hotspots` gives one row per H3 cell of the chosen wards with its counts, harm, Gi* z,
+FDR-controlled hotspot flag, change against the previous period, trend class and a sentence
+saying why it ranks where it does; `rank_wards` gives the per-ward table.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from hotspots import cells as h3cells
+from hotspots._errors import InputError
+from hotspots.binning import StudyArea, check_wards, study_area
+from hotspots.periods import Period, month_period, parse_period, range_period, week_period
+from hotspots.settings import CATEGORIES, Settings, get_settings
+from hotspots.stats import change_test, fdr_reject, gi_star, trend_classes
+from hotspots.wards import load_wards, select_wards
+
+log = logging.getLogger(__name__)
+
+BNG = "EPSG:27700"
+
+#: `category` values: one category or all of them.
+CATEGORY_CHOICES: tuple[str, ...] = (*CATEGORIES, "all")
+#: What Gi* and the ranking weigh each incident by.
+WEIGHTS: tuple[str, ...] = ("harm", "count")
+#: Significance level of the per-cell change flag (two-sided, not corrected for many cells: it
+#: is a guide to which changes are larger than chance, not a discovery).
+CHANGE_ALPHA = 0.05
+
+HOTSPOT_COLUMNS: list[str] = [
+    "h3_cell", "ward_code", "ward_name", "count", "harm", "gi_z", "gi_p", "hot", "change",
+    "change_pct", "change_significant", "trend", "rank", "reason", "geometry",
+]
+
+WARD_TABLE_COLUMNS: list[str] = [
+    "ward_code", "ward_name", "count", "harm", "area_km2", "count_per_km2", "harm_per_km2",
+    "previous_count", "change", "change_pct", "change_significant", "share_pct", "harm_share_pct",
+    "rank", "geometry",
+]
+
+_NEEDED = ("occurred_at", "time_precision", "category", "harm", "geometry")
+
+_LABELS = {"asb": "ASB", "serious_violence": "serious violence", "other": "other", "all": ""}
+
+
+# --------------------------------------------------------------------------- input checks
+
+
+def check_incidents(incidents: Any, *, name: str = "incidents") -> None:
+    """The one validator of incident frames given to the analysis functions.
+
+    Raises
+    ------
+    InputError
+        Naming the argument, what was expected, what came and a hint.
+    """
+    if not isinstance(incidents, gpd.GeoDataFrame):
+        msg = (f"`{name}` must be a GeoDataFrame of incidents (see hotspots.schema), not "
+               f"{type(incidents).__name__}.")
+        raise InputError(msg)
+    missing = [c for c in _NEEDED if c not in incidents.columns]
+    if missing:
+        msg = (f"`{name}` lacks the column(s) {', '.join(missing)}; expected the incident data "
+               "model's columns (load incidents with IncidentStore.load or hotspots.ingest).")
+        raise InputError(msg)
+    if incidents.crs is None:
+        msg = f"`{name}` has no CRS; incidents are in EPSG:27700 (use set_crs('EPSG:27700') if they are)."
+        raise InputError(msg)
+    if len(incidents) == 0:
+        msg = f"`{name}` contains zero rows. Has a filter removed every row?"
+        raise InputError(msg)
+    if not pd.api.types.is_datetime64_any_dtype(incidents["occurred_at"]):
+        msg = (f"`{name}` column occurred_at is {incidents['occurred_at'].dtype}, not a datetime; "
+               "build incidents with hotspots.schema.make_incidents.")
+        raise InputError(msg)
+
+
+def _check_choice(value: Any, name: str, allowed: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in allowed:
+        msg = f"`{name}` is {value!r}; allowed values: {', '.join(allowed)}."
+        raise InputError(msg)
+    return value
+
+
+def _check_top(top: Any) -> int | None:
+    if top is None:
+        return None
+    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
+        msg = f"`top` must be a whole number of at least 1 (or None for every cell), not {top!r}."
+        raise InputError(msg)
+    return int(top)
+
+
+def resolve_wards(wards: Any, settings: Settings) -> gpd.GeoDataFrame:
+    """Ward polygons from a GeoDataFrame or a spec (None/`priority`, `all`, codes or names)."""
+    if isinstance(wards, gpd.GeoDataFrame):
+        return check_wards(wards)
+    if wards is not None and not isinstance(wards, (str, list, tuple)):
+        msg = (f"`wards` must be a GeoDataFrame or a ward spec ('priority', 'all' or codes), not "
+               f"{type(wards).__name__}.")
+        raise InputError(msg)
+    return select_wards(load_wards(settings=settings), wards)
+
+
+def trend_length(period: Period, settings: Settings) -> int:
+    """How many periods (this one included) the trend classes look back over."""
+    return settings.trend_months if period.kind == "month" else settings.trend_weeks
+
+
+def window_period(period: str | Period, *, n: int | None = None, settings: Settings | None = None) -> Period:
+    """The date range covering `period` and the `n - 1` periods before it (default: the trend
+    window), for loading just the incidents an analysis needs from the store."""
+    settings = settings or get_settings()
+    chosen = parse_period(period, tz=settings.timezone)
+    n = trend_length(chosen, settings) if n is None else n
+    first = chosen.shift(-(n - 1))
+    return range_period(first.start.date(), (chosen.end - pd.Timedelta(days=1)).date(), tz=settings.timezone)
+
+
+# --------------------------------------------------------------------------- selecting incidents
+
+
+def period_slots(times: pd.Series, periods: list[Period], *, tz: str) -> np.ndarray:
+    """Which of consecutive `periods` (oldest first) holds each timestamp: 0..len-1, or -1."""
+    if times.dt.tz is None:
+        times = times.dt.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
+    utc = np.asarray(times.dt.tz_convert("UTC").dt.tz_localize(None), dtype="datetime64[ns]")
+    edges = np.array([p.start.tz_convert("UTC").tz_localize(None).to_datetime64() for p in periods]
+                     + [periods[-1].end.tz_convert("UTC").tz_localize(None).to_datetime64()],
+                     dtype="datetime64[ns]")
+    slot = np.searchsorted(edges, utc, side="right") - 1
+    slot[(slot >= len(periods)) | np.isnat(utc)] = -1
+    return slot.astype(np.int64)
+
+
+@dataclass
+class _Selection:
+    """The incidents of one category in consecutive periods, as plain arrays (EPSG:27700)."""
+
+    periods: list[Period]
+    slot: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    harm: np.ndarray
+    proxy: bool  # serious violence from police.uk labels (a proxy for the Home Office definition)
+
+
+def _month_aligned(period: Period) -> bool:
+    return period.kind == "month" or (
+        period.start.day == 1 and period.end.day == 1 and period.start.hour == 0)
+
+
+def select_incidents(incidents: gpd.GeoDataFrame, *, category: str, periods: list[Period],
+                     settings: Settings) -> _Selection:
+    """Incidents of `category` in `periods`, without copying the frame.
+
+    Raises
+    ------
+    InputError
+        A week or a date range asked of incidents that carry only their month (police.uk).
+    """
+    slot = period_slots(incidents["occurred_at"], periods, tz=settings.timezone)
+    mask = slot >= 0
+    if category != "all":
+        mask &= (incidents["category"] == category).to_numpy(dtype=bool, na_value=False)
+    rows = np.flatnonzero(mask)
+    last = periods[-1]
+    if len(rows) and not _month_aligned(last):
+        monthly = np.asarray(incidents["time_precision"].iloc[rows], dtype=object) == "month"
+        if monthly.any():
+            what = "a week" if last.kind == "week" else "a date range"
+            msg = (f"period {last.label!r} is {what}, but {int(monthly.sum()):,} of the incidents "
+                   "analysed with it carry only their month (police.uk publishes months, not days); analyse "
+                   f"the month instead, e.g. {last.months()[0]!r}.")
+            raise InputError(msg)
+    geoms = incidents.geometry.array[rows]
+    gs = gpd.GeoSeries(geoms, crs=incidents.crs)
+    if not incidents.crs.equals(BNG):
+        gs = gs.to_crs(BNG)
+    x, y = h3cells.point_coordinates(gs, name="incidents")
+    harm = incidents["harm"].to_numpy(dtype=np.float64, na_value=np.nan)[rows]
+    bad = ~np.isfinite(harm) | (harm < 0)
+    if bad.any():
+        i = rows[int(np.argmax(bad))]
+        msg = (f"`incidents` row {incidents.index[i]!r} has harm {float(harm[int(np.argmax(bad))])!r}; harm "
+               f"must be a non-negative number of days ({int(bad.sum())} row(s) affected).")
+        raise InputError(msg)
+    proxy = False
+    if category in ("serious_violence", "all") and "crime_type" in incidents.columns and len(rows):
+        types = np.asarray(incidents["crime_type"].iloc[rows], dtype=object)
+        proxy = bool((types == "Violence and sexual offences").any())
+    return _Selection(periods, slot[rows], x, y, harm, proxy)
+
+
+def cell_matrices(sel: _Selection, area: StudyArea) -> tuple[np.ndarray, np.ndarray, int]:
+    """Counts and harm per study-area cell and period (cells x periods), and how many of the
+    last period's selected incidents fell outside the study area."""
+    n, t = area.n, len(sel.periods)
+    cells = h3cells.xy_to_cells(sel.x, sel.y, crs=BNG, resolution=area.resolution)
+    pos = area.locate(cells)
+    inside = pos >= 0
+    key = pos[inside] * t + sel.slot[inside]
+    counts = np.bincount(key, minlength=n * t).reshape(n, t).astype(np.int64)
+    harm = np.bincount(key, weights=sel.harm[inside], minlength=n * t).reshape(n, t)
+    return counts, harm, int((~inside & (sel.slot == t - 1)).sum())
+
+
+# --------------------------------------------------------------------------- ranking
+
+
+def rank_hotspots(
+    incidents: gpd.GeoDataFrame,
+    *,
+    category: str,
+    period: str | Period,
+    wards: Any = None,
+    resolution: int = 10,
+    weight: str = "harm",
+    top: int | None = None,
+    settings: Settings | None = None,
+) -> gpd.GeoDataFrame:
+    """Rank the H3 cells of the chosen wards for one category and period.
+
+    Per cell: incidents and harm in the period; Getis-Ord Gi* over the cell and its k-ring-1
+    neighbours in the study area (binary weights, cells without incidents included) on the
+    `weight` of each incident; a hotspot flag; the change against the previous period; and
+    the trend class over the last `trend_weeks` (or `trend_months`) periods.
+
+    Parameters
+    ----------
+    incidents
+        Incidents in the data model (EPSG:27700). Cells count every incident inside their
+        hexagon, also where a boundary cell reaches beyond the chosen wards, so pass incidents
+        unclipped. Not modified.
+    category
+        `asb`, `serious_violence`, `other` or `all`.
+    period
+        ISO week (`2025-W23`), month (`2025-06`), dates (`2025-06-01..2025-06-14`) or a `Period`,
+        in the settings' timezone. A week of month-precision incidents is an error.
+    wards
+        Ward polygons (GeoDataFrame) or a spec: None or `priority` (the settings' priority
+        wards), `all`, or ward codes/names (list or comma-separated text).
+    resolution
+        H3 resolution (10: ~0.015 km2 cells).
+    weight
+        `harm` (harm-weighted: Cambridge Crime Harm Index days) or `count`.
+    top
+        Keep the `top` best-ranked cells; None keeps every cell.
+    settings
+        Resolved settings (timezone, trend length, `fdr_alpha`); `get_settings()` when None.
+
+    Returns
+    -------
+    GeoDataFrame
+        One row per study-area cell, best first, EPSG:27700 hexagons, columns `HOTSPOT_COLUMNS`:
+
+        - `h3_cell` (uint64), `ward_code`, `ward_name`: the chosen ward holding most of its area;
+        - `count` (int), `harm` (float, days): this period;
+        - `gi_z`, `gi_p`: Gi* z-score and two-sided p-value (normal approximation);
+        - `hot`: z > 0 and significant after Benjamini-Hochberg at `fdr_alpha` over all cells;
+        - `change` (int), `change_pct` (float, NaN when the previous period had none): count
+          against the previous period; `change_significant`: exact conditional binomial test of
+          equal Poisson rates at 5% (two-sided; 1 -> 3 is not significant);
+        - `trend`: see `hotspots.stats.trend_classes`;
+        - `rank` (1 = first): hot cells first, then by `weight` this period, then by z;
+        - `reason`: one sentence a patrol lead can read.
+
+        ``attrs`` records the period, previous period, category, weight, resolution, ward codes,
+        trend length, number of study cells, incidents counted and those outside the cells.
+
+    Raises
+    ------
+    InputError
+        Bad arguments or incidents, with a message naming the argument.
+    """
+    settings = settings or get_settings()
+    category = _check_choice(category, "category", CATEGORY_CHOICES)
+    weight = _check_choice(weight, "weight", WEIGHTS)
+    top = _check_top(top)
+    resolution = h3cells.check_resolution(resolution)
+    check_incidents(incidents)
+    chosen = parse_period(period, tz=settings.timezone)
+    area = study_area(resolve_wards(wards, settings), resolution=resolution)
+    n_periods = trend_length(chosen, settings)
+    periods = chosen.history(n_periods)
+    sel = select_incidents(incidents, category=category, periods=periods, settings=settings)
+    counts, harm, outside = cell_matrices(sel, area)
+    values = harm if weight == "harm" else counts.astype(np.float64)
+    z, p = gi_star(values, area.neighbours)
+    significant = fdr_reject(p, alpha=settings.fdr_alpha)
+    hot = significant & (z > 0)
+    cold = significant & (z < 0)
+    trend, hot_periods = trend_classes(hot, cold, z)
+
+    cur, prev = counts[:, -1], counts[:, -2]
+    change = cur - prev
+    with np.errstate(divide="ignore", invalid="ignore"):
+        change_pct = np.where(prev > 0, 100.0 * change / np.maximum(prev, 1), np.nan)
+    previous = periods[-2]
+    share = chosen.days / (chosen.days + previous.days)
+    change_sig = change_test(cur, prev, share=share) < CHANGE_ALPHA
+
+    order = np.lexsort((area.cells, -z[:, -1], -values[:, -1], ~hot[:, -1]))
+    if top is not None:
+        order = order[:top]
+    label = _category_label(category, sel.proxy)
+    noun = _period_noun(chosen)
+    reasons = _reasons(order, counts=counts, harm=harm, z=z[:, -1], hot=hot[:, -1], change=change,
+                       change_sig=change_sig, trend=trend, hot_periods=hot_periods, label=label,
+                       noun=noun, weight=weight)
+    frame = gpd.GeoDataFrame(
+        {
+            "h3_cell": pd.Series(area.cells[order], dtype=h3cells.CELL_DTYPE),
+            "ward_code": pd.Series(area.ward_codes[area.ward[order]], dtype="str"),
+            "ward_name": pd.Series(area.ward_names[area.ward[order]], dtype="str"),
+            "count": cur[order].astype(np.int64),
+            "harm": harm[order, -1].astype(np.float64),
+            "gi_z": z[order, -1],
+            "gi_p": p[order, -1],
+            "hot": hot[order, -1],
+            "change": change[order].astype(np.int64),
+            "change_pct": change_pct[order],
+            "change_significant": change_sig[order],
+            "trend": pd.Series(trend[order], dtype="str"),
+            "rank": np.arange(1, len(order) + 1, dtype=np.int64),
+            "reason": pd.Series(reasons, dtype="str"),
+        },
+        geometry=area.polygons[order], crs=BNG,
+    )
+    frame.attrs.update({
+        "period": chosen.label, "previous_period": previous.label, "category": category,
+        "category_label": label, "weight": weight, "resolution": resolution,
+        "wards": [str(c) for c in area.ward_codes], "trend_periods": n_periods,
+        "study_cells": area.n, "incidents": int(cur.sum()), "outside": outside,
+        "hot_cells": int(hot[:, -1].sum()), "fdr_alpha": settings.fdr_alpha,
+    })
+    if outside:
+        log.info("%d selected incidents lie outside the study area and are not counted", outside)
+    return frame
+
+
+def _category_label(category: str, proxy: bool) -> str:
+    label = _LABELS.get(category, category)
+    if category == "serious_violence" and proxy:
+        label = "serious violence (proxy)"
+    return label
+
+
+def _period_noun(period: Period) -> str:
+    if period.kind in ("week", "month"):
+        return period.kind
+    return f"{period.days}-day period"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def _reasons(order: np.ndarray, *, counts: np.ndarray, harm: np.ndarray, z: np.ndarray,
+             hot: np.ndarray, change: np.ndarray, change_sig: np.ndarray, trend: np.ndarray,
+             hot_periods: np.ndarray, label: str, noun: str, weight: str) -> list[str]:
+    """One sentence per cell: what it holds, how it changed, whether it clusters, its history."""
+    t = counts.shape[1]
+    window_total = counts.sum(axis=1)
+    what = f"{label} incident" if label else "incident"
+    quiet = f"no {what}s in the last {t} {noun}s"
+    out: list[str] = []
+    for i in order.tolist():
+        c = int(counts[i, -1])
+        if window_total[i] == 0 and not hot[i]:
+            out.append(quiet)
+            continue
+        parts = [_plural(c, what)]
+        if weight == "harm" or harm[i, -1] != c:
+            parts[0] += f", harm {harm[i, -1]:,.0f}"
+        d = int(change[i])
+        if d > 0:
+            parts.append(f"up {d:,} on last {noun}" + (" (a significant rise)" if change_sig[i] else ""))
+        elif d < 0:
+            parts.append(f"down {-d:,} on last {noun}" + (" (a significant fall)" if change_sig[i] else ""))
+        else:
+            parts.append(f"the same as last {noun}")
+        sentence = ", ".join(parts)
+        if hot[i]:
+            sentence += f"; a hotspot (Gi* z {z[i]:.1f})"
+        else:
+            sentence += f"; not a significant cluster (Gi* z {z[i]:.1f})"
+        h = int(hot_periods[i])
+        if trend[i] != "none":
+            sentence += f"; {trend[i]}: a hotspot in {h} of the last {t} {noun}s"
+        elif h:
+            sentence += f"; a hotspot in {h} of the last {t} {noun}s"
+        out.append(sentence)
+    return out
+
+
+# --------------------------------------------------------------------------- ward table
+
+
+def rank_wards(
+    incidents: gpd.GeoDataFrame,
+    *,
+    category: str,
+    period: str | Period,
+    wards: Any = None,
+    weight: str = "harm",
+    resolution: int | None = None,
+    settings: Settings | None = None,
+) -> gpd.GeoDataFrame:
+    """The ward table: per chosen ward, incidents and harm this period, rates, change and share.
+
+    Incidents are placed by point in polygon on the real ward boundaries; incidents in none
+    of the chosen wards are left out (their number is ``attrs["unassigned"]``).
+
+    Returns
+    -------
+    GeoDataFrame
+        One row per ward, best first (by `weight`), columns `WARD_TABLE_COLUMNS`: `count`,
+        `harm` (days), `area_km2`, `count_per_km2`, `harm_per_km2`, `previous_count`, `change`,
+        `change_pct` (NaN when the previous period had none), `change_significant` (exact
+        conditional binomial test at 5%), `share_pct` and `harm_share_pct` (per cent of the
+        chosen wards' total), `rank`, and the ward polygon (EPSG:27700).
+    """
+    settings = settings or get_settings()
+    category = _check_choice(category, "category", CATEGORY_CHOICES)
+    weight = _check_choice(weight, "weight", WEIGHTS)
+    resolution = h3cells.check_resolution(settings.h3_resolution if resolution is None else resolution)
+    check_incidents(incidents)
+    chosen = parse_period(period, tz=settings.timezone)
+    area = study_area(resolve_wards(wards, settings), resolution=resolution)
+    periods = chosen.history(2)
+    sel = select_incidents(incidents, category=category, periods=periods, settings=settings)
+    cells = h3cells.xy_to_cells(sel.x, sel.y, crs=BNG, resolution=resolution)
+    ward = area.point_wards(sel.x, sel.y, area.locate(cells))
+    inside = ward >= 0
+    n_w = len(area.ward_codes)
+    key = ward[inside] * 2 + sel.slot[inside]
+    counts = np.bincount(key, minlength=n_w * 2).reshape(n_w, 2).astype(np.int64)
+    harm = np.bincount(key, weights=sel.harm[inside], minlength=n_w * 2).reshape(n_w, 2)
+    cur, prev = counts[:, 1], counts[:, 0]
+    change = cur - prev
+    with np.errstate(divide="ignore", invalid="ignore"):
+        change_pct = np.where(prev > 0, 100.0 * change / np.maximum(prev, 1), np.nan)
+        share = 100.0 * cur / cur.sum() if cur.sum() else np.zeros(n_w)
+        harm_share = 100.0 * harm[:, 1] / harm[:, 1].sum() if harm[:, 1].sum() else np.zeros(n_w)
+    change_sig = change_test(cur, prev, share=chosen.days / (chosen.days + periods[0].days)) < CHANGE_ALPHA
+    km2 = area.ward_area_km2
+    value = harm[:, 1] if weight == "harm" else cur.astype(float)
+    order = np.lexsort((area.ward_codes.astype(str), -cur, -value))
+    frame = gpd.GeoDataFrame(
+        {
+            "ward_code": pd.Series(area.ward_codes[order], dtype="str"),
+            "ward_name": pd.Series(area.ward_names[order], dtype="str"),
+            "count": cur[order],
+            "harm": harm[order, 1],
+            "area_km2": km2[order],
+            "count_per_km2": cur[order] / km2[order],
+            "harm_per_km2": harm[order, 1] / km2[order],
+            "previous_count": prev[order],
+            "change": change[order],
+            "change_pct": change_pct[order],
+            "change_significant": change_sig[order],
+            "share_pct": share[order],
+            "harm_share_pct": harm_share[order],
+            "rank": np.arange(1, n_w + 1, dtype=np.int64),
+        },
+        geometry=area.ward_geoms[order], crs=BNG,
+    )
+    unassigned = int((~inside & (sel.slot == 1)).sum())
+    frame.attrs.update({
+        "period": chosen.label, "previous_period": periods[0].label, "category": category,
+        "category_label": _category_label(category, sel.proxy), "weight": weight,
+        "unassigned": unassigned, "incidents": int(cur.sum()),
+    })
+    return frame
+
+
+# --------------------------------------------------------------------------- default period
+
+
+def latest_complete_period(incidents: gpd.GeoDataFrame, *, kind: str | None = None,
+                           category: str = "all", settings: Settings | None = None) -> Period:
+    """The latest period the incidents cover completely.
+
+    `kind` `week` or `month`; None picks weeks when the latest month's incidents carry their day
+    (or finer) and months for month-precision data (police.uk). A week (month) counts as
+    complete when the latest incident falls on its last day, or police.uk-style data gives the
+    month; otherwise the one before it is taken.
+    """
+    settings = settings or get_settings()
+    category = _check_choice(category, "category", CATEGORY_CHOICES)
+    if kind is not None:
+        kind = _check_choice(kind, "kind", ("week", "month"))
+    check_incidents(incidents)
+    frame = incidents
+    if category != "all":
+        frame = incidents[(incidents["category"] == category).to_numpy(dtype=bool, na_value=False)]
+        if frame.empty:
+            msg = f"there are no {category} incidents; load some first (hotspots ingest or demo)."
+            raise InputError(msg)
+    times = frame["occurred_at"]
+    if times.dt.tz is None:
+        times = times.dt.tz_localize(settings.timezone, ambiguous="NaT", nonexistent="shift_forward")
+    times = times.dt.tz_convert(settings.timezone)
+    latest = times.max()
+    last_month = month_period(latest.year, latest.month, tz=settings.timezone)
+    in_last = last_month.contains(times)
+    monthly = bool((frame["time_precision"].to_numpy()[in_last] == "month").all())
+    if kind is None:
+        kind = "month" if monthly else "week"
+    if kind == "week":
+        if monthly:
+            msg = ("the latest incidents carry only their month (police.uk); analyse months, e.g. "
+                   f"{last_month.label!r}.")
+            raise InputError(msg)
+        week = week_period(latest.date(), tz=settings.timezone)
+        complete = latest.date() == (week.end - pd.Timedelta(days=1)).date()
+        return week if complete else week.previous()
+    if monthly:
+        return last_month
+    complete = latest.date() == (last_month.end - pd.Timedelta(days=1)).date()
+    return last_month if complete else last_month.previous()
+
+
+__all__ = [
+    "CATEGORY_CHOICES",
+    "HOTSPOT_COLUMNS",
+    "WARD_TABLE_COLUMNS",
+    "WEIGHTS",
+    "check_incidents",
+    "latest_complete_period",
+    "rank_hotspots",
+    "rank_wards",
+    "resolve_wards",
+    "window_period",
+]
+
