@@ -83,6 +83,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=settings.upload_limit_mb * 1024 * 1024,
         MAX_FORM_MEMORY_SIZE=1024 * 1024,
         COOKIE_SECURE_MODE=settings.cookie_secure,
+        SESSION_COOKIE_NAME="hotspots_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PASSWORD_HASH_METHOD="scrypt",
         MAP_TILES_URL=settings.map_tiles_url,
         MAP_TILES_ATTRIBUTION=settings.map_tiles_attribution,
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),
@@ -100,6 +104,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     init_errors(app)
     init_db(app)
 
+    from flask_login import login_required
     from flask_wtf.csrf import CSRFProtect
 
     csrf = CSRFProtect(app)
@@ -114,6 +119,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     maps.init_app(app)
 
     @app.route("/")
+    @login_required
     def index():
         return redirect(url_for("maps.hotspot_map"))
 

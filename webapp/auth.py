@@ -24,6 +24,7 @@ from flask import (
     current_app,
     flash,
     g,
+    has_app_context,
     redirect,
     render_template,
     request,
@@ -45,7 +46,11 @@ _DUMMY_HASH = generate_password_hash("not a password", method=PASSWORD_METHOD)
 
 
 def hash_password(password: str) -> str:
-    return generate_password_hash(password, method=PASSWORD_METHOD)
+    """A scrypt hash (the app's `PASSWORD_HASH_METHOD` may set its cost, e.g. for tests)."""
+    method = PASSWORD_METHOD
+    if has_app_context():
+        method = current_app.config.get("PASSWORD_HASH_METHOD", PASSWORD_METHOD)
+    return generate_password_hash(password, method=method)
 
 
 def random_password() -> str:

@@ -80,9 +80,6 @@ class SessionInterface(SecureCookieSessionInterface):
 
 def init_security(app: Flask) -> None:
     app.session_interface = SessionInterface()
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_NAME", "hotspots_session")
     app.jinja_env.globals["csp_nonce"] = csp_nonce
 
     @app.after_request

@@ -364,9 +364,18 @@ class AppData:
         frames = []
         for cat in cats:
             q = self.query(category=cat, period=period, wards="priority")
-            frames.append(stops_from_ranking(self.ranking(q), per_ward=stops_per_ward,
-                                             dwell_min=float(dwell_min), category=cat,
-                                             settings=self.settings))
+            ranking = self.ranking(q)
+            # Patrol cells with incidents or inside a hot cluster, never empty background.
+            busy = pd.to_numeric(ranking["count"], errors="coerce").fillna(0).to_numpy() > 0
+            ranking = ranking[busy | ranking["hot"].fillna(False).astype(bool).to_numpy()]
+            if len(ranking):
+                frames.append(stops_from_ranking(ranking, per_ward=stops_per_ward,
+                                                 dwell_min=float(dwell_min), category=cat,
+                                                 settings=self.settings))
+        if not frames:
+            raise ParameterError("period", f"`period`: no {CATEGORY_LABELS[category].lower()} "
+                                 f"incidents in the priority wards in {period}, so there is nothing "
+                                 "to patrol.", value=period)
         stops = merge_stops(*frames) if len(frames) > 1 else frames[0]
         team_list = default_teams(int(teams), shift_start=shift_start, shift_min=float(shift_min),
                                   mode=mode, settings=self.settings)

@@ -1,0 +1,120 @@
+"""Fixtures for the web app: a small demo store made once, an app per test, a user per role."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hotspots.settings import get_settings
+
+#: A short demo set: enough weeks for a trend and an evaluation, small enough to be quick.
+DEMO_WEEKS = 10
+DEMO_END = dt.date(2025, 7, 27)
+ROLES = ("viewer", "guardian", "analyst", "admin")
+
+_CSRF = re.compile(r'name="csrf_token"[^>]*?value="([^"]+)"')
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory) -> Path:
+    """A store folder holding a few weeks of synthetic demo incidents (made once per session)."""
+    from hotspots.demo import generate_demo
+    from hotspots.store import IncidentStore
+
+    home = tmp_path_factory.mktemp("demo-home")
+    settings = get_settings(home)
+    store = IncidentStore(home, settings=settings)
+    store.add(generate_demo(seed=3, weeks=DEMO_WEEKS, end=DEMO_END, settings=settings))
+    return home / "store"
+
+
+def make_app(home: Path, **config):
+    from webapp import create_app
+
+    # A cheap scrypt cost keeps logins quick in tests; production uses werkzeug's default.
+    cfg = {"HOME": home, "TESTING": True, "BOOTSTRAP": False, "LOGIN_BACKOFF_BASE_S": 0.0,
+           "PASSWORD_HASH_METHOD": "scrypt:1024:8:1"}
+    cfg.update(config)
+    return create_app(cfg)
+
+
+@pytest.fixture
+def app(home, demo_store):
+    """The app on a copy of the demo store, with one user per role (password in `.passwords`)."""
+    shutil.copytree(demo_store, home / "store")
+    application = make_app(home)
+    add_role_users(application)
+    return application
+
+
+@pytest.fixture
+def empty_app(home):
+    """The app on an empty store."""
+    application = make_app(home)
+    add_role_users(application)
+    return application
+
+
+def add_role_users(application) -> None:
+    from webapp.auth import create_user, random_password
+    from webapp.db import db_session
+
+    application.passwords = {}
+    with application.app_context():
+        for role in ROLES:
+            password = random_password()
+            create_user(db_session(), role, role, password=password,
+                        team="Armley" if role == "guardian" else "")
+            application.passwords[role] = password
+
+
+def csrf_token(client, path: str = "/login") -> str:
+    """The CSRF token of the client's session, read from a page's form."""
+    page = client.get(path)
+    found = _CSRF.search(page.get_data(as_text=True))
+    assert found, f"no CSRF token on {path}"
+    return found.group(1)
+
+
+def login(client, role: str, password: str):
+    token = csrf_token(client)
+    return client.post("/login", data={"username": role, "password": password, "csrf_token": token})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def as_role(app):
+    """`as_role("analyst")` gives a test client logged in with that role."""
+    def make(role: str):
+        c = app.test_client()
+        response = login(c, role, app.passwords[role])
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return c
+
+    return make
+
+
+@pytest.fixture
+def token_for(app):
+    """`token_for("viewer")` gives an API token of that role's user."""
+    from webapp.auth import token_digest
+    from webapp.db import User, db_session
+
+    def make(role: str) -> str:
+        token = f"test-token-{role}"
+        with app.app_context():
+            session = db_session()
+            user = session.query(User).filter_by(username=role).one()
+            user.token_hash = token_digest(token)
+            session.commit()
+        return token
+
+    return make
