@@ -2,7 +2,7 @@
 
 Each team is a vehicle of an OR-Tools routing model that starts and ends at its base. Every stop
 may be dropped at a penalty equal to its prize, so the solver maximises the prize collected within
-each shift (dwell included), then, among plans of equal prize, minimises travel.
+each shift (dwell included) and then, among plans of equal prize, minimises the time spent.
 """
 
 from __future__ import annotations
@@ -220,7 +220,7 @@ def _check_stops(stops: Any) -> gpd.GeoDataFrame:
     prize = out["prize"].to_numpy(dtype=float)
     if not np.isfinite(prize).all() or (prize < 0).any():
         i = int(np.flatnonzero(~np.isfinite(prize) | (prize < 0))[0])
-        msg = f"`stops` row {i}: prize {prize[i]!r} must be a number of at least 0."
+        msg = f"`stops` row {i}: prize {float(prize[i])!r} must be a number of at least 0."
         raise InputError(msg)
     for d in out["dwell_min"]:
         check_dwell(d)
@@ -377,7 +377,9 @@ def _solve(teams: list[Team], data: dict[str, _ModeData], prize: np.ndarray,
         np.fill_diagonal(travel, 0)
         transit = travel + service[:, None]
         time_cb[mode] = routing.RegisterTransitMatrix(transit.tolist())
-        cost = travel.astype(float)
+        # Costs count the dwell too, so a stop worth nothing is never visited just because it
+        # lies on the way.
+        cost = transit.astype(float)
         if rng is not None:
             # Seeded noise on travel costs, and a surcharge on arcs earlier variants used,
             # steer the search to a different plan; true times still bound every shift.
@@ -415,7 +417,7 @@ def _solve(teams: list[Team], data: dict[str, _ModeData], prize: np.ndarray,
             else:
                 routing.VehicleVar(idx).SetValues([-1])
 
-    # Lexicographic objective: one prize step is worth more than all travel of all teams.
+    # Lexicographic objective: one prize step is worth more than all the time of all teams.
     top = float(prize.max()) if len(prize) else 0.0
     weight = prize.copy()
     if rng is not None:

@@ -1,0 +1,350 @@
+"""Patrol planning: input checks, then routes that are real, fit their shifts and are optimal."""
+
+from __future__ import annotations
+
+import itertools
+
+import networkx as nx
+import numpy as np
+import osmnx as ox
+import pytest
+
+from hotspots import InputError
+from routing import Team, base_points, plan_patrols, stops_from_ranking
+from routing._matrix import graph_index, nearest_nodes, straight_matrix, travel_matrix
+from routing.stops import snap_stops
+from tests.routing.conftest import GRID_XML, grid_lonlat, ranking_frame
+
+BASE = grid_lonlat(0, 0)  # south-west corner of the grid fixture
+
+
+def _grid_stops(settings, n=8, *, seed=0, **kwargs):
+    rng = np.random.default_rng(seed)
+    spots = [(r + 0.5, c + 0.5) for r in range(4) for c in range(4)]
+    chosen = rng.choice(len(spots), size=n, replace=False)
+    pts = [grid_lonlat(*spots[i]) for i in chosen]
+    harm = rng.uniform(10, 100, n).round(2)
+    return stops_from_ranking(ranking_frame(pts, harm=harm), top=n, settings=settings, **kwargs)
+
+
+def _city_stops(settings, n, *, seed=0):
+    rng = np.random.default_rng(seed)
+    pts = list(zip(rng.uniform(-1.575, -1.550, n), rng.uniform(53.799, 53.810, n), strict=True))
+    harm = rng.lognormal(3, 1, n)
+    return stops_from_ranking(ranking_frame(pts, harm=harm), top=n, settings=settings)
+
+
+def check_route_is_real(route, graph, base_lonlat, settings):
+    """A route is a connected path on the graph from its base back to its base, within its shift."""
+    nodes = route.nodes
+    assert len(nodes) >= 1
+    for u, v in itertools.pairwise(nodes):
+        assert graph.has_edge(u, v), (u, v)
+    index = graph_index(graph)
+    base_xy = base_points([route.team], settings=settings)[0]
+    pos, _ = nearest_nodes(index, np.array([[base_xy.x, base_xy.y]]))
+    base_node = index.nodes[pos[0]].item()
+    assert nodes[0] == nodes[-1] == route.base_node == base_node
+    # The drawn path starts and ends at the base node too.
+    start, end = route.path.coords[0], route.path.coords[-1]
+    np.testing.assert_allclose(start, (graph.nodes[base_node]["x"], graph.nodes[base_node]["y"]))
+    np.testing.assert_allclose(end, start)
+    # Every visit's node is on the path, in order.
+    at = 0
+    for v in route.visits:
+        at = nodes.index(v.node, at)
+    check_route_fits_shift(route)
+
+
+def check_route_fits_shift(route):
+    shift = float(route.team.shift_min)
+    assert route.start_min == route.team.start_minute
+    assert route.end_min - route.start_min <= shift + 1e-6
+    total = sum(v.travel_min for v in route.visits) + route.return_travel_min
+    np.testing.assert_allclose(route.travel_min, total)
+    np.testing.assert_allclose(route.end_min - route.start_min,
+                               route.travel_min + route.dwell_min + route.wait_min)
+    prev = route.start_min
+    for k, v in enumerate(route.visits, start=1):
+        assert v.seq == k
+        np.testing.assert_allclose(v.arrival_min, prev + v.travel_min)
+        np.testing.assert_allclose(v.departure_min - v.start_min, v.dwell_min)
+        assert v.start_min >= v.arrival_min
+        prev = v.departure_min
+    np.testing.assert_allclose(route.dwell_min, sum(v.dwell_min for v in route.visits))
+
+
+def brute_force_prize(seconds, prize, dwell_s, shift_s):
+    """Best prize of one base-to-base tour (Held-Karp over subsets; node n is the base)."""
+    n = len(prize)
+    best = 0.0
+    inf = float("inf")
+    # cost[mask][last]: least time from the base through `mask` ending at `last` (dwell included).
+    cost = np.full((1 << n, n), inf)
+    for i in range(n):
+        cost[1 << i][i] = seconds[n, i] + dwell_s[i]
+    for mask in range(1, 1 << n):
+        for last in range(n):
+            c = cost[mask][last]
+            if c == inf or not mask >> last & 1:
+                continue
+            if c + seconds[last, n] <= shift_s:
+                best = max(best, float(sum(prize[i] for i in range(n) if mask >> i & 1)))
+            for nxt in range(n):
+                if mask >> nxt & 1:
+                    continue
+                m2 = mask | 1 << nxt
+                c2 = c + seconds[last, nxt] + dwell_s[nxt]
+                if c2 < cost[m2][nxt]:
+                    cost[m2][nxt] = c2
+    return best
+
+
+# ------------------------------------------------------------------ input checks
+
+
+def test_no_stops(settings, grid_drive):
+    stops = _grid_stops(settings).iloc[0:0]
+    with pytest.raises(InputError, match="`stops` contains zero rows"):
+        plan_patrols(stops, [Team("A", BASE)], network=grid_drive, settings=settings)
+
+
+def test_no_teams(settings):
+    with pytest.raises(InputError, match="`teams` is empty"):
+        plan_patrols(_grid_stops(settings), [], settings=settings)
+
+
+def test_base_far_from_any_street(settings, grid_drive):
+    far = grid_lonlat(-20, 0)  # about 1.8 km south of the grid
+    with pytest.raises(InputError, match=r"team 'Far': its base is .* m from the nearest street"):
+        plan_patrols(_grid_stops(settings), [Team("Far", far)], network=grid_drive,
+                     settings=settings)
+
+
+def test_shift_shorter_than_one_dwell(settings):
+    with pytest.raises(InputError, match="shift of 12 min is shorter than one dwell"):
+        plan_patrols(_grid_stops(settings), [Team("A", BASE, "16:00", 12)], settings=settings)
+
+
+def test_unknown_mode(settings):
+    with pytest.raises(InputError, match="`mode` is 'horse'"):
+        plan_patrols(_grid_stops(settings), [Team("A", BASE, mode="horse")], settings=settings)
+
+
+def test_network_in_the_wrong_crs(settings):
+    raw = ox.graph_from_xml(GRID_XML)
+    with pytest.raises(InputError, match="but plans need EPSG:27700"):
+        plan_patrols(_grid_stops(settings), [Team("A", BASE)], network=raw, settings=settings)
+
+
+def test_driving_on_a_walking_network(settings, grid_walk):
+    with pytest.raises(InputError, match="drives but the network is a walking network"):
+        plan_patrols(_grid_stops(settings), [Team("A", BASE)], network=grid_walk,
+                     settings=settings)
+
+
+def test_missing_mode_in_a_network_mapping(settings, grid_walk):
+    with pytest.raises(InputError, match="has no 'drive' network"):
+        plan_patrols(_grid_stops(settings), [Team("A", BASE)], network={"walk": grid_walk},
+                     settings=settings)
+
+
+def test_duplicate_team_names(settings):
+    with pytest.raises(InputError, match="'A' is used more than once"):
+        plan_patrols(_grid_stops(settings), [Team("A", BASE), Team("A", BASE)], settings=settings)
+
+
+def test_negative_prize(settings):
+    stops = _grid_stops(settings)
+    stops.loc[2, "prize"] = -1
+    with pytest.raises(InputError, match="row 2: prize -1.0 must be a number of at least 0"):
+        plan_patrols(stops, [Team("A", BASE)], settings=settings)
+
+
+def test_bad_variants(settings):
+    with pytest.raises(InputError, match="`variants` must be at least 1"):
+        plan_patrols(_grid_stops(settings), [Team("A", BASE)], variants=0, settings=settings)
+
+
+# ------------------------------------------------------------------ routes on the grid fixture
+
+
+def test_routes_on_the_grid_are_real_and_fit(settings, grid_drive):
+    stops = _grid_stops(settings, 10)
+    teams = [Team("A", BASE, "16:00", 60), Team("B", grid_lonlat(4, 4), "17:30", 45)]
+    plan = plan_patrols(stops, teams, network=grid_drive, time_limit_s=1, settings=settings)
+    assert not plan.approximate
+    assert [r.team.name for r in plan.routes] == ["A", "B"]
+    for r in plan.routes:
+        check_route_is_real(r, grid_drive, r.team.base, settings)
+        assert not r.approximate
+    # 105 minutes of shifts hold at most 7 dwells of 15 minutes; the grid is small enough for 6.
+    assert 5 <= plan.visits <= 7
+    visited = [v.stop_id for r in plan.routes for v in r.visits]
+    assert len(visited) == len(set(visited))
+    assert len(plan.unvisited) == len(stops) - plan.visits
+    np.testing.assert_allclose(plan.prize, sum(v.prize for r in plan.routes for v in r.visits))
+
+
+def test_walking_team_on_the_walk_network(settings, grid_walk):
+    stops = _grid_stops(settings, 6)
+    plan = plan_patrols(stops, [Team("Foot", BASE, "10:00", 70, "walk")], network=grid_walk,
+                        time_limit_s=1, settings=settings)
+    route = plan.routes[0]
+    check_route_is_real(route, grid_walk, BASE, settings)
+    # At 4.8 km/h a 100 m block takes about 1.25 minutes.
+    legs = [v.travel_min for v in route.visits if v.distance_m > 50]
+    assert legs
+    for v in route.visits:
+        np.testing.assert_allclose(v.travel_min, v.distance_m / (4.8 / 0.06), rtol=1e-6)
+
+
+def test_mixed_teams_with_a_network_per_mode(settings, grid_drive, grid_walk):
+    stops = _grid_stops(settings, 8)
+    teams = [Team("Car", BASE, "16:00", 50), Team("Foot", grid_lonlat(4, 4), "16:00", 50, "walk")]
+    plan = plan_patrols(stops, teams, network={"drive": grid_drive, "walk": grid_walk},
+                        time_limit_s=1, settings=settings)
+    check_route_is_real(plan.route("Car"), grid_drive, BASE, settings)
+    check_route_is_real(plan.route("Foot"), grid_walk, grid_lonlat(4, 4), settings)
+
+
+def test_walking_team_may_use_a_drive_network(settings, grid_drive):
+    plan = plan_patrols(_grid_stops(settings, 4), [Team("Foot", BASE, "16:00", 60, "walk")],
+                        network=grid_drive, time_limit_s=0.5, settings=settings)
+    route = plan.routes[0]
+    check_route_is_real(route, grid_drive, BASE, settings)
+    for v in route.visits:
+        np.testing.assert_allclose(v.travel_min, v.distance_m / (4.8 / 0.06), rtol=1e-6)
+
+
+def test_time_window_is_kept(settings, grid_drive):
+    stops = _grid_stops(settings, 4, windows="18:00-18:40")
+    plan = plan_patrols(stops, [Team("A", BASE, "17:00", 120)], network=grid_drive,
+                        time_limit_s=1, settings=settings)
+    route = plan.routes[0]
+    check_route_fits_shift(route)
+    assert len(route.visits) == 2  # 40 minutes hold two 15-minute stops
+    for v in route.visits:
+        assert v.start_min >= 18 * 60 - 1e-6
+        assert v.departure_min <= 18 * 60 + 40 + 1e-6
+    assert route.visits[0].wait_min > 50
+
+
+def test_window_shorter_than_the_dwell_is_never_visited(settings, grid_drive):
+    stops = _grid_stops(settings, 3, windows="18:00-18:10")
+    plan = plan_patrols(stops, [Team("A", BASE, "17:00", 120)], network=grid_drive,
+                        time_limit_s=0.5, settings=settings)
+    assert plan.visits == 0
+    assert len(plan.unvisited) == 3
+
+
+def test_far_hotspot_is_reported_not_moved(settings, grid_drive):
+    pts = [grid_lonlat(1.5, 1.5), grid_lonlat(2.5, 2.5), grid_lonlat(-9, 2)]
+    stops = stops_from_ranking(ranking_frame(pts, harm=[10, 20, 1000]), top=3, settings=settings)
+    plan = plan_patrols(stops, [Team("A", BASE, "16:00", 120)], network=grid_drive,
+                        time_limit_s=0.5, settings=settings)
+    assert plan.visits == 2
+    assert [u["stop_id"] for u in plan.unreachable] == [stops["stop_id"].iloc[0]]
+    assert plan.unreachable[0]["street_m"] > 500
+    np.testing.assert_allclose(plan.prize_available, 30)
+
+
+def test_zero_prize_stops_are_not_visited(settings, grid_drive):
+    stops = _grid_stops(settings, 4)
+    stops["prize"] = [0.0, 5.0, 0.0, 7.0]
+    plan = plan_patrols(stops, [Team("A", BASE, "16:00", 120)], network=grid_drive,
+                        time_limit_s=0.5, settings=settings)
+    assert sorted(v.prize for v in plan.routes[0].visits) == [5.0, 7.0]
+
+
+# ------------------------------------------------------------------ optimality
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_prize_equals_brute_force_on_the_grid(settings, grid_walk, seed):
+    stops = _grid_stops(settings, 8, seed=seed)
+    shift = 66  # four 15-minute dwells and little walking: the walking decides
+    team = Team("Foot", BASE, "16:00", shift, "walk")
+    plan = plan_patrols(stops, [team], network=grid_walk, time_limit_s=1, settings=settings)
+
+    index = graph_index(grid_walk)
+    snapped = snap_stops(stops, grid_walk)
+    base = base_points([team], settings=settings)[0]
+    base_pos, _ = nearest_nodes(index, np.array([[base.x, base.y]]))
+    positions = np.concatenate([snapped["node_pos"].to_numpy(), base_pos])
+    seconds, _, _ = travel_matrix(index, positions)
+    best = brute_force_prize(np.ceil(seconds), stops["prize"].to_numpy(), np.full(8, 900), shift * 60)
+    assert best > 0
+    np.testing.assert_allclose(plan.prize, best, atol=1e-4 * stops["prize"].max())
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_prize_equals_brute_force_without_a_network(settings, seed):
+    rng = np.random.default_rng(seed)
+    pts = list(zip(rng.uniform(-1.58, -1.54, 8), rng.uniform(53.79, 53.81, 8), strict=True))
+    stops = stops_from_ranking(ranking_frame(pts, harm=rng.uniform(1, 50, 8)), top=8,
+                               settings=settings)
+    team = Team("Car", (-1.56, 53.80), "16:00", 75, "drive")
+    plan = plan_patrols(stops, [team], time_limit_s=1, settings=settings)
+    assert plan.approximate
+    base = base_points([team], settings=settings)[0]
+    xy = np.vstack([np.column_stack([stops.geometry.x, stops.geometry.y]), [[base.x, base.y]]])
+    seconds, _ = straight_matrix(xy, speed_mps=settings.drive_speed_kmh / 3.6,
+                                 circuity=settings.circuity_factor)
+    best = brute_force_prize(np.ceil(seconds), stops["prize"].to_numpy(), np.full(8, 900), 75 * 60)
+    np.testing.assert_allclose(plan.prize, best, atol=1e-4 * stops["prize"].max())
+
+
+# ------------------------------------------------------------------ approximate plans and variants
+
+
+def test_approximate_plan_uses_straight_lines_times_circuity(settings):
+    stops = _grid_stops(settings, 5)
+    plan = plan_patrols(stops, [Team("A", BASE, "16:00", 120)], time_limit_s=0.5,
+                        settings=settings)
+    assert plan.approximate
+    route = plan.routes[0]
+    assert route.approximate and route.nodes == []
+    check_route_fits_shift(route)
+    first = route.visits[0]
+    base = base_points([route.team], settings=settings)[0]
+    straight = np.hypot(first.x - base.x, first.y - base.y)
+    np.testing.assert_allclose(first.distance_m, straight * 1.3)
+    np.testing.assert_allclose(first.travel_min, straight * 1.3 / (30 / 0.06))
+
+
+def test_variants_differ_are_seeded_and_near_optimal(settings, grid_drive):
+    stops = _grid_stops(settings, 12, seed=5)
+    teams = [Team("A", BASE, "16:00", 50), Team("B", grid_lonlat(4, 4), "16:00", 50)]
+    plan = plan_patrols(stops, teams, network=grid_drive, time_limit_s=0.4, seed=7, variants=3,
+                        settings=settings)
+    assert len(plan.variants) == 3
+    assert plan.variants[0] is plan
+    routes = [tuple(tuple(v.stop_id for v in r.visits) for r in p.routes) for p in plan.variants]
+    assert len(set(routes)) == 3
+    for p in plan.variants:
+        assert p.prize >= 0.75 * plan.prize
+        for r in p.routes:
+            check_route_is_real(r, grid_drive, r.team.base, settings)
+    again = plan_patrols(stops, teams, network=grid_drive, time_limit_s=0.4, seed=7, variants=3,
+                         settings=settings)
+    assert [tuple(tuple(v.stop_id for v in r.visits) for r in p.routes)
+            for p in again.variants] == routes
+
+
+# ------------------------------------------------------------------ the real city-centre extract
+
+
+def test_city_centre_plan(settings, city_drive):
+    stops = _city_stops(settings, 20)
+    teams = [Team("Millgarth", (-1.5365, 53.7990), "16:00", 120),
+             Team("Park Square", (-1.5530, 53.7985), "18:00", 90)]
+    plan = plan_patrols(stops, teams, network=city_drive, time_limit_s=1.5, settings=settings)
+    assert not plan.approximate
+    for r in plan.routes:
+        check_route_is_real(r, city_drive, r.team.base, settings)
+        assert r.distance_m > 0
+        # Street paths are longer than the straight line between stops.
+        assert r.path.length >= 0.99 * r.distance_m
+    assert plan.visits >= 8
+    assert nx.is_strongly_connected(city_drive)

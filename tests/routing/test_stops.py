@@ -1,0 +1,176 @@
+"""Stops from a hotspot ranking: choice, prize, dwell, windows, merging and snapping."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+from geopandas.testing import assert_geodataframe_equal, assert_geoseries_equal
+
+from hotspots import InputError
+from routing import merge_stops, parse_window, snap_stops, stops_from_ranking
+from routing.stops import STOP_COLUMNS
+from tests.routing.conftest import grid_lonlat, ranking_frame
+
+
+def _two_wards():
+    pts = [grid_lonlat(r + 0.3, c + 0.4) for r in range(2) for c in range(4)]
+    codes = ["E05011399"] * 4 + ["E05012647"] * 4
+    names = ["Hunslet & Riverside"] * 4 + ["Beeston & Holbeck"] * 4
+    harm = [50, 40, 30, 20, 90, 80, 70, 60]
+    return ranking_frame(pts, harm=harm, ward_code=codes, ward_name=names)
+
+
+# ------------------------------------------------------------------ input checks
+
+
+def test_empty_ranking(settings):
+    empty = _two_wards().iloc[0:0]
+    with pytest.raises(InputError, match="zero rows.*filter removed every row"):
+        stops_from_ranking(empty, settings=settings)
+
+
+def test_not_a_frame(settings):
+    with pytest.raises(InputError, match="must be a GeoDataFrame"):
+        stops_from_ranking([1, 2], settings=settings)
+
+
+def test_no_crs(settings):
+    frame = _two_wards()
+    frame = gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=list(frame.geometry))
+    with pytest.raises(InputError, match="no CRS"):
+        stops_from_ranking(frame, settings=settings)
+
+
+def test_unknown_prize(settings):
+    with pytest.raises(InputError, match="`prize` is 'score'; expected one of harm, gi_z, count"):
+        stops_from_ranking(_two_wards(), prize="score", settings=settings)
+
+
+def test_missing_prize_column(settings):
+    with pytest.raises(InputError, match="no column 'gi_z'"):
+        stops_from_ranking(_two_wards().drop(columns="gi_z"), prize="gi_z", settings=settings)
+
+
+@pytest.mark.parametrize("dwell", [9, 16.5, 30, "long"])
+def test_dwell_outside_koper_range(dwell, settings):
+    with pytest.raises(InputError, match="outside the 10 to 16 minutes"):
+        stops_from_ranking(_two_wards(), dwell_min=dwell, settings=settings)
+
+
+@pytest.mark.parametrize("window", ["16-23", "25:00-23:00", "evening"])
+def test_bad_window(window, settings):
+    with pytest.raises(InputError, match="HH:MM-HH:MM"):
+        stops_from_ranking(_two_wards(), windows=window, settings=settings)
+
+
+def test_per_ward_below_one(settings):
+    with pytest.raises(InputError, match="`per_ward` must be at least 1"):
+        stops_from_ranking(_two_wards(), per_ward=0, settings=settings)
+
+
+def test_hot_only_with_no_hot_cell(settings):
+    frame = _two_wards()
+    frame["hot"] = False
+    with pytest.raises(InputError, match="no cell of `ranking` is hot"):
+        stops_from_ranking(frame, hot_only=True, settings=settings)
+
+
+# ------------------------------------------------------------------ output contract
+
+
+def test_contract(settings):
+    stops = stops_from_ranking(_two_wards(), settings=settings)
+    assert list(stops.columns) == [*STOP_COLUMNS, "geometry"]
+    assert stops.crs == "EPSG:27700"
+    assert (stops.geom_type == "Point").all()
+    assert (stops["dwell_min"] == 15.0).all()
+    assert (stops["prize_by"] == "harm").all()
+    assert stops["window_start_min"].isna().all()
+    # The stop is the hexagon's centre; its id is the H3 cell in hex.
+    ranking = _two_wards().sort_values("rank")
+    np.testing.assert_allclose(stops.geometry.x, ranking.geometry.centroid.x)
+    assert stops["stop_id"].iloc[0] == format(int(ranking["h3_cell"].iloc[0]), "x")
+
+
+def test_does_not_change_its_input(settings):
+    frame = _two_wards()
+    before = frame.copy()
+    stops_from_ranking(frame, per_ward=2, settings=settings)
+    assert_geodataframe_equal(frame, before)
+
+
+def test_top_per_ward(settings):
+    stops = stops_from_ranking(_two_wards(), per_ward=2, settings=settings)
+    assert len(stops) == 4
+    assert sorted(stops["harm"]) == [40, 50, 80, 90]
+    assert stops["ward_code"].value_counts().to_dict() == {"E05011399": 2, "E05012647": 2}
+
+
+def test_top_overall(settings):
+    stops = stops_from_ranking(_two_wards(), top=3, settings=settings)
+    assert list(stops["harm"]) == [90, 80, 70]
+    assert list(stops["rank"]) == [1, 2, 3]
+
+
+def test_prize_choices(settings):
+    frame = _two_wards()
+    assert list(stops_from_ranking(frame, top=2, settings=settings)["prize"]) == [90, 80]
+    counts = stops_from_ranking(frame, top=2, prize="count", settings=settings)["prize"]
+    assert list(counts) == [9, 8]
+    gi = stops_from_ranking(frame, prize="gi_z", settings=settings)
+    assert (gi["prize"] >= 0).all()  # negative z counts as nothing
+    assert (gi["prize"] == 0).any()
+
+
+def test_prize_setting_is_the_default(tmp_path):
+    from hotspots.settings import get_settings
+
+    s = get_settings(tmp_path, patrol_prize="count", patrol_stops_per_ward=1)
+    stops = stops_from_ranking(_two_wards(), settings=s)
+    assert list(stops["prize_by"]) == ["count", "count"]
+    assert len(stops) == 2
+
+
+def test_windows_by_category(settings):
+    asb = stops_from_ranking(_two_wards(), category="asb", windows={"asb": "16:00-23:00"},
+                             settings=settings)
+    assert (asb["window_start_min"] == 16 * 60).all()
+    assert (asb["window_end_min"] == 23 * 60).all()
+    sv = stops_from_ranking(_two_wards(), category="serious_violence",
+                            windows={"asb": "16:00-23:00"}, settings=settings)
+    assert sv["window_start_min"].isna().all()
+
+
+def test_window_across_midnight():
+    assert parse_window("22:00-02:00") == (22 * 60, 26 * 60)
+
+
+def test_merge_adds_prizes_of_the_same_cell(settings):
+    frame = _two_wards()
+    asb = stops_from_ranking(frame, top=3, category="asb", settings=settings)
+    sv = stops_from_ranking(frame, top=2, category="serious_violence", settings=settings)
+    both = merge_stops(asb, sv)
+    assert len(both) == 3
+    first = both.iloc[0]
+    assert first["prize"] == 180
+    assert first["category"] == "asb+serious_violence"
+    assert both["stop_id"].is_unique
+
+
+def test_merge_nothing():
+    with pytest.raises(InputError, match="no stops to merge"):
+        merge_stops()
+
+
+def test_snap_reports_far_hotspots_and_does_not_move_them(grid_drive, settings):
+    near = grid_lonlat(1.5, 1.5)
+    far = grid_lonlat(-9, 2)  # about 800 m south of the grid
+    stops = stops_from_ranking(ranking_frame([near, far]), top=2, settings=settings)
+    before = stops.geometry.copy()
+    snapped = snap_stops(stops, grid_drive)
+    assert list(snapped["reachable"]) == [True, False]
+    assert snapped["street_m"].iloc[0] < 100
+    assert snapped["street_m"].iloc[1] > 500
+    assert snapped["node"].iloc[0] in grid_drive
+    assert_geoseries_equal(stops.geometry, before)
