@@ -83,7 +83,8 @@ def check_incidents(incidents: Any, *, name: str = "incidents") -> None:
         raise InputError(msg)
 
 
-def _check_choice(value: Any, name: str, allowed: tuple[str, ...]) -> str:
+def check_choice(value: Any, name: str, allowed: tuple[str, ...]) -> str:
+    """Return `value` if it is one of `allowed`, else raise `InputError` listing them."""
     if not isinstance(value, str) or value not in allowed:
         msg = f"`{name}` is {value!r}; allowed values: {', '.join(allowed)}."
         raise InputError(msg)
@@ -282,8 +283,8 @@ def rank_hotspots(
         Bad arguments or incidents, with a message naming the argument.
     """
     settings = settings or get_settings()
-    category = _check_choice(category, "category", CATEGORY_CHOICES)
-    weight = _check_choice(weight, "weight", WEIGHTS)
+    category = check_choice(category, "category", CATEGORY_CHOICES)
+    weight = check_choice(weight, "weight", WEIGHTS)
     top = _check_top(top)
     resolution = h3cells.check_resolution(resolution)
     check_incidents(incidents)
@@ -430,8 +431,8 @@ def rank_wards(
         chosen wards' total), `rank`, and the ward polygon (EPSG:27700).
     """
     settings = settings or get_settings()
-    category = _check_choice(category, "category", CATEGORY_CHOICES)
-    weight = _check_choice(weight, "weight", WEIGHTS)
+    category = check_choice(category, "category", CATEGORY_CHOICES)
+    weight = check_choice(weight, "weight", WEIGHTS)
     resolution = h3cells.check_resolution(settings.h3_resolution if resolution is None else resolution)
     check_incidents(incidents)
     chosen = parse_period(period, tz=settings.timezone)
@@ -496,9 +497,9 @@ def latest_complete_period(incidents: gpd.GeoDataFrame, *, kind: str | None = No
     month; otherwise the one before it is taken.
     """
     settings = settings or get_settings()
-    category = _check_choice(category, "category", CATEGORY_CHOICES)
+    category = check_choice(category, "category", CATEGORY_CHOICES)
     if kind is not None:
-        kind = _check_choice(kind, "kind", ("week", "month"))
+        kind = check_choice(kind, "kind", ("week", "month"))
     check_incidents(incidents)
     frame = incidents
     if category != "all":
@@ -535,6 +536,7 @@ __all__ = [
     "HOTSPOT_COLUMNS",
     "WARD_TABLE_COLUMNS",
     "WEIGHTS",
+    "check_choice",
     "check_incidents",
     "latest_complete_period",
     "rank_hotspots",

@@ -1,0 +1,210 @@
+"""How well one period's hotspots predicted the next: hit rate, PAI and PEI at fixed area coverages,
+for one pair of periods or as a rolling backtest.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from hotspots import cells as h3cells
+from hotspots._errors import InputError
+from hotspots.binning import StudyArea, study_area
+from hotspots.periods import Period, parse_period
+from hotspots.ranking import (
+    CATEGORY_CHOICES,
+    cell_matrices,
+    check_choice,
+    check_incidents,
+    resolve_wards,
+    select_incidents,
+    trend_length,
+)
+from hotspots.settings import Settings, get_settings
+from hotspots.stats import gi_star
+
+#: How cells are ranked in the training period.
+METHODS: tuple[str, ...] = ("gistar", "count", "harm")
+#: Shares of the study area flagged: 0.1%, 0.5%, 1% and 5%.
+DEFAULT_COVERAGES: tuple[float, ...] = (0.001, 0.005, 0.01, 0.05)
+
+EVALUATION_COLUMNS: list[str] = [
+    "train_period", "test_period", "method", "coverage", "cells", "area_km2", "area_share",
+    "test_incidents", "hits", "hit_rate", "pai", "best_hits", "pei",
+]
+
+
+def _check_coverages(coverages: Any) -> tuple[float, ...]:
+    try:
+        values = tuple(float(c) for c in coverages)
+    except (TypeError, ValueError):
+        msg = f"`coverages` must be numbers between 0 and 1, such as (0.001, 0.01), not {coverages!r}."
+        raise InputError(msg) from None
+    if not values:
+        msg = "`coverages` is empty; give shares of the area such as (0.001, 0.005, 0.01, 0.05)."
+        raise InputError(msg)
+    bad = [c for c in values if not 0 < c <= 1]
+    if bad:
+        msg = (f"`coverages` holds {bad[0]!r}; coverages are shares of the study area above 0 and at "
+               "most 1 (0.01 is 1%).")
+        raise InputError(msg)
+    return values
+
+
+def _scores(method: str, counts: np.ndarray, harm: np.ndarray, area: StudyArea) -> np.ndarray:
+    if method == "gistar":
+        z, _ = gi_star(counts.astype(np.float64), area.neighbours)
+        return z
+    return harm if method == "harm" else counts.astype(np.float64)
+
+
+def _evaluate(train_counts: np.ndarray, train_harm: np.ndarray, test_counts: np.ndarray,
+              area: StudyArea, *, method: str, coverages: tuple[float, ...]) -> list[dict[str, Any]]:
+    """Rows of hit rate, PAI and PEI for each coverage (one pair of periods)."""
+    score = _scores(method, train_counts, train_harm, area)
+    order = np.lexsort((area.cells, -train_counts, -score))
+    best_order = np.lexsort((area.cells, -test_counts))
+    total_area = area.total_area_km2
+    cum_area = np.cumsum(area.area_km2[order])
+    best_cum_area = np.cumsum(area.area_km2[best_order])
+    cum_hits = np.cumsum(test_counts[order])
+    best_cum_hits = np.cumsum(test_counts[best_order])
+    n_test = int(test_counts.sum())
+    rows = []
+    for coverage in coverages:
+        # The fewest top cells whose area reaches the coverage (at least one cell).
+        k = int(min(np.searchsorted(cum_area, coverage * total_area - 1e-12) + 1, area.n))
+        hits = int(cum_hits[k - 1])
+        best = int(best_cum_hits[k - 1])
+        share = float(cum_area[k - 1] / total_area)
+        best_share = float(best_cum_area[k - 1] / total_area)
+        hit_rate = hits / n_test if n_test else np.nan
+        pai = hit_rate / share if n_test else np.nan
+        best_pai = (best / n_test) / best_share if n_test else np.nan
+        rows.append({
+            "coverage": coverage, "cells": k, "area_km2": float(cum_area[k - 1]), "area_share": share,
+            "test_incidents": n_test, "hits": hits, "hit_rate": hit_rate, "pai": pai,
+            "best_hits": best, "pei": pai / best_pai if best else np.nan,
+        })
+    return rows
+
+
+def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    out = pd.DataFrame(rows, columns=EVALUATION_COLUMNS)
+    for col in ("train_period", "test_period", "method"):
+        out[col] = out[col].astype("str")
+    for col in ("cells", "test_incidents", "hits", "best_hits"):
+        out[col] = out[col].astype(np.int64)
+    for col in ("coverage", "area_km2", "area_share", "hit_rate", "pai", "pei"):
+        out[col] = out[col].astype(np.float64)
+    return out
+
+
+def _setup(incidents, category, method, coverages, wards, resolution, settings):
+    settings = settings or get_settings()
+    category = check_choice(category, "category", CATEGORY_CHOICES)
+    method = check_choice(method, "method", METHODS)
+    coverages = _check_coverages(coverages)
+    resolution = h3cells.check_resolution(resolution)
+    check_incidents(incidents)
+    area = study_area(resolve_wards(wards, settings), resolution=resolution)
+    return settings, category, method, coverages, area
+
+
+def evaluate_hotspots(
+    incidents: gpd.GeoDataFrame,
+    *,
+    category: str,
+    train_period: str | Period,
+    test_period: str | Period,
+    coverages: tuple[float, ...] = DEFAULT_COVERAGES,
+    method: str = "gistar",
+    wards: Any = None,
+    resolution: int = 10,
+    settings: Settings | None = None,
+) -> pd.DataFrame:
+    """Hit rate, PAI and PEI of the training period's top cells against the test period.
+
+    Cells of the study area are ranked by the training period (`gistar`: Gi* z of counts;
+    `count`; `harm`; ties by count, then cell). For each coverage the fewest top cells whose
+    area reaches that share of the study area are flagged, and scored on the test period:
+
+    - hit rate: share of the test period's incidents (in the study area) inside flagged cells;
+    - PAI (predictive accuracy index): hit rate / area share;
+    - PEI (predictive efficiency index): PAI / the best PAI possible with as many cells, had the
+      test period been known (1 is perfect).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per coverage, columns `EVALUATION_COLUMNS`; NaN rates when the test period has
+        no incidents.
+    """
+    settings, category, method, coverages, area = _setup(incidents, category, method, coverages,
+                                                         wards, resolution, settings)
+    train = parse_period(train_period, tz=settings.timezone)
+    test = parse_period(test_period, tz=settings.timezone)
+    tr_counts, tr_harm, _ = cell_matrices(
+        select_incidents(incidents, category=category, periods=[train], settings=settings), area)
+    te_counts, _, _ = cell_matrices(
+        select_incidents(incidents, category=category, periods=[test], settings=settings), area)
+    rows = _evaluate(tr_counts[:, 0], tr_harm[:, 0], te_counts[:, 0], area, method=method,
+                     coverages=coverages)
+    for row in rows:
+        row.update(train_period=train.label, test_period=test.label, method=method)
+    return _frame(rows)
+
+
+def rolling_backtest(
+    incidents: gpd.GeoDataFrame,
+    *,
+    category: str,
+    period: str | Period,
+    periods: int | None = None,
+    coverages: tuple[float, ...] = DEFAULT_COVERAGES,
+    method: str = "gistar",
+    wards: Any = None,
+    resolution: int = 10,
+    settings: Settings | None = None,
+) -> pd.DataFrame:
+    """`evaluate_hotspots` for each of the last `periods` periods ending with `period`, each
+    trained on the period before it (default: the trend length, 8 weeks or 6 months).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (test period, coverage), oldest first, columns `EVALUATION_COLUMNS`.
+        `summarise_backtest` averages them per coverage.
+    """
+    settings, category, method, coverages, area = _setup(incidents, category, method, coverages,
+                                                         wards, resolution, settings)
+    last = parse_period(period, tz=settings.timezone)
+    n = trend_length(last, settings) if periods is None else periods
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= 520:
+        msg = f"`periods` must be a whole number from 1 to 520, not {periods!r}."
+        raise InputError(msg)
+    history = last.history(int(n) + 1)
+    counts, harm, _ = cell_matrices(
+        select_incidents(incidents, category=category, periods=history, settings=settings), area)
+    rows = []
+    for t in range(1, len(history)):
+        for row in _evaluate(counts[:, t - 1], harm[:, t - 1], counts[:, t], area, method=method,
+                             coverages=coverages):
+            row.update(train_period=history[t - 1].label, test_period=history[t].label, method=method)
+            rows.append(row)
+    return _frame(rows)
+
+
+def summarise_backtest(backtest: pd.DataFrame) -> pd.DataFrame:
+    """Mean hit rate, PAI and PEI per coverage over a backtest's periods (NaNs skipped)."""
+    grouped = backtest.groupby("coverage", sort=True)
+    return pd.DataFrame({
+        "periods": grouped["test_period"].count(),
+        "cells": grouped["cells"].median(),
+        "hit_rate": grouped["hit_rate"].mean(),
+        "pai": grouped["pai"].mean(),
+        "pei": grouped["pei"].mean(),
+    }).reset_index()

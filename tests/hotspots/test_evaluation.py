@@ -1,0 +1,166 @@
+"""evaluate_hotspots and the rolling backtest: input checks first, then hit rate, PAI and PEI by hand."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import h3
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from pyproj import Transformer
+
+from hotspots import InputError
+from hotspots.binning import study_area
+from hotspots.evaluation import (
+    EVALUATION_COLUMNS,
+    evaluate_hotspots,
+    rolling_backtest,
+    summarise_backtest,
+)
+from hotspots.periods import parse_period
+from hotspots.schema import make_incidents
+from hotspots.stats import gi_star
+
+TO_BNG = Transformer.from_crs(4326, 27700, always_xy=True)
+ASB = "Anti-social behaviour"
+VIOLENCE = "Violence and sexual offences"
+
+
+@pytest.fixture
+def wards():
+    return gpd.GeoDataFrame(
+        {"ward_code": ["W1", "W2"], "ward_name": ["West", "East"]},
+        geometry=[shapely.box(430000, 433000, 431500, 434200), shapely.box(431500, 433000, 432600, 434000)],
+        crs=27700,
+    )
+
+
+def centre(lat, lng):
+    cell = h3.latlng_to_cell(lat, lng, 10)
+    clat, clng = h3.cell_to_latlng(cell)
+    x, y = TO_BNG.transform(clng, clat)
+    return x, y, h3.str_to_int(cell)
+
+
+A = centre(53.7945, -1.5410)
+B = centre(53.7945, -1.5205)
+C_ = centre(53.7970, -1.5330)
+D = centre(53.7930, -1.5300)
+
+
+def at(week, day=2):
+    return (parse_period(week).start + pd.Timedelta(days=day, hours=13)).tz_localize(None)
+
+
+def frame(rows, settings):
+    xs, ys, ts, types = [], [], [], []
+    for (x, y, _), when, crime, n in rows:
+        xs += [x] * n
+        ys += [y] * n
+        ts += [when] * n
+        types += [crime] * n
+    return make_incidents(incident_id=[f"e{i}" for i in range(len(xs))], occurred_at=pd.Series(ts),
+                          time_precision="minute", crime_type=types, x=xs, y=ys, source="test",
+                          settings=settings)
+
+
+@pytest.fixture
+def data(settings):
+    # Train (W22): A 10, B 5 violent (high harm), C 1. Test (W23): A 4, C 6, D 2.
+    return frame([(A, at("2025-W22"), ASB, 10), (B, at("2025-W22"), VIOLENCE, 5), (C_, at("2025-W22"), ASB, 1),
+                  (A, at("2025-W23"), ASB, 4), (C_, at("2025-W23"), ASB, 6), (D, at("2025-W23"), ASB, 2)],
+                 settings)
+
+
+def run(data, wards, settings, **kw):
+    args = {"category": "all", "train_period": "2025-W22", "test_period": "2025-W23", "wards": wards,
+            "settings": settings, "coverages": (0.001,), "method": "count"}
+    args.update(kw)
+    return evaluate_hotspots(data, **args)
+
+
+# ----------------------------------------------------------------------------- input checks
+
+
+def test_arguments_are_checked(data, wards, settings):
+    with pytest.raises(InputError, match=r"^`method` is 'kde'; allowed values: gistar, count, harm\.$"):
+        run(data, wards, settings, method="kde")
+    with pytest.raises(InputError, match=r"^`coverages` is empty; give shares of the area such as \(0\.001, 0\.005, 0\.01, 0\.05\)\.$"):
+        run(data, wards, settings, coverages=())
+    with pytest.raises(InputError, match=r"^`coverages` holds 5\.0; coverages are shares of the study area above 0 and at most 1 \(0\.01 is 1%\)\.$"):
+        run(data, wards, settings, coverages=(0.01, 5))
+    with pytest.raises(InputError, match=r"^`coverages` must be numbers between 0 and 1, such as \(0\.001, 0\.01\), not 'x'\.$"):
+        run(data, wards, settings, coverages="x")
+    with pytest.raises(InputError, match=r"^`category` is 'burglary'; allowed values: asb, serious_violence, other, all\.$"):
+        run(data, wards, settings, category="burglary")
+    with pytest.raises(InputError, match=r"^`incidents` contains zero rows\. Has a filter removed every row\?$"):
+        run(data.iloc[:0], wards, settings)
+    with pytest.raises(InputError, match=r"^`periods` must be a whole number from 1 to 520, not 0\.$"):
+        rolling_backtest(data, category="asb", period="2025-W23", periods=0, wards=wards, settings=settings)
+
+
+# ----------------------------------------------------------------------------- output contract
+
+
+def test_hit_rate_pai_pei_by_hand(data, wards, settings):
+    area = study_area(wards, resolution=10)
+    cell_km2 = dict(zip(area.cells.tolist(), area.area_km2, strict=True))
+    total = area.total_area_km2
+    got = run(data, wards, settings, coverages=(0.001, 0.005))
+    assert got.columns.tolist() == EVALUATION_COLUMNS
+    assert got["cells"].tolist() == [1, 2]  # 256 cells: 0.1% is one cell, 0.5% two
+    one, two = got.iloc[0], got.iloc[1]
+    # One cell: A (10 in training) catches 4 of 12; the best single cell was C with 6.
+    assert (one["hits"], one["test_incidents"], one["best_hits"]) == (4, 12, 6)
+    share = cell_km2[A[2]] / total
+    np.testing.assert_allclose([one["hit_rate"], one["area_share"], one["pai"]], [4 / 12, share, (4 / 12) / share])
+    best_pai = (6 / 12) / (cell_km2[C_[2]] / total)
+    np.testing.assert_allclose(one["pei"], one["pai"] / best_pai)
+    # Two cells: A and B catch 4; the best two (C, A) would have caught 10.
+    assert (two["hits"], two["best_hits"]) == (4, 10)
+    np.testing.assert_allclose(two["area_share"], (cell_km2[A[2]] + cell_km2[B[2]]) / total)
+    assert got["train_period"].tolist() == ["2025-W22"] * 2 and got["test_period"].tolist() == ["2025-W23"] * 2
+
+
+def test_methods_rank_cells_differently(data, wards, settings):
+    by_harm = run(data, wards, settings, method="harm").iloc[0]
+    assert by_harm["hits"] == 0  # B (violent, highest harm) had nothing in the test week
+    by_count = run(data, wards, settings, method="count").iloc[0]
+    assert by_count["hits"] == 4
+    area = study_area(wards, resolution=10)
+    train = np.zeros(area.n)
+    for (_, _, cell), n in ((A, 10), (B, 5), (C_, 1)):
+        train[area.locate(np.array([cell], dtype=np.uint64))[0]] = n
+    z, _ = gi_star(train, area.neighbours)
+    top = area.cells[np.lexsort((area.cells, -train, -z))[0]]
+    test = {A[2]: 4, C_[2]: 6, D[2]: 2}
+    assert run(data, wards, settings, method="gistar").iloc[0]["hits"] == test.get(int(top), 0)
+
+
+def test_full_coverage_is_perfect(data, wards, settings):
+    got = run(data, wards, settings, coverages=(1.0,)).iloc[0]
+    assert got["cells"] == study_area(wards, resolution=10).n
+    np.testing.assert_allclose([got["hit_rate"], got["pai"], got["pei"], got["area_share"]], 1.0)
+
+
+def test_no_test_incidents_gives_nan(data, wards, settings):
+    got = run(data, wards, settings, test_period="2025-W30").iloc[0]
+    assert got["test_incidents"] == 0 and np.isnan(got["hit_rate"]) and np.isnan(got["pai"]) and np.isnan(got["pei"])
+
+
+def test_rolling_backtest(data, wards, settings):
+    got = rolling_backtest(data, category="all", period="2025-W23", periods=3, wards=wards,
+                           coverages=(0.001, 0.01), method="count", settings=settings)
+    assert got.columns.tolist() == EVALUATION_COLUMNS
+    assert got["test_period"].tolist() == ["2025-W21", "2025-W21", "2025-W22", "2025-W22", "2025-W23", "2025-W23"]
+    assert got["train_period"].tolist() == ["2025-W20", "2025-W20", "2025-W21", "2025-W21", "2025-W22", "2025-W22"]
+    last = got[got["test_period"] == "2025-W23"].reset_index(drop=True)
+    single = run(data, wards, settings, coverages=(0.001, 0.01))
+    pd.testing.assert_frame_equal(last, single)
+    summary = summarise_backtest(got)
+    assert summary["coverage"].tolist() == [0.001, 0.01]
+    assert summary["periods"].tolist() == [3, 3]
+    np.testing.assert_allclose(summary["hit_rate"], got.groupby("coverage")["hit_rate"].mean().to_numpy())
+    default = rolling_backtest(data, category="asb", period="2025-W23", wards=wards, settings=settings)
+    assert default["test_period"].nunique() == settings.trend_weeks
