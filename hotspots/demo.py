@@ -403,6 +403,10 @@ def _prepare_wards(wards: gpd.GeoDataFrame | None, settings: Settings) -> gpd.Ge
     if wards.crs is None:
         msg = "`wards` has no CRS; set one with `wards.set_crs(...)` (load_wards gives EPSG:27700)."
         raise InputError(msg)
+    codes = wards["ward_code"].astype(str)
+    if codes.duplicated().any():
+        msg = f"`wards` has ward code {codes[codes.duplicated()].iloc[0]!r} more than once."
+        raise InputError(msg)
     out = wards.to_crs(BNG)
     bad = ~out.geometry.geom_type.isin(["Polygon", "MultiPolygon"])
     if bad.any():

@@ -143,6 +143,11 @@ def test_wards_without_crs(wards, settings):
         generate_demo(wards=frame, settings=settings)
 
 
+def test_wards_with_a_duplicate_code(wards, settings):
+    with pytest.raises(InputError, match=r"`wards` has ward code 'E05011385' more than once"):
+        generate_demo(wards=pd.concat([wards.iloc[:1], wards.iloc[:1]]), settings=settings)
+
+
 def test_ward_too_small_for_a_cell(settings):
     tiny = gpd.GeoDataFrame({"ward_code": ["X1"]},
                             geometry=[Polygon([(430000, 433000), (430005, 433000), (430005, 433005)])],
