@@ -16,7 +16,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from webapp.services import CLASS_COLOURS, CLASS_LABELS, cell_hex, shown_cells
+from webapp.services import CLASS_COLOURS, CLASS_LABELS, cell_hex
 
 WGS84 = "EPSG:4326"
 
@@ -66,14 +66,14 @@ def _ward_layer(wards: gpd.GeoDataFrame) -> folium.GeoJson:
     )
 
 
-def hotspot_map(ranking: gpd.GeoDataFrame, wards: gpd.GeoDataFrame, *, assets: dict[str, str],
+def hotspot_map(cells: gpd.GeoDataFrame, wards: gpd.GeoDataFrame, *, assets: dict[str, str],
                 tiles: tuple[str, str] = ("", "")) -> str:
     """The hotspot map as a whole HTML document.
 
     Parameters
     ----------
-    ranking
-        `rank_hotspots` output (EPSG:27700 hexagons).
+    cells
+        The cells to draw: `webapp.services.shown_cells` of a ranking (EPSG:27700 hexagons).
     wards
         The chosen wards (any CRS), drawn as outlines.
     assets
@@ -81,7 +81,7 @@ def hotspot_map(ranking: gpd.GeoDataFrame, wards: gpd.GeoDataFrame, *, assets: d
     tiles
         (URL template, attribution) of a background layer; ('', '') for none.
     """
-    cells = shown_cells(ranking).to_crs(WGS84)
+    cells = cells.to_crs(WGS84)
     bounds = tuple(wards.to_crs(WGS84).total_bounds) if len(wards) else None
     fmap = _new_map(bounds, assets=assets, tiles=tiles)
     _ward_layer(wards).add_to(fmap)

@@ -18,7 +18,6 @@ from webapp.services import (
     HotspotQuery,
     get_data,
     records,
-    shown_cells,
 )
 
 bp = Blueprint("maps", __name__)
@@ -83,10 +82,11 @@ def hotspot_map():
         ranking = data.ranking(q)
     except InputError as exc:
         return render_template("map.html", q=None, chosen=chosen, **_form_state(str(exc))), 400
-    top = shown_cells(ranking, top=TOP_N)
-    rows = records(top, ["rank", "h3_cell", "ward_name", "count", "harm", "gi_z", "hot", "change",
-                         "change_pct", "change_significant", "trend", "reason", "map_class"])
-    counts = shown_cells(ranking)["map_class"].value_counts().to_dict() if len(ranking) else {}
+    cells = data.shown(q)
+    rows = records(cells.head(TOP_N), ["rank", "h3_cell", "ward_name", "count", "harm", "gi_z", "hot",
+                                       "change", "change_pct", "change_significant", "trend",
+                                       "reason", "map_class"])
+    counts = cells["map_class"].value_counts().to_dict() if len(cells) else {}
     args = query_args(q)
     chosen = {"period": q.period, "category": q.category,
               "wards": ["priority"] if args["wards"] == "priority" else list(q.wards)}

@@ -183,18 +183,21 @@ class AppData:
         return self.cache.get(("latest", self.store_version()), compute)
 
     def default_period(self, kind: str | None = None) -> str:
-        """The latest week (or month, for month-precision data) holding incidents."""
-        latest = self.latest_time()
-        tz = self.settings.timezone
-        if latest is None:
-            today = dt.date.today()
-            return week_period(today, tz=tz).label if kind != "month" else month_period(
-                today.year, today.month, tz=tz).label
-        if kind is None:
-            kind = "week" if self.weekly_ok() else "month"
-        if kind == "week":
-            return week_period(latest.date(), tz=tz).label
-        return month_period(latest.year, latest.month, tz=tz).label
+        """The latest complete week (or month, for month-precision data) in the store."""
+        def compute() -> str:
+            from hotspots.ranking import latest_complete_period
+
+            frame = self.incidents()
+            if len(frame) == 0:
+                today = dt.date.today()
+                tz = self.settings.timezone
+                if kind == "month":
+                    return month_period(today.year, today.month, tz=tz).label
+                return week_period(today, tz=tz).label
+            wanted = kind if kind is not None else ("week" if self.weekly_ok() else "month")
+            return latest_complete_period(frame, kind=wanted, settings=self.settings).label
+
+        return self.cache.get(("default_period", self.store_version(), kind), compute)
 
     def recent_periods(self, n_weeks: int = 16, n_months: int = 12) -> dict[str, list[str]]:
         """Labels of recent weeks (when the data allows) and months, newest first."""
@@ -204,9 +207,9 @@ class AppData:
         tz = self.settings.timezone
         weeks = []
         if self.weekly_ok():
-            last = week_period(latest.date(), tz=tz)
+            last = parse_period(self.default_period("week"), tz=tz)
             weeks = [last.shift(-k).label for k in range(n_weeks)]
-        last_m = month_period(latest.year, latest.month, tz=tz)
+        last_m = parse_period(self.default_period("month"), tz=tz)
         first = self.summary()["first_month"]
         months = [p.label for p in (last_m.shift(-k) for k in range(n_months)) if p.label >= first]
         return {"week": weeks, "month": months}
@@ -271,13 +274,18 @@ class AppData:
 
         return self.cache.get(("ranking", self.store_version(), q), compute)
 
+    def shown(self, q: HotspotQuery) -> gpd.GeoDataFrame:
+        """The cells worth drawing (`shown_cells`) of a ranking, with their map class, cached."""
+        return self.cache.get(("shown", self.store_version(), q), lambda: shown_cells(self.ranking(q)))
+
     def ward_table(self, q: HotspotQuery) -> pd.DataFrame:
         """Per-ward counts, harm, rate and change (`hotspots.ranking.rank_wards`), cached."""
         def compute() -> pd.DataFrame:
             from hotspots.ranking import rank_wards
 
             return rank_wards(self.incidents(), category=q.category, period=q.period,
-                              wards=list(q.wards), settings=self.settings)
+                              wards=list(q.wards), weight=q.weight, resolution=q.resolution,
+                              settings=self.settings)
 
         return self.cache.get(("wards_table", self.store_version(), q), compute)
 
@@ -286,7 +294,8 @@ class AppData:
         def compute() -> str:
             from webapp import _exports
 
-            return _exports.ranking_geojson(shown_cells(self.ranking(q), top=top))
+            cells = self.shown(q)
+            return _exports.ranking_geojson(cells if top is None else cells.head(top))
 
         return self.cache.get(("geojson", self.store_version(), q, top), compute)
 
@@ -294,7 +303,8 @@ class AppData:
         def compute() -> str:
             from webapp import _exports
 
-            return _exports.ranking_csv(shown_cells(self.ranking(q), top=top))
+            cells = self.shown(q)
+            return _exports.ranking_csv(cells if top is None else cells.head(top))
 
         return self.cache.get(("csv", self.store_version(), q, top), compute)
 
@@ -305,7 +315,7 @@ class AppData:
 
             chosen = self.wards_wgs84()
             chosen = chosen[chosen["ward_code"].isin(q.wards)]
-            return _maps.hotspot_map(self.ranking(q), chosen, assets=assets, tiles=tiles)
+            return _maps.hotspot_map(self.shown(q), chosen, assets=assets, tiles=tiles)
 
         return self.cache.get(("map", self.store_version(), q, tuple(assets.items()), tiles), compute)
 
