@@ -2,6 +2,7 @@
 
 from hotspots._errors import InputError, Problem
 from hotspots.demo import generate_demo
+from hotspots.ingest import read_incidents
 from hotspots.periods import Period, parse_period
 from hotspots.report import IngestReport, ReadReport
 from hotspots.settings import Settings, get_settings
@@ -20,4 +21,5 @@ __all__ = [
     "get_settings",
     "load_wards",
     "parse_period",
+    "read_incidents",
 ]

@@ -1,0 +1,212 @@
+"""Benchmark: reading police.uk CSVs with `read_incidents` against a plain `pandas.read_csv`.
+
+Generates a seeded police.uk-format street-level file (1,000,000 rows by default, values around
+Leeds, about 8% ASB rows without a Crime ID), then times each reader in a fresh subprocess and
+reports rows per second and peak resident memory (from `resource.getrusage` in the child).
+
+Targets: `read_incidents` (validation included) at least 0.5x the rows/s of `pandas.read_csv`,
+and a peak memory of at most 4x the CSV file's size.
+
+    python benchmarks/ingest.py [--rows 1000000] [--seed 0] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+POLICEUK_HEADER = [
+    "Crime ID", "Month", "Reported by", "Falls within", "Longitude", "Latitude", "Location",
+    "LSOA code", "LSOA name", "Crime type", "Last outcome category", "Context",
+]
+
+#: Police.uk crime types with their approximate share of Leeds records (DESIGN data README).
+CRIME_TYPES: dict[str, float] = {
+    "Anti-social behaviour": 8.0,
+    "Violence and sexual offences": 38.0,
+    "Public order": 10.0,
+    "Criminal damage and arson": 8.0,
+    "Shoplifting": 7.0,
+    "Other theft": 7.0,
+    "Vehicle crime": 6.0,
+    "Burglary": 5.0,
+    "Drugs": 2.0,
+    "Theft from the person": 2.0,
+    "Robbery": 1.4,
+    "Possession of weapons": 0.9,
+    "Bicycle theft": 1.0,
+    "Other crime": 3.7,
+}
+
+OUTCOMES = [
+    "Investigation complete; no suspect identified",
+    "Unable to prosecute suspect",
+    "Under investigation",
+    "Awaiting court outcome",
+    "Local resolution",
+    "Offender given a caution",
+    "Court result unavailable",
+    "Status update unavailable",
+]
+
+STREETS = [
+    "Roundhay Road", "Harehills Lane", "Beckett Street", "York Road", "Dewsbury Road",
+    "Tong Road", "Armley Road", "Seacroft Avenue", "Hunslet Road", "Burmantofts Street",
+    "Parking Area", "Supermarket", "Shopping Area", "Petrol Station", "Sports/Recreation Area",
+    "Nightclub", "Police Station", "Conference/Exhibition Centre", "Park/Open Space",
+    "Theatre/Concert Hall", "Further/Higher Educational Building", "Hospital", "Pedestrian Subway",
+]
+
+
+def generate_policeuk_csv(path: Path, *, rows: int, seed: int = 0) -> int:
+    """Write `rows` police.uk street-level rows around Leeds to `path`; return the file size in bytes.
+
+    About 8% of rows are ASB (no Crime ID, no outcome), about 1% have no location and 0.3% are
+    British Transport Police rows. The same seed writes the same file.
+    """
+    rng = np.random.default_rng(seed)
+    names = list(CRIME_TYPES)
+    weights = np.array(list(CRIME_TYPES.values()))
+    crime = rng.choice(len(names), rows, p=weights / weights.sum())
+    asb = crime == 0
+
+    raw = rng.bytes(32 * rows)
+    ids = np.array([raw[i:i + 32].hex() for i in range(0, 32 * rows, 32)], dtype=object)
+    ids[asb] = ""
+
+    # Months: 36 months from 2022-08.
+    month_index = rng.integers(0, 36, rows)
+    years = 2022 + (7 + month_index) // 12
+    months = (7 + month_index) % 12 + 1
+    month = np.char.add(np.char.add(years.astype(str), "-"), np.char.zfill(months.astype(str), 2))
+
+    # Police.uk snaps points to a few thousand anonymous map points: draw from a fixed set.
+    n_points = 20_000
+    point_lon = rng.normal(-1.54, 0.06, n_points).round(6)
+    point_lat = rng.normal(53.80, 0.035, n_points).round(6)
+    point_street = rng.integers(0, len(STREETS), n_points)
+    point_lsoa = rng.integers(0, 482, n_points)
+    which = rng.integers(0, n_points, rows)
+    lon = point_lon[which].astype(str).astype(object)
+    lat = point_lat[which].astype(str).astype(object)
+    location = np.array(["On or near " + s for s in STREETS], dtype=object)[point_street[which]]
+    lsoa_code = np.array([f"E0101{1000 + i:04d}" for i in range(482)], dtype=object)[point_lsoa[which]]
+    lsoa_name = np.array([f"Leeds {1 + i // 4:03d}{'ABCD'[i % 4]}" for i in range(482)],
+                         dtype=object)[point_lsoa[which]]
+
+    no_location = rng.random(rows) < 0.01
+    lon[no_location] = ""
+    lat[no_location] = ""
+    location[no_location] = "No location"
+    lsoa_code[no_location] = ""
+    lsoa_name[no_location] = ""
+
+    reported = np.full(rows, "West Yorkshire Police", dtype=object)
+    reported[rng.random(rows) < 0.003] = "British Transport Police"
+
+    outcome = np.array(OUTCOMES, dtype=object)[rng.integers(0, len(OUTCOMES), rows)]
+    outcome[asb] = ""
+
+    frame = pd.DataFrame({
+        "Crime ID": ids,
+        "Month": month,
+        "Reported by": reported,
+        "Falls within": "West Yorkshire Police",
+        "Longitude": lon,
+        "Latitude": lat,
+        "Location": location,
+        "LSOA code": lsoa_code,
+        "LSOA name": lsoa_name,
+        "Crime type": np.array(names, dtype=object)[crime],
+        "Last outcome category": outcome,
+        "Context": "",
+    })
+    frame.to_csv(path, index=False)
+    return path.stat().st_size
+
+
+def _child(mode: str, path: str) -> None:
+    """Run one reader on `path` and print a JSON line: seconds, rows, peak RSS in MB."""
+    import resource
+
+    if mode == "read_csv":
+        start = time.perf_counter()
+        frame = pd.read_csv(path)
+        seconds = time.perf_counter() - start
+    else:
+        from hotspots.ingest import read_incidents
+        from hotspots.settings import get_settings
+
+        settings = get_settings(tempfile.gettempdir())
+        start = time.perf_counter()
+        frame = read_incidents(path, settings=settings, progress=False)
+        seconds = time.perf_counter() - start
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"seconds": seconds, "rows": len(frame), "peak_mb": peak_kb / 1024}))
+
+
+def _run_child(mode: str, path: Path) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", mode, str(path)],
+        check=True, capture_output=True, text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="Write the generated CSV into this folder and keep it.")
+    parser.add_argument("--child", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        _child(*args.child)
+        return 0
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = args.keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "2025-07-west-yorkshire-street.csv"
+        start = time.perf_counter()
+        size = generate_policeuk_csv(path, rows=args.rows, seed=args.seed)
+        size_mb = size / 2**20
+        print(f"generated {args.rows:,} police.uk rows ({size_mb:,.1f} MB) in "
+              f"{time.perf_counter() - start:.1f} s: {path.name}")
+
+        base = _run_child("read_csv", path)
+        ours = _run_child("read_incidents", path)
+
+    base_rate = args.rows / base["seconds"]
+    our_rate = args.rows / ours["seconds"]
+    speed_ratio = our_rate / base_rate
+    memory_ratio = ours["peak_mb"] / size_mb
+    print()
+    print(f"{'reader':<16} {'seconds':>8} {'rows/s':>12} {'peak MB':>9} {'rows out':>10}")
+    print(f"{'pandas.read_csv':<16} {base['seconds']:>8.2f} {base_rate:>12,.0f} "
+          f"{base['peak_mb']:>9.0f} {base['rows']:>10,}")
+    print(f"{'read_incidents':<16} {ours['seconds']:>8.2f} {our_rate:>12,.0f} "
+          f"{ours['peak_mb']:>9.0f} {ours['rows']:>10,}")
+    print()
+    speed_ok = speed_ratio >= 0.5
+    memory_ok = memory_ratio <= 4.0
+    print(f"speed:  read_incidents / read_csv rows/s = {speed_ratio:.2f}x "
+          f"(target >= 0.5x) {'OK' if speed_ok else 'MISSED'}")
+    print(f"memory: read_incidents peak / CSV size   = {memory_ratio:.2f}x "
+          f"(target <= 4x) {'OK' if memory_ok else 'MISSED'}")
+    return 0 if speed_ok and memory_ok else 1
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    sys.exit(main())

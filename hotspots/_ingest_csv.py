@@ -1,0 +1,305 @@
+"""Read one CSV file into an Arrow table: detect the text encoding, read the header, parse with
+pyarrow's multithreaded reader, and map table rows back to the rows a spreadsheet shows."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import mmap
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from hotspots._errors import Problem
+from hotspots._ingest_sources import Source
+
+HEAD_BYTES = 1 << 16
+BLOCK_BYTES = 1 << 22
+
+TEXT = pa.dictionary(pa.int32(), pa.string())  # columns with few distinct values
+STRING = pa.string()  # columns with mostly distinct values (ids, timestamps)
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+@dataclass
+class CsvHead:
+    """What the first bytes of a file say: its encoding and its header."""
+
+    encoding: str  # a Python codec name: utf-8, cp1252 or utf-16
+    header: list[str]
+    first_line: str
+
+
+@dataclass
+class CsvTable:
+    """A parsed CSV file and how to find its rows again."""
+
+    table: pa.Table
+    encoding: str
+    rows: RowMap
+    malformed: list[str] = field(default_factory=list)  # texts of rows with the wrong field count
+
+
+def not_text(source: Source, why: str) -> Problem:
+    return Problem(source.name, None, None, None,
+                   f"is not a CSV text file ({why}); expected a CSV file with a header row",
+                   kind="not CSV")
+
+
+def sniff(source: Source, head: bytes) -> CsvHead | Problem:
+    """Detect the encoding and read the header from the first bytes of `source`."""
+    if not head.strip(b" \t\r\n\x0c"):
+        return Problem(source.name, None, None, None,
+                       "the file is empty" if not head else "the file is empty (only blank lines)",
+                       kind="empty file")
+    whole = len(head) >= source.size
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    elif b"\x00" in head:
+        return not_text(source, "it holds binary data")
+    else:
+        encoding = "utf-8"
+    text = _decode(head, encoding, final=whole)
+    if text is None and encoding == "utf-8":
+        encoding = "cp1252"
+        text = _decode(head, encoding, final=True)
+    if text is None:
+        return not_text(source, "its bytes are neither UTF-8 nor Windows-1252 text")
+    text = text.lstrip("\ufeff")
+    lines = text.lstrip("\r\n").splitlines()
+    if not lines or (len(lines) == 1 and not whole and not text.endswith(("\n", "\r"))):
+        return not_text(source, f"no line ends within its first {HEAD_BYTES // 1024} KB")
+    first_line = lines[0]
+    if _CONTROL.search(first_line):
+        return not_text(source, "its first line holds control characters")
+    if len(_CONTROL.findall(text)) > len(text) // 100:
+        return not_text(source, "it holds binary data")
+    try:
+        header = next(csv.reader(io.StringIO(text.lstrip("\r\n"), newline="")))
+    except (csv.Error, StopIteration):
+        return not_text(source, "its first line is not a CSV header")
+    return CsvHead(encoding, [h.strip() for h in header], first_line)
+
+
+def _decode(data: bytes, encoding: str, *, final: bool) -> str | None:
+    try:
+        return codecs.getincrementaldecoder(encoding)().decode(data, final=final)
+    except UnicodeDecodeError:
+        return None
+
+
+class _CountingFile:
+    """A read-only file that counts the bytes read, for the progress bar."""
+
+    def __init__(self, raw) -> None:
+        self._raw = raw
+        self.count = 0
+        self.closed = False
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self.count += len(data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self.closed = True
+        self._raw.close()
+
+
+class _Poller:
+    """Report a reader's position to `advance` every fraction of a second while it runs."""
+
+    def __init__(self, position: Callable[[], int], advance: Callable[[int], None] | None) -> None:
+        self._position = position
+        self._advance = advance
+        self._done = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _tick(self) -> None:
+        try:
+            pos = int(self._position())
+        except (OSError, ValueError, pa.ArrowException):
+            return
+        if pos > self._done and self._advance is not None:
+            self._advance(pos - self._done)
+            self._done = pos
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            self._tick()
+
+    def __enter__(self) -> _Poller:
+        if self._advance is not None:
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def finish(self, total: int) -> None:
+        if self._advance is not None and total > self._done:
+            self._advance(total - self._done)
+            self._done = total
+
+
+def read_table(source: Source, head: CsvHead, types: dict[str, pa.DataType],
+               advance: Callable[[int], None] | None = None) -> CsvTable | Problem:
+    """Parse `source` with the column `types` given by header name (others read as text)."""
+    column_types = {name: types.get(name, TEXT) for name in head.header}
+    encoding = head.encoding
+    for _attempt in range(2):
+        malformed: list[str] = []
+
+        def on_bad_row(row, malformed=malformed) -> str:
+            malformed.append(row.text)
+            return "skip"
+
+        try:
+            table = _parse(source, encoding, column_types, on_bad_row, advance)
+        except pa.ArrowInvalid as exc:
+            text = str(exc)
+            if "UTF8" in text and encoding == "utf-8":
+                encoding = "cp1252"  # UTF-8 in the first bytes, Windows-1252 further on
+                continue
+            text = text.replace("CSV parse error: ", "")
+            return Problem(source.name, None, None, None, f"cannot be read as CSV ({text})",
+                           kind="not CSV")
+        except UnicodeDecodeError:
+            return not_text(source, f"its bytes are neither UTF-8 nor {encoding} text")
+        except (OSError, pa.ArrowException, EOFError) as exc:
+            return Problem(source.name, None, None, None, f"cannot be read ({exc})",
+                           kind="unreadable")
+        rows = RowMap(source, encoding, table.num_columns, table.num_rows, bool(malformed))
+        return CsvTable(table, encoding, rows, malformed)
+    return not_text(source, "its bytes are neither UTF-8 nor Windows-1252 text")  # pragma: no cover
+
+
+def _parse(source: Source, encoding: str, column_types, on_bad_row, advance) -> pa.Table:
+    read_options = pacsv.ReadOptions(
+        use_threads=True, block_size=BLOCK_BYTES,
+        encoding="utf8" if encoding == "utf-8" else encoding,
+    )
+    parse_options = pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_bad_row)
+    convert_options = pacsv.ConvertOptions(
+        column_types=column_types, strings_can_be_null=False, quoted_strings_can_be_null=False,
+    )
+    if source.member is None:
+        stream = pa.OSFile(str(source.path))
+        position: Callable[[], int] = stream.tell
+    else:
+        stream = _CountingFile(source.open())
+        position = lambda: stream.count  # noqa: E731
+    try:
+        with _Poller(position, advance) as poller:
+            table = pacsv.read_csv(stream, read_options=read_options, parse_options=parse_options,
+                                   convert_options=convert_options)
+            poller.finish(source.size)
+    finally:
+        stream.close()
+    return table
+
+
+class RowMap:
+    """Spreadsheet row numbers (header = row 1) of table rows.
+
+    The table skips blank lines and rows with the wrong number of fields, which a spreadsheet still
+    shows as rows; when a file may have either, one pass with Python's csv module numbers them.
+    That pass runs only when a row number is asked for, which is rare (problems and examples).
+    """
+
+    def __init__(self, source: Source, encoding: str, ncols: int, nrows: int, malformed: bool) -> None:
+        self.source = source
+        self.encoding = encoding
+        self.ncols = ncols
+        self.nrows = nrows
+        self._has_malformed = malformed
+        self._done = False
+        self._valid: np.ndarray | None = None
+        self._bad: list[tuple[int, int, str]] | None = None
+
+    def rows(self, idx) -> np.ndarray:
+        """Row numbers of table rows `idx` (array-like of 0-based positions)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        if not len(idx):
+            return idx
+        valid = self._numbering()
+        if valid is None:
+            return idx + 2
+        return valid[idx]
+
+    def row(self, i: int) -> int:
+        return int(self.rows([i])[0])
+
+    def malformed(self) -> list[tuple[int | None, int | None, str | None]]:
+        """(row, number of fields, text) of each row pyarrow skipped for its field count."""
+        self._numbering()
+        return list(self._bad or [])
+
+    def _numbering(self) -> np.ndarray | None:
+        if self._done:
+            return self._valid
+        self._done = True
+        if not self._has_malformed and not self._may_have_blank_lines():
+            return None
+        valid, bad = self._scan()
+        self._bad = bad
+        if len(valid) == self.nrows:  # else csv and pyarrow disagree: keep the simple numbering
+            self._valid = np.asarray(valid, dtype=np.int64)
+        return self._valid
+
+    def _may_have_blank_lines(self) -> bool:
+        if self.source.member is not None or self.encoding == "utf-16":
+            return True
+        try:
+            with self.source.path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+                end = len(mm)
+                while end > 0 and mm[end - 1] in b" \t\r\n":
+                    end -= 1
+                start = 0
+                while start < end and mm[start] in b"\r\n":
+                    start += 1
+                return any(mm.find(pat, start, end) >= 0 for pat in (b"\n\n", b"\n\r\n", b"\r\r"))
+        except (OSError, ValueError):
+            return True
+
+    def _scan(self) -> tuple[list[int], list[tuple[int, int, str]]]:
+        valid: list[int] = []
+        bad: list[tuple[int, int, str]] = []
+        encoding = "utf-8-sig" if self.encoding == "utf-8" else self.encoding
+        try:
+            with self.source.open() as raw:
+                text = io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="")
+                record = 0
+                header_seen = False
+                for fields in csv.reader(text):
+                    record += 1
+                    if not header_seen:
+                        if fields:
+                            header_seen = True
+                        continue
+                    if not fields:
+                        continue
+                    if len(fields) != self.ncols:
+                        bad.append((record, len(fields), ",".join(fields)))
+                    else:
+                        valid.append(record)
+        except (OSError, csv.Error, UnicodeError, EOFError):
+            return [], []
+        return valid, bad

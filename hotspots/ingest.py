@@ -1,0 +1,859 @@
+"""Read incident files into the incident data model: police.uk street-level CSVs (a file, a folder
+of monthly files or the archive zip), force export CSVs with real timestamps, and GeoJSON,
+GeoPackage or GeoParquet points. Every problem in every file is collected before anything is
+returned, so a user can fix a file in one go."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from os import PathLike
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyproj
+import shapely
+
+from hotspots import _ingest_checks as checks
+from hotspots._errors import InputError, Problem
+from hotspots._ingest_csv import HEAD_BYTES, STRING, TEXT, CsvHead, CsvTable, read_table, sniff
+from hotspots._ingest_sources import GEO_SUFFIXES, Source, expand_paths
+from hotspots.report import ReadReport
+from hotspots.schema import (
+    BNG,
+    CATEGORY_DTYPE,
+    INCIDENT_COLUMNS,
+    PRECISION_DTYPE,
+    TIME_PRECISIONS,
+    empty_incidents,
+    make_incidents,
+)
+from hotspots.settings import CATEGORIES, Settings, get_settings
+
+__all__ = [
+    "FORMATS",
+    "POLICEUK_COLUMNS",
+    "ForceColumns",
+    "read_incidents",
+    "read_incidents_report",
+]
+
+log = logging.getLogger(__name__)
+
+FORMATS: tuple[str, ...] = ("auto", "police.uk", "force", "geo")
+
+#: The header of a police.uk street-level CSV.
+POLICEUK_COLUMNS: tuple[str, ...] = (
+    "Crime ID", "Month", "Reported by", "Falls within", "Longitude", "Latitude", "Location",
+    "LSOA code", "LSOA name", "Crime type", "Last outcome category", "Context",
+)
+POLICEUK_REQUIRED: tuple[str, ...] = ("Crime ID", "Month", "Longitude", "Latitude", "Crime type")
+BTP = "British Transport Police"
+
+#: Files of this many bytes or more get a progress bar on a terminal (about 150,000 police.uk
+#: rows or 400,000 force-export rows; every file of a million rows is over it).
+PROGRESS_BYTES = 32 * 2**20
+
+# Column names recognised in force exports and geo files, best first, compared after removing
+# everything but letters and digits and folding case.
+ID_NAMES = ("incident_id", "incidentid", "id", "reference", "ref", "crime_id", "crime_reference",
+            "crime_ref", "crime_number", "crime_no", "incident_number", "incident_no",
+            "incident_ref", "occurrence_id", "occurrence_number", "occurrence_ref", "urn",
+            "log_number", "cad_number", "cad_ref", "event_id", "record_id", "report_id")
+DATETIME_NAMES = ("occurred_at", "datetime", "date_time", "occurred_datetime", "occurred",
+                  "occurred_on", "incident_datetime", "incident_date", "offence_datetime",
+                  "offence_date", "committed_datetime", "committed_date", "date_committed",
+                  "date_occurred", "start_datetime", "start_date", "event_datetime", "event_date",
+                  "reported_datetime", "reported_date", "reported_at", "date", "timestamp", "month")
+TIME_NAMES = ("time", "occurred_time", "time_occurred", "incident_time", "offence_time",
+              "committed_time", "start_time", "event_time")
+TYPE_NAMES = ("crime_type", "type", "offence", "offence_type", "offence_description",
+              "incident_type", "crime_category", "incident_category", "category",
+              "classification", "offence_subgroup", "subgroup", "ho_class", "asb_type",
+              "crime_description")
+EASTING_NAMES = ("easting", "eastings", "x", "x_coord", "x_coordinate", "grid_x", "bng_x",
+                 "location_x", "map_x")
+NORTHING_NAMES = ("northing", "northings", "y", "y_coord", "y_coordinate", "grid_y", "bng_y",
+                  "location_y", "map_y")
+LON_NAMES = ("longitude", "lon", "long", "lng", "x_lon")
+LAT_NAMES = ("latitude", "lat", "y_lat")
+GENERIC_XY = {"x", "y", "xcoord", "ycoord", "xcoordinate", "ycoordinate", "mapx", "mapy"}
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", name.casefold())
+
+
+@dataclass(frozen=True)
+class ForceColumns:
+    """Which columns of a force export (or geo file) hold what; None means find it by name.
+
+    `crs` is the CRS of `x_col`/`y_col`: None reads easting/northing as EPSG:27700 and
+    longitude/latitude as EPSG:4326. `dayfirst` reads `03/05/2025` as 3 May (UK style).
+    """
+
+    id_col: str | None = None
+    datetime_col: str | None = None
+    type_col: str | None = None
+    x_col: str | None = None
+    y_col: str | None = None
+    crs: str | None = None
+    dayfirst: bool = True
+
+    @classmethod
+    def from_options(cls, *, id_col: str | None = None, datetime_col: str | None = None,
+                     type_col: str | None = None, x_col: str | None = None,
+                     y_col: str | None = None, crs: str | None = None,
+                     dayfirst: bool | None = None) -> ForceColumns:
+        """Build from command-line style options (empty strings count as not given).
+
+        Raises
+        ------
+        InputError
+            Only one of `x_col` and `y_col` given, or a `crs` pyproj does not know.
+        """
+        def clean(value: str | None) -> str | None:
+            if value is None:
+                return None
+            value = str(value).strip()
+            return value or None
+
+        x_col, y_col, crs = clean(x_col), clean(y_col), clean(crs)
+        if (x_col is None) != (y_col is None):
+            msg = "`x_col` and `y_col` go together: give both coordinate columns or neither."
+            raise InputError(msg)
+        if crs is not None:
+            try:
+                pyproj.CRS.from_user_input(crs)
+            except pyproj.exceptions.CRSError:
+                msg = (f"`crs` {crs!r} is not a coordinate reference system pyproj knows; use for "
+                       "example EPSG:27700 (British National Grid) or EPSG:4326 (longitude/latitude).")
+                raise InputError(msg) from None
+        return cls(id_col=clean(id_col), datetime_col=clean(datetime_col),
+                   type_col=clean(type_col), x_col=x_col, y_col=y_col, crs=crs,
+                   dayfirst=True if dayfirst is None else bool(dayfirst))
+
+
+@dataclass
+class _Part:
+    """The rows kept from one file, column by column."""
+
+    ids: pa.Array
+    occurred_ns: np.ndarray
+    precision: np.ndarray
+    types: pa.Array
+    category: np.ndarray
+    harm: np.ndarray
+    geometry: np.ndarray
+    source: str
+
+
+@dataclass
+class _Rows:
+    """What one file's columns say, before the rows are kept or the file refused."""
+
+    file: str
+    n: int
+    rows: Callable[[np.ndarray], np.ndarray]
+    problems: checks.ProblemLog
+    report: ReadReport
+    settings: Settings
+    active: np.ndarray = field(default=None)  # rows still being read
+
+    def __post_init__(self) -> None:
+        if self.active is None:
+            self.active = np.ones(self.n, dtype=bool)
+
+    def at(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pos = np.flatnonzero(mask)
+        return pos, self.rows(pos)
+
+
+def read_incidents(paths: str | PathLike | Sequence[str | PathLike], *, format: str = "auto",
+                   columns: ForceColumns | None = None, source: str | None = None,
+                   settings: Settings | None = None, progress: bool | None = None,
+                   ) -> gpd.GeoDataFrame:
+    """Read incident files into one incident frame.
+
+    Parameters
+    ----------
+    paths
+        A file, a folder (its CSVs, in subfolders too) or a police.uk archive zip, or a list of
+        them. Police.uk outcomes and stop-and-search files are skipped and counted.
+    format
+        `auto` (by file name and header), `police.uk`, `force` (a CSV with timestamps) or `geo`
+        (GeoJSON, GeoPackage, GeoParquet points).
+    columns
+        Column names and coordinate CRS of force exports and geo files; found by name when None.
+    source
+        Label for the `source` column; default `police.uk` for police.uk files and
+        `force-export` for the others.
+    settings
+        Category and harm tables, timezone, `exclude_btp`, `unknown_crime_type`; read from the
+        instance folder when None.
+    progress
+        Show a progress bar on stderr: True always, False never, None for large inputs when stderr
+        is a terminal.
+
+    Returns
+    -------
+    GeoDataFrame
+        The data model's columns in EPSG:27700 (metres); `attrs["read_report"]` holds the
+        `ReadReport` (rows read, rows left out by reason, warnings with examples).
+
+    Raises
+    ------
+    InputError
+        Anything wrong with any file, with every problem found in `problems` (file, row as a
+        spreadsheet numbers it with the header as row 1, column, value, what was expected).
+    """
+    frame, _report = read_incidents_report(paths, format=format, columns=columns, source=source,
+                                           settings=settings, progress=progress)
+    return frame
+
+
+def read_incidents_report(paths: str | PathLike | Sequence[str | PathLike], *, format: str = "auto",
+                          columns: ForceColumns | None = None, source: str | None = None,
+                          settings: Settings | None = None, progress: bool | None = None,
+                          ) -> tuple[gpd.GeoDataFrame, ReadReport]:
+    """Like `read_incidents`, also returning the `ReadReport` (the same one as in `attrs`)."""
+    if format not in FORMATS:
+        msg = f"`format` must be one of {', '.join(FORMATS)}; got {format!r}."
+        raise InputError(msg)
+    if columns is None:
+        columns = ForceColumns()
+    elif not isinstance(columns, ForceColumns):
+        msg = f"`columns` must be a ForceColumns; got {type(columns).__name__}."
+        raise TypeError(msg)
+    if source is not None and not str(source).strip():
+        msg = "`source` must not be empty; leave it out for the default label."
+        raise InputError(msg)
+    settings = settings if settings is not None else get_settings()
+
+    report = ReadReport()
+    found: list[Problem] = []
+    sources = expand_paths(paths, found, report)
+    if not sources and not found:
+        msg = "`paths` is empty: give at least one file, folder or zip archive."
+        raise InputError(msg)
+    problems = checks.ProblemLog()
+    problems.extend(found)
+
+    parts: list[_Part] = []
+    bar = _progress_bar(sum(s.size for s in sources), progress)
+    try:
+        for src in sources:
+            part = _read_source(src, format=format, columns=columns, source=source,
+                                settings=settings, report=report, problems=problems,
+                                advance=bar.update if bar is not None else None)
+            if part is not None:
+                parts.append(part)
+    finally:
+        if bar is not None:
+            bar.close()
+    if problems:
+        raise InputError.from_problems(problems.problems())
+    frame = _frame(parts, settings)
+    frame.attrs["read_report"] = report
+    log.info("read %d incidents from %d files", len(frame), len(report.files))
+    return frame, report
+
+
+def _progress_bar(total: int, progress: bool | None):
+    if progress is None:
+        progress = total >= PROGRESS_BYTES and sys.stderr is not None and sys.stderr.isatty()
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
+                desc="reading incidents", file=sys.stderr, dynamic_ncols=True)
+
+
+def _read_source(src: Source, *, format: str, columns: ForceColumns, source: str | None,
+                 settings: Settings, report: ReadReport, problems: checks.ProblemLog,
+                 advance) -> _Part | None:
+    try:
+        head = src.head(HEAD_BYTES)
+    except (OSError, EOFError, RuntimeError, ValueError) as exc:
+        # RuntimeError: zipfile's answer for an encrypted member.
+        problems.add(Problem(src.name, None, None, None, f"cannot be read ({exc})",
+                             kind="unreadable"))
+        return None
+    kind = format
+    if format == "auto":
+        kind = "geo" if _is_geo(src, head) else "csv"
+    if kind == "geo":
+        part = _read_geo(src, columns=columns, source=source, settings=settings, report=report,
+                         problems=problems)
+        if advance is not None:
+            advance(src.size)
+        return part
+
+    sniffed = sniff(src, head)
+    if isinstance(sniffed, Problem):
+        problems.add(sniffed)
+        return None
+    if kind == "csv":
+        kind = _csv_kind(src, sniffed, columns)
+        if isinstance(kind, Problem):
+            problems.add(kind)
+            return None
+    # Dictionary-encode the columns whose distinct values are checked (few, and each checked
+    # once); plain strings for the rest, which are only hashed or compared.
+    if kind == "police.uk":
+        coded = {_key(c) for c in ("Month", "Reported by", "Longitude", "Latitude", "Crime type")}
+        types = {h: (TEXT if _key(h) in coded else STRING) for h in sniffed.header}
+    else:
+        roles = _force_roles(sniffed.header, columns)
+        types = {h: STRING for h in sniffed.header}
+        for role in ("datetime", "type", "x", "y"):
+            if roles[role] is not None:
+                types[sniffed.header[roles[role]]] = TEXT
+    table = read_table(src, sniffed, types, advance)
+    if isinstance(table, Problem):
+        problems.add(table)
+        return None
+    report.files.append(src.name)
+    report.rows_read += table.table.num_rows
+    rows = _Rows(src.name, table.table.num_rows, table.rows.rows, problems, report, settings)
+    _malformed(table, rows)
+    if kind == "police.uk":
+        return _police_uk(table, rows, label=source or "police.uk")
+    return _force(table, rows, columns, label=source or "force-export")
+
+
+def _is_geo(src: Source, head: bytes) -> bool:
+    if src.member is not None:
+        return False
+    if src.suffix in GEO_SUFFIXES:
+        return True
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head.startswith((b"PAR1", b"SQLite format 3\x00")) or start.startswith(b"{")
+
+
+def _csv_kind(src: Source, head: CsvHead, columns: ForceColumns) -> str | Problem:
+    keys = {_key(h) for h in head.header}
+    marks = keys & {_key(c) for c in POLICEUK_COLUMNS}
+    explicit = any(getattr(columns, f) for f in ("id_col", "datetime_col", "type_col", "x_col"))
+    if not explicit and ({"month", "crimetype"} <= keys or len(marks) >= 4):
+        return "police.uk"
+    roles = _force_roles(head.header, columns)
+    if explicit or sum(v is not None for v in roles.values()) >= 2:
+        return "force"
+    if src.suffix == ".csv" and (src.member or str(src.path)).lower().endswith("-street.csv"):
+        return "police.uk"
+    shown = head.first_line if len(head.first_line) <= 80 else head.first_line[:77] + "..."
+    return Problem(src.name, None, None, None,
+                   f"has no recognisable header (its first line is {shown!r}); expected the police.uk "
+                   f"columns ({', '.join(POLICEUK_COLUMNS)}) or a force export with columns for the "
+                   "date and time, the crime type and easting/northing or longitude/latitude",
+                   kind="not CSV")
+
+
+def _find(header: Sequence[str], explicit: str | None, names: Sequence[str]) -> int | None:
+    """Index of the column named `explicit` (exactly, then loosely) or of the best of `names`."""
+    keys = [_key(h) for h in header]
+    if explicit is not None:
+        if explicit in header:
+            return list(header).index(explicit)
+        k = _key(explicit)
+        return keys.index(k) if k and k in keys else None
+    for name in names:
+        k = _key(name)
+        if k in keys:
+            return keys.index(k)
+    return None
+
+
+def _force_roles(header: Sequence[str], columns: ForceColumns) -> dict[str, int | None]:
+    roles = {
+        "id": _find(header, columns.id_col, ID_NAMES),
+        "datetime": _find(header, columns.datetime_col, DATETIME_NAMES),
+        "type": _find(header, columns.type_col, TYPE_NAMES),
+    }
+    if columns.x_col is not None:
+        roles["x"] = _find(header, columns.x_col, ())
+        roles["y"] = _find(header, columns.y_col, ())
+    else:
+        x, y = _find(header, None, EASTING_NAMES), _find(header, None, NORTHING_NAMES)
+        if x is None or y is None:
+            x2, y2 = _find(header, None, LON_NAMES), _find(header, None, LAT_NAMES)
+            if x2 is not None and y2 is not None:
+                x, y = x2, y2
+        roles["x"], roles["y"] = x, y
+    return roles
+
+
+def _malformed(table: CsvTable, rows: _Rows) -> None:
+    if not table.malformed:
+        return
+    numbered = table.rows.malformed()
+    ncols = table.table.num_columns
+    if numbered:
+        for row, nfields, text in numbered:
+            rows.problems.add(Problem(rows.file, row, None, text,
+                                      f"has {nfields} fields; expected {ncols} as in the header",
+                                      kind="malformed row"))
+        return
+    for text in table.malformed:
+        rows.problems.add(Problem(rows.file, None, None, text,
+                                  f"is a row without {ncols} fields as in the header",
+                                  kind="malformed row"))
+
+
+def _missing_columns(rows: _Rows, missing: Sequence[str], header: Sequence[str], hint: str = "") -> None:
+    names = ", ".join(repr(m) for m in missing)
+    plural = "s" if len(missing) > 1 else ""
+    found = ", ".join(header) if header else "(none)"
+    rows.problems.add(Problem(rows.file, None, None, None,
+                              f"is missing the required column{plural} {names}; the columns found "
+                              f"are: {found}{hint}", kind="missing columns"))
+
+
+# --- police.uk ----------------------------------------------------------------------------------
+
+
+def _police_uk(table: CsvTable, rows: _Rows, *, label: str) -> _Part | None:
+    t = table.table
+    header = t.column_names
+    keys = [_key(h) for h in header]
+    where = {c: (keys.index(_key(c)) if _key(c) in keys else None) for c in POLICEUK_COLUMNS}
+    missing = [c for c in POLICEUK_REQUIRED if where[c] is None]
+    if missing:
+        _missing_columns(rows, missing, header)
+        return None
+    col = {c: t.column(i) for c, i in where.items() if i is not None}
+    settings = rows.settings
+
+    if settings.exclude_btp and "Reported by" in col:
+        reporter = checks.as_dictionary(col["Reported by"])
+        words = pc.utf8_lower(pc.utf8_trim_whitespace(reporter.dictionary)).to_numpy(zero_copy_only=False)
+        is_btp = (words == BTP.lower())[reporter.indices.to_numpy(zero_copy_only=False)]
+        rows.report.exclude(BTP, int(is_btp.sum()))
+        rows.active &= ~is_btp
+
+    own, ids = _ids(t, where["Crime ID"], rows, order=POLICEUK_COLUMNS)
+
+    month_ns, bad_month = checks.month_starts(col["Month"], settings.timezone)
+    pos, at = rows.at(bad_month & rows.active)
+    rows.problems.add_rows(rows.file, at, "Month", checks.values_at(col["Month"]),
+                           "is not a month like 2024-05", "unparseable month", pos)
+
+    points = _coordinates(rows, col["Longitude"], col["Latitude"], "Longitude", "Latitude",
+                          pyproj.CRS.from_user_input("EPSG:4326"))
+    types = _types(rows, col["Crime type"], "Crime type")
+    keep = _duplicates(t, own, rows, "Crime ID")
+    if rows.problems or keep is None:
+        return None
+    keep &= points.located
+    precision = np.zeros(rows.n, dtype=np.int8)  # month
+    return _part(keep, ids, month_ns, precision, types, points, label)
+
+
+# --- force exports ------------------------------------------------------------------------------
+
+
+def _force(table: CsvTable, rows: _Rows, columns: ForceColumns, *, label: str) -> _Part | None:
+    t = table.table
+    header = t.column_names
+    roles = _force_roles(header, columns)
+    missing = []
+    for role, given, what in (("datetime", columns.datetime_col, "date and time"),
+                              ("type", columns.type_col, "crime type"),
+                              ("x", columns.x_col, "easting or longitude"),
+                              ("y", columns.y_col, "northing or latitude")):
+        if roles[role] is None:
+            missing.append(given or what)
+    if columns.id_col is not None and roles["id"] is None:
+        missing.insert(0, columns.id_col)
+    if missing:
+        _missing_columns(rows, missing, header,
+                         " (name the columns with `columns`: id_col, datetime_col, type_col, "
+                         "x_col, y_col)")
+        return None
+    settings = rows.settings
+    dt_name = header[roles["datetime"]]
+    dt_col = t.column(roles["datetime"])
+    time_i = _find(header, None, TIME_NAMES) if columns.datetime_col is None else None
+    if time_i is not None and time_i != roles["datetime"]:
+        dt_col = _with_times(dt_col, t.column(time_i))
+        dt_name = f"{dt_name} + {header[time_i]}"
+    ns, precision, bad, empty = checks.parse_datetimes(dt_col, dayfirst=columns.dayfirst,
+                                                       tz=settings.timezone)
+    example = "31/12/2024 23:59" if columns.dayfirst else "12/31/2024 11:59 PM"
+    pos, at = rows.at(empty & rows.active)
+    rows.problems.add_rows(rows.file, at, dt_name, None, "is empty; expected a date",
+                           "missing date", pos)
+    pos, at = rows.at(bad & ~empty & rows.active)
+    rows.problems.add_rows(rows.file, at, dt_name, checks.values_at(dt_col),
+                           f"is not a date or date and time like {example}"
+                           f" ({'day' if columns.dayfirst else 'month'} first)",
+                           "unparseable date", pos)
+
+    x_name, y_name = header[roles["x"]], header[roles["y"]]
+    crs = _coordinate_crs(columns, x_name, y_name, t.column(roles["x"]), t.column(roles["y"]))
+    own, ids = _ids(t, roles["id"], rows, order=())
+    points = _coordinates(rows, t.column(roles["x"]), t.column(roles["y"]), x_name, y_name, crs)
+    types = _types(rows, t.column(roles["type"]), header[roles["type"]])
+    keep = _duplicates(t, own, rows, header[roles["id"]] if roles["id"] is not None else "id")
+    if rows.problems or keep is None:
+        return None
+    keep &= points.located
+    return _part(keep, ids, ns, precision, types, points, label)
+
+
+def _with_times(dates, times):
+    """Date text joined with a separate time column where the date has no time of its own."""
+    d = checks.as_strings(dates)
+    tm = checks.as_strings(times)
+    join = pc.and_(pc.invert(pc.match_substring(d, ":")), pc.greater(pc.utf8_length(tm), 0))
+    return pc.if_else(join, pc.binary_join_element_wise(d, tm, " "), d)
+
+
+def _coordinate_crs(columns: ForceColumns, x_name: str, y_name: str, x_col, y_col) -> pyproj.CRS:
+    if columns.crs is not None:
+        return pyproj.CRS.from_user_input(columns.crs)
+    kx, ky = _key(x_name), _key(y_name)
+    lonlat = {_key(n) for n in LON_NAMES + LAT_NAMES}
+    if kx in lonlat or ky in lonlat:
+        return pyproj.CRS.from_user_input("EPSG:4326")
+    if kx in GENERIC_XY and ky in GENERIC_XY:
+        # Names that do not say: small numbers are degrees, large ones metres.
+        x, _, _, _ = checks.to_numbers(x_col)
+        y, _, _, _ = checks.to_numbers(y_col)
+        with np.errstate(invalid="ignore"):
+            finite = np.isfinite(x) & np.isfinite(y)
+            if finite.any() and np.all(np.abs(x[finite]) <= 180) and np.all(np.abs(y[finite]) <= 90):
+                log.info("coordinates %s/%s read as longitude/latitude (EPSG:4326)", x_name, y_name)
+                return pyproj.CRS.from_user_input("EPSG:4326")
+    return pyproj.CRS.from_user_input(BNG)
+
+
+# --- geo files ----------------------------------------------------------------------------------
+
+
+def _read_geo_frame(src: Source) -> gpd.GeoDataFrame:
+    with src.path.open("rb") as fh:
+        magic = fh.read(4)
+    if magic == b"PAR1" or src.suffix in {".parquet", ".geoparquet"}:
+        return gpd.read_parquet(src.path)
+    import pyogrio
+
+    with warnings.catch_warnings():
+        # GDAL's notes on times it parsed anyway (mixed UTC offsets): the values are fine.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return pyogrio.read_dataframe(src.path)
+
+
+def _read_geo(src: Source, *, columns: ForceColumns, source: str | None, settings: Settings,
+              report: ReadReport, problems: checks.ProblemLog) -> _Part | None:
+    if src.member is not None:
+        problems.add(Problem(src.name, None, None, None,
+                             "is inside a zip archive; unpack geo files before reading them",
+                             kind="unreadable"))
+        return None
+    try:
+        gdf = _read_geo_frame(src)
+    except Exception as exc:  # noqa: BLE001 - the readers raise many types for a bad file
+        problems.add(Problem(src.name, None, None, None,
+                             "cannot be read as a GeoJSON, GeoPackage or GeoParquet file "
+                             f"({type(exc).__name__}: {exc})", kind="unreadable"))
+        return None
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
+        problems.add(Problem(src.name, None, None, None, "holds no geometry column; expected points",
+                             kind="not a point"))
+        return None
+    gdf = gdf.reset_index(drop=True)
+    n = len(gdf)
+    report.files.append(src.name)
+    report.rows_read += n
+    rows = _Rows(src.name, n, lambda pos: np.asarray(pos, dtype=np.int64) + 2, problems, report,
+                 settings)
+    if gdf.crs is None:
+        problems.add(Problem(src.name, None, None, None,
+                             "has no coordinate reference system (CRS); save it with one, e.g. "
+                             "EPSG:27700 for British National Grid or EPSG:4326 for "
+                             "longitude/latitude", kind="missing CRS"))
+        return None
+    attrs = [c for c in gdf.columns if c != gdf.geometry.name]
+    roles = _force_roles(attrs, ForceColumns(id_col=columns.id_col,
+                                             datetime_col=columns.datetime_col,
+                                             type_col=columns.type_col))
+    missing = []
+    for role, given, what in (("datetime", columns.datetime_col, "date and time"),
+                              ("type", columns.type_col, "crime type")):
+        if roles[role] is None:
+            missing.append(given or what)
+    if columns.id_col is not None and roles["id"] is None:
+        missing.insert(0, columns.id_col)
+    if missing:
+        _missing_columns(rows, missing, attrs,
+                         " (name the columns with `columns`: id_col, datetime_col, type_col)")
+        return None
+
+    geoms = np.asarray(gdf.geometry.values, dtype=object)
+    type_id = shapely.get_type_id(geoms)
+    empty = (type_id < 0) | shapely.is_empty(geoms)
+    non_point = (type_id != 0) & ~empty
+    pos, at = rows.at(non_point)
+    rows.problems.add_rows(src.name, at, gdf.geometry.name,
+                           lambda p: [geoms[i].geom_type for i in p],
+                           "geometry is not a Point; expected one point per incident",
+                           "not a point", pos)
+    rows.active &= ~non_point
+    is_point = ~empty & ~non_point
+    x = np.full(n, np.nan)
+    y = np.full(n, np.nan)
+    if is_point.any():
+        x[is_point] = shapely.get_x(geoms[is_point])
+        y[is_point] = shapely.get_y(geoms[is_point])
+    crs = pyproj.CRS.from_user_input(gdf.crs)
+    x_name, y_name = ("longitude", "latitude") if crs.is_geographic else ("x", "y")
+    nan = ~np.isfinite(x) | ~np.isfinite(y)
+    no_coords = empty | (is_point & nan)
+
+    def text(values: np.ndarray):
+        return lambda p: [repr(float(v)) for v in values[p]]
+
+    points = checks.check_points(
+        x, y, x_empty=no_coords, y_empty=no_coords, x_bad=np.zeros(n, bool),
+        y_bad=np.zeros(n, bool), active=rows.active, crs=crs, file=src.name, rows=rows.rows,
+        x_name=x_name, y_name=y_name, x_text=text(x), y_text=text(y), problems=rows.problems)
+    rows.report.exclude("no location", int(points.no_location.sum()))
+    rows.active &= ~points.no_location
+
+    dt_name = attrs[roles["datetime"]]
+    ns, precision, bad, dt_empty = checks.datetimes_from_values(
+        gdf[dt_name], tz=settings.timezone, dayfirst=columns.dayfirst)
+    if "time_precision" in gdf.columns:
+        # A file this program exported: keep the precision it recorded.
+        given = gdf["time_precision"].astype(object).map(
+            lambda v: checks.PRECISION_CODES.get(v, -1)).to_numpy(dtype=np.int8)
+        precision = np.where(given >= 0, given, precision).astype(np.int8)
+    dt_text = _text_column(gdf[dt_name])
+    pos, at = rows.at(dt_empty & rows.active)
+    rows.problems.add_rows(src.name, at, dt_name, None, "is empty; expected a date",
+                           "missing date", pos)
+    pos, at = rows.at(bad & ~dt_empty & rows.active)
+    rows.problems.add_rows(src.name, at, dt_name, checks.values_at(dt_text),
+                           "is not a date or date and time", "unparseable date", pos)
+
+    table = pa.table({str(c): _text_column(gdf[c]) for c in attrs}
+                     | {"__x": pa.array(np.char.mod("%r", x).tolist() if n else [], pa.string()),
+                        "__y": pa.array(np.char.mod("%r", y).tolist() if n else [], pa.string())})
+    id_i = roles["id"]
+    own, ids = _ids(table, id_i, rows, order=())
+    types = _types(rows, table.column(roles["type"]), attrs[roles["type"]])
+    keep = _duplicates(table, own, rows, attrs[id_i] if id_i is not None else "id")
+    if rows.problems or keep is None:
+        return None
+    keep &= points.located
+    return _part(keep, ids, ns, precision, types, points, source or "force-export")
+
+
+def _text_column(values: pd.Series) -> pa.Array:
+    """A column of a geo file as text ("" where missing; whole floats without ".0")."""
+    if pd.api.types.is_float_dtype(values.dtype):
+        finite = values.dropna()
+        if len(finite) and np.all(np.mod(finite.to_numpy(), 1) == 0):
+            values = values.astype("Int64")
+    text = values.astype(object).where(values.notna(), "").map(str)
+    return pa.array(text.to_numpy(dtype=object), type=pa.string())
+
+
+# --- shared steps -------------------------------------------------------------------------------
+
+
+def _coordinates(rows: _Rows, x_col, y_col, x_name: str, y_name: str, crs: pyproj.CRS) -> checks.Points:
+    x, x_empty, x_bad, x_codes = checks.to_numbers(x_col)
+    y, y_empty, y_bad, y_codes = checks.to_numbers(y_col)
+    pair = None
+    if x_codes is not None and y_codes is not None:
+        pair = x_codes * (int(y_codes.max(initial=0)) + 1) + y_codes
+    points = checks.check_points(
+        x, y, x_empty=x_empty, y_empty=y_empty, x_bad=x_bad, y_bad=y_bad, active=rows.active,
+        crs=crs, file=rows.file, rows=rows.rows, x_name=x_name, y_name=y_name,
+        x_text=checks.values_at(x_col), y_text=checks.values_at(y_col), problems=rows.problems,
+        pair_codes=pair)
+    rows.report.exclude("no location", int(points.no_location.sum()))
+    rows.active &= ~points.no_location
+    return points
+
+
+def _types(rows: _Rows, col, name: str) -> checks.Types:
+    types = checks.crime_types(col, rows.settings)
+    pos, at = rows.at(types.empty & rows.active)
+    rows.problems.add_rows(rows.file, at, name, None, "is empty; expected a crime type",
+                           "missing crime type", pos)
+    unknown = types.unknown & rows.active
+    if unknown.any():
+        pos = np.flatnonzero(unknown)
+        if rows.settings.unknown_crime_type == "error":
+            rows.problems.add_rows(rows.file, rows.rows(pos), name, checks.values_at(types.labels),
+                                   "is not in the category table (setting `categories`)",
+                                   "unknown crime type", pos)
+        else:
+            kind = "unknown crime type mapped to other"
+            # One example per distinct unknown type, so a user sees which labels to add.
+            codes = types.labels.indices.to_numpy(zero_copy_only=False)[pos]
+            _, first = np.unique(codes, return_index=True)
+            shown = pos[np.sort(first)][: ReadReport.MAX_EXAMPLES]
+            labels = checks.values_at(types.labels)(shown)
+            examples = [Problem(rows.file, int(r), name, label,
+                                "is not in the category table; counted as other", kind)
+                        for r, label in zip(rows.rows(shown), labels, strict=True)]
+            _warn(rows.report, kind, len(pos), examples)
+    return types
+
+
+def _warn(report: ReadReport, kind: str, count: int, examples: Sequence[Problem]) -> None:
+    """Count a warning with up to `ReadReport.MAX_EXAMPLES` examples."""
+    if count <= 0:
+        return
+    report.warn(kind, count, examples[0] if examples else None)
+    bucket = report.examples.setdefault(kind, [])
+    for example in examples[1:]:
+        if len(bucket) >= ReadReport.MAX_EXAMPLES:
+            break
+        bucket.append(example)
+
+
+def _ids(table: pa.Table, id_index: int | None, rows: _Rows, *,
+         order: Sequence[str]) -> tuple[pa.Array, pa.Array]:
+    """The file's own ids ("" where missing) and the ids used: one derived from the row's text
+    where the file has none."""
+    n = table.num_rows
+    if id_index is None:
+        own = pa.array([""] * n, type=pa.string())
+        if n:
+            rows.report.warn("no id column: ids derived from row content", n)
+    else:
+        own = checks.as_strings(table.column(id_index))
+    missing = checks.lengths(own) == 0 if n else np.zeros(0, dtype=bool)
+    if not missing.any():
+        return own, own
+    mask = pa.array(missing)
+    without = table.filter(mask)
+    # A fixed column order keeps ids stable if a later file orders its columns differently.
+    names = table.column_names
+    rank = {_key(c): i for i, c in enumerate(order)}
+    others = [i for i in range(len(names)) if i != id_index]
+    others.sort(key=lambda i: (rank.get(_key(names[i]), len(rank)), _key(names[i]), i))
+    fields = [checks.as_strings(without.column(i)) for i in others]
+    derived = checks.derive_ids(fields)
+    return own, pc.replace_with_mask(own, mask, pa.array(derived, type=pa.string()))
+
+
+def _duplicates(table: pa.Table, own: pa.Array, rows: _Rows, id_name: str) -> np.ndarray | None:
+    """Rows to keep after dropping exact duplicate rows; problems for ids with different rows."""
+    keep = rows.active.copy()
+    dup = checks.duplicated_positions(own, rows.active)
+    if not len(dup):
+        return keep
+    take = pa.array(dup, type=pa.int64())
+    id_text = own.take(take).to_pylist()
+    content = list(zip(*(checks.as_strings(table.column(i).take(take)).to_pylist()
+                         for i in range(table.num_columns)), strict=True))
+    first: dict[str, tuple[int, tuple]] = {}
+    same_rows = []
+    for p, ident, row in zip(dup.tolist(), id_text, content, strict=True):
+        if ident not in first:
+            first[ident] = (p, row)
+            continue
+        p0, row0 = first[ident]
+        r0, r = rows.rows(np.array([p0, p]))
+        if row == row0:
+            keep[p] = False
+            same_rows.append(Problem(rows.file, int(r), id_name, ident,
+                                     f"repeats row {int(r0)} exactly; kept once", "duplicate row"))
+        else:
+            rows.problems.add_rows(rows.file, np.array([r]), id_name, lambda _p, i=ident: [i],
+                                   f"is also the id of row {int(r0)}, which has different content",
+                                   "duplicate id", np.array([p]))
+    _warn(rows.report, "duplicate row within file", len(same_rows), same_rows)
+    return keep
+
+
+def _part(keep: np.ndarray, ids: pa.Array, ns: np.ndarray, precision: np.ndarray,
+          types: checks.Types, points: checks.Points, label: str) -> _Part:
+    mask = pa.array(keep)
+    return _Part(
+        ids=ids.filter(mask),
+        occurred_ns=ns[keep],
+        precision=precision[keep],
+        types=types.labels.filter(mask),
+        category=types.category[keep],
+        harm=types.harm[keep],
+        geometry=points.geometry[keep],
+        source=str(label),
+    )
+
+
+# --- the frame ----------------------------------------------------------------------------------
+
+
+def _frame(parts: list[_Part], settings: Settings) -> gpd.GeoDataFrame:
+    """Build the incident frame from the parts.
+
+    Equal to `schema.make_incidents` of the same values, built without the round trips through
+    Python objects that would take seconds for a million rows: strings stay in Arrow, repeated
+    points share one shapely object. The result is checked against the schema's own empty frame
+    and built with `make_incidents` should the two ever disagree.
+    """
+    template = empty_incidents(settings)
+    n = sum(len(p.occurred_ns) for p in parts)
+    if n == 0:
+        return template
+    ids = pa.chunked_array([p.ids for p in parts], type=pa.string())
+    types = pa.chunked_array([pc.cast(p.types, pa.string()) for p in parts], type=pa.string())
+    labels = sorted({p.source for p in parts})
+    source_codes = np.concatenate([np.full(len(p.occurred_ns), labels.index(p.source), np.int32)
+                                   for p in parts])
+    sources = pa.DictionaryArray.from_arrays(pa.array(source_codes), pa.array(labels)).cast(pa.string())
+    ns = np.concatenate([p.occurred_ns for p in parts])
+    precision = np.concatenate([p.precision for p in parts])
+    category = np.concatenate([p.category for p in parts])
+    harm = np.concatenate([p.harm for p in parts]).astype("float64", copy=False)
+    geometry = np.concatenate([p.geometry for p in parts])
+
+    prec_codes = np.array([list(PRECISION_DTYPE.categories).index(name) for name in TIME_PRECISIONS],
+                          dtype=np.int8)[precision]
+    cat_codes = np.array([list(CATEGORY_DTYPE.categories).index(name) for name in CATEGORIES],
+                         dtype=np.int8)[category]
+    occurred = pd.Series(pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC")
+                         .tz_convert(settings.timezone))
+    frame = gpd.GeoDataFrame(
+        {
+            "incident_id": pd.Series(ids, dtype="str"),
+            "occurred_at": occurred,
+            "time_precision": pd.Categorical.from_codes(prec_codes, dtype=PRECISION_DTYPE),
+            "crime_type": pd.Series(types, dtype="str"),
+            "category": pd.Categorical.from_codes(cat_codes, dtype=CATEGORY_DTYPE),
+            "harm": harm,
+            "source": pd.Series(sources, dtype="str"),
+        },
+        geometry=gpd.array.GeometryArray(geometry, crs=BNG),
+        crs=BNG,
+    )[INCIDENT_COLUMNS]
+    if list(frame.columns) == list(template.columns) and frame.dtypes.equals(template.dtypes):
+        return frame
+    log.warning("incident frame built the slow way: the data model changed")
+    return make_incidents(
+        incident_id=frame["incident_id"].to_numpy(dtype=object),
+        occurred_at=occurred,
+        time_precision=frame["time_precision"].astype(object).to_numpy(),
+        crime_type=frame["crime_type"].to_numpy(dtype=object),
+        x=shapely.get_x(geometry), y=shapely.get_y(geometry),
+        source=frame["source"].to_numpy(dtype=object),
+        settings=settings,
+        category=frame["category"].astype(object).to_numpy(),
+        harm=harm,
+    )
