@@ -43,7 +43,7 @@ def line_chart(series: Mapping[str, Sequence[float | None]], x_labels: Sequence[
 
     `reference` draws a dashed horizontal line (e.g. PAI = 1, no better than chance).
     """
-    left, right, top, bottom = 52, 150, 28, 46
+    left, right, top, bottom = 64, 150, 28, 46
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [v for s in series.values() for v in _finite(s)]
     if reference is not None:

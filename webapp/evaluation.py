@@ -75,14 +75,19 @@ def index():
               "period": request.args.get("period") or data.default_period(),
               "periods": request.args.get("periods", "8"),
               "method": request.args.get("method", "gistar")}
-    error, rows, figures = None, [], {}
+    error, rows, figures, means = None, [], {}, []
     status = 200
     try:
         params = evaluation_params(request.args)
         rows = evaluation_rows(params)
         figures = charts(rows) if rows else {}
+        if rows:
+            from webapp import _evaluation
+
+            means = records(_evaluation.summary(data.evaluation(**params)))
     except InputError as exc:
         error, status = str(exc), 400
-    return render_template("evaluation.html", rows=rows, charts=figures, chosen=chosen, error=error,
+    return render_template("evaluation.html", rows=rows, charts=figures, means=means, chosen=chosen,
+                           error=error,
                            periods=data.recent_periods(), methods=METHODS,
                            category_labels=CATEGORY_LABELS), status

@@ -1,0 +1,28 @@
+"""Adapter to `hotspots.evaluation` for the evaluation page and API."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+
+from hotspots.periods import Period
+from hotspots.settings import Settings
+
+
+def backtest(incidents: gpd.GeoDataFrame, *, category: str, last: Period, periods: int,
+             method: str, settings: Settings) -> pd.DataFrame:
+    """Each of the `periods` periods ending with `last`, scored with the hotspots of the one before
+    (`hotspots.evaluation.rolling_backtest`) over the priority wards; one row per (test period,
+    coverage), oldest first."""
+    from hotspots.evaluation import rolling_backtest
+
+    return rolling_backtest(incidents, category=category, period=last, periods=periods,
+                            method=method, wards=list(settings.priority_wards),
+                            resolution=settings.h3_resolution, settings=settings)
+
+
+def summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean hit rate, PAI and PEI per coverage (`hotspots.evaluation.summarise_backtest`)."""
+    from hotspots.evaluation import summarise_backtest
+
+    return summarise_backtest(table)
