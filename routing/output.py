@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import pyproj
 import shapely
-from shapely.ops import transform
 
 from routing.network import BNG, WGS84
 from routing.teams import Team
@@ -178,13 +177,12 @@ class PatrolPlan:
     def to_geojson(self, *, indent: int | None = None) -> str:
         """An RFC 7946 FeatureCollection (longitude/latitude): one LineString per team's route
         and one Point per visit, each marked `approximate` when no network was used."""
-        tr = _to_lonlat()
         features = []
         for r in self.routes:
-            line = transform(tr.transform, r.path) if not r.path.is_empty else r.path
+            coords = [[round(lon, 6), round(lat, 6)] for lon, lat in _lonlat_coords(r.path)]
             features.append({
                 "type": "Feature",
-                "geometry": _round_geom(shapely.geometry.mapping(line)),
+                "geometry": {"type": "LineString", "coordinates": coords},
                 "properties": {
                     "kind": "route", "team": r.team.name, "mode": r.team.mode,
                     "start": clock(r.start_min), "end": clock(r.end_min),
@@ -223,7 +221,6 @@ class PatrolPlan:
         import gpxpy.gpx
 
         routes = [self.route(team)] if team is not None else self.routes
-        tr = _to_lonlat()
         gpx = gpxpy.gpx.GPX()
         gpx.creator = "hotspots patrol planner"
         gpx.name = "Patrol plan" + (" (APPROXIMATE)" if self.approximate else "")
@@ -243,8 +240,7 @@ class PatrolPlan:
                 name=r.team.name,
                 description=(f"{r.team.mode} patrol {clock(r.start_min)}-{clock(r.end_min)}, "
                              f"{len(r.visits)} stops" + (" (APPROXIMATE)" if r.approximate else "")))
-            line = transform(tr.transform, r.path) if not r.path.is_empty else r.path
-            for lon, lat in line.coords:
+            for lon, lat in _lonlat_coords(r.path):
                 rte.points.append(gpxpy.gpx.GPXRoutePoint(latitude=round(lat, 7),
                                                           longitude=round(lon, 7)))
             gpx.routes.append(rte)
@@ -323,11 +319,13 @@ def _at(date: dt.date, minute: float) -> str:
     return (start + dt.timedelta(minutes=float(minute))).isoformat(timespec="minutes")
 
 
-def _round_geom(geom: dict[str, Any]) -> dict[str, Any]:
-    coords = geom.get("coordinates", ())
-    geom = dict(geom)
-    geom["coordinates"] = [[round(float(x), 6), round(float(y), 6)] for x, y in coords]
-    return geom
+def _lonlat_coords(line: shapely.LineString) -> list[tuple[float, float]]:
+    """The vertices of a line in EPSG:27700 as (longitude, latitude) pairs."""
+    xy = shapely.get_coordinates(line)
+    if len(xy) == 0:
+        return []
+    lon, lat = _to_lonlat().transform(xy[:, 0], xy[:, 1])
+    return list(zip(np.asarray(lon).tolist(), np.asarray(lat).tolist(), strict=True))
 
 
 def _jsonable(value: Any) -> Any:

@@ -78,8 +78,8 @@ def stops_from_ranking(
     top
         Take the best `top` cells overall instead.
     prize
-        What a stop is worth: `harm`, `gi_z` (negative values count as 0) or `count`
-        (default: the `patrol_prize` setting).
+        What a stop is worth: `harm`, `gi_z` or `count` (default: the `patrol_prize` setting).
+        Cells worth nothing (no harm, no incidents or a z-score of 0 or less) are left out.
     dwell_min
         Minutes to stay at each stop, 10 to 16 (default: the `dwell_min` setting, 15).
     windows
@@ -153,6 +153,13 @@ def stops_from_ranking(
 
     values = pd.to_numeric(frame[prize], errors="coerce").fillna(0.0).to_numpy(dtype=float)
     values = np.clip(values, 0.0, None)
+    # A cell with nothing to win is no stop (a cold cell by Gi*, or one with no incidents).
+    keep = values > 0
+    if not keep.any():
+        msg = (f"no cell of `ranking` has a {prize} above 0, so there are no stops; is the "
+               "period empty?")
+        raise InputError(msg)
+    frame, values = frame[keep], values[keep]
     cats = (frame["category"].astype(str).to_numpy() if "category" in frame.columns
             else np.full(len(frame), category or "", dtype=object))
     out = pd.DataFrame({
@@ -248,9 +255,11 @@ def snap_stops(stops: gpd.GeoDataFrame, network: nx.MultiDiGraph, *,
         "street_m": street,
         "reachable": street <= max_snap_m,
     }, index=stops.index)
-    for i in np.flatnonzero(~out["reachable"].to_numpy()):
-        log.warning("stop %s is %.0f m from the nearest street; left out of the plan",
-                    stops["stop_id"].iloc[i], street[i])
+    far = np.flatnonzero(~out["reachable"].to_numpy())
+    if len(far):
+        log.warning("%d of %d stops are more than %.0f m from the nearest street (e.g. %s, %.0f m) "
+                    "and are left out of the plan", len(far), len(stops), max_snap_m,
+                    stops["stop_id"].iloc[far[0]], street[far[0]])
     return out
 
 

@@ -119,8 +119,15 @@ def test_prize_choices(settings):
     counts = stops_from_ranking(frame, top=2, prize="count", settings=settings)["prize"]
     assert list(counts) == [9, 8]
     gi = stops_from_ranking(frame, prize="gi_z", settings=settings)
-    assert (gi["prize"] >= 0).all()  # negative z counts as nothing
-    assert (gi["prize"] == 0).any()
+    assert (gi["prize"] > 0).all()  # cells with z <= 0 are no stops
+    assert len(gi) == (frame["gi_z"] > 0).sum()
+
+
+def test_nothing_to_win(settings):
+    frame = _two_wards()
+    frame["harm"] = 0.0
+    with pytest.raises(InputError, match="no cell of `ranking` has a harm above 0"):
+        stops_from_ranking(frame, settings=settings)
 
 
 def test_prize_setting_is_the_default(tmp_path):

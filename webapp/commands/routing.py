@@ -230,7 +230,8 @@ def plan(obj, week, month, category, n_teams, shift_min, shift_start, dwell_min,
         msg = f"no hotspots to patrol in {period.label}."
         raise InputError(msg)
     stops = frames[0] if len(frames) == 1 else merge_stops(*frames)
-    obj.say(f"{len(stops)} candidate stops from the {category} ranking of {period.label}")
+    obj.say(f"{len(stops)} candidate stops from the {' and '.join(categories)} ranking of "
+            f"{period.label}")
 
     network = None
     if network_file is not None:
@@ -281,9 +282,12 @@ def plan(obj, week, month, category, n_teams, shift_min, shift_start, dwell_min,
             click.echo(f"{r.team.name[:30]:<30} {r.team.mode:<5} {len(r.visits):>5} "
                        f"{clock(r.start_min):>6} {clock(r.end_min):>8} {r.travel_min:>6.0f}m "
                        f"{r.distance_m / 1000:>6.1f} {r.prize:>9,.1f}")
-        for u in p.unreachable:
+        for u in p.unreachable[:5]:
             click.echo(f"left out: hotspot {u['stop_id']} ({u.get('ward_name', '')}) is "
                        f"{u.get('street_m', 0):,.0f} m from the nearest street")
+        if len(p.unreachable) > 5:
+            click.echo(f"left out: {len(p.unreachable) - 5} more hotspots far from the network's "
+                       "streets (does the network cover the wards?)")
 
 
 __all__ = ["network", "plan"]
