@@ -17,12 +17,22 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Rege
 
 from webapp.db import ROLES
 
-CATEGORY_CHOICES = [("asb", "Anti-social behaviour"),
+
+def _choices(pairs):
+    """(value, label) pairs in the form this WTForms wants (`SelectChoice` from 3.3 on)."""
+    try:
+        from wtforms.fields.choices import SelectChoice
+    except ImportError:  # WTForms before 3.3 takes the tuples
+        return list(pairs)
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+CATEGORY_CHOICES = _choices([("asb", "Anti-social behaviour"),
                     ("serious_violence", "Serious violence (proxy)"),
-                    ("all", "All incidents")]
-PLAN_CATEGORY_CHOICES = [("asb", "Anti-social behaviour"),
+                    ("all", "All incidents")])
+PLAN_CATEGORY_CHOICES = _choices([("asb", "Anti-social behaviour"),
                          ("serious_violence", "Serious violence (proxy)"),
-                         ("both", "Both")]
+                         ("both", "Both")])
 
 
 class LoginForm(FlaskForm):
@@ -62,7 +72,7 @@ class PlanForm(FlaskForm):
     dwell_min = DecimalField("Dwell per stop (minutes)", places=1,
                              validators=[DataRequired(), NumberRange(10, 16)], default=15,
                              description="The Koper curve: 10 to 16 minutes, 15 by default.")
-    mode = SelectField("Patrol mode", choices=[("drive", "Vehicle"), ("walk", "On foot")],
+    mode = SelectField("Patrol mode", choices=_choices([("drive", "Vehicle"), ("walk", "On foot")]),
                        default="drive")
     stops_per_ward = IntegerField("Candidate stops per ward",
                                   validators=[Optional(), NumberRange(1, 50)], default=15)
@@ -78,8 +88,8 @@ class UploadForm(FlaskForm):
     file = FileField("Incident file", validators=[FileRequired("Choose a file to upload.")],
                      description="A police.uk street-level CSV, the police.uk archive zip, a force "
                                  "export CSV, or GeoJSON/GeoPackage/GeoParquet points.")
-    format = SelectField("Format", choices=[("auto", "Work it out"), ("police.uk", "police.uk"),
-                                            ("force", "Force export"), ("geo", "Geo file")],
+    format = SelectField("Format", choices=_choices([("auto", "Work it out"), ("police.uk", "police.uk"),
+                                                     ("force", "Force export"), ("geo", "Geo file")]),
                          default="auto")
     source = StringField("Source label", validators=[Optional(), Length(max=60)],
                          description="Stored with each incident; defaults to the format's name.")
@@ -88,8 +98,9 @@ class UploadForm(FlaskForm):
     type_col = StringField("Type column", validators=[Optional(), Length(max=80)])
     x_col = StringField("Easting or longitude column", validators=[Optional(), Length(max=80)])
     y_col = StringField("Northing or latitude column", validators=[Optional(), Length(max=80)])
-    crs = SelectField("Coordinates", choices=[("", "Work it out"), ("EPSG:27700", "EPSG:27700 (easting/northing)"),
-                                              ("EPSG:4326", "EPSG:4326 (longitude/latitude)")],
+    crs = SelectField("Coordinates", choices=_choices([("", "Work it out"),
+                                       ("EPSG:27700", "EPSG:27700 (easting/northing)"),
+                                       ("EPSG:4326", "EPSG:4326 (longitude/latitude)")]),
                       default="", validators=[Optional()])
     month_first = BooleanField("Dates are month-first (US)")
     dry_run = BooleanField("Check only; store nothing")
@@ -100,14 +111,14 @@ class NewUserForm(FlaskForm):
     username = StringField("User name", validators=[
         DataRequired(), Length(min=2, max=80),
         Regexp(r"^[A-Za-z0-9._@-]+$", message="Letters, digits and . _ @ - only.")])
-    role = SelectField("Role", choices=[(r, r) for r in ROLES], default="viewer")
+    role = SelectField("Role", choices=_choices((r, r) for r in ROLES), default="viewer")
     team = StringField("Team", validators=[Optional(), Length(max=120)],
                        description="The patrol team a guardian belongs to (for plan assignments).")
     submit = SubmitField("Add user")
 
 
 class UserEditForm(FlaskForm):
-    role = SelectField("Role", choices=[(r, r) for r in ROLES])
+    role = SelectField("Role", choices=_choices((r, r) for r in ROLES))
     team = StringField("Team", validators=[Optional(), Length(max=120)])
     active = BooleanField("Active")
     submit = SubmitField("Save")

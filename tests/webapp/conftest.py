@@ -118,3 +118,39 @@ def token_for(app):
         return token
 
     return make
+
+
+_PLAN_CACHE: dict[str, object] = {}
+
+
+def _plan_fields(app) -> dict:
+    """The stored form of one small plan (made once per session: the demo store never changes)."""
+    if "fields" not in _PLAN_CACHE:
+        with app.test_request_context():
+            data = app.extensions["hotspots_data"]
+            params = {"period": data.default_period(), "category": "asb", "teams": 2,
+                      "shift_start": "16:00", "shift_min": 120, "dwell_min": 15.0, "mode": "drive",
+                      "stops_per_ward": 4, "seed": 0}
+            plan = data.make_plan(**params, time_limit_s=0.5)
+            teams = [r.team.name for r in plan.routes]
+            _PLAN_CACHE["fields"] = {
+                "name": "Test plan", "period": params["period"], "category": "asb", "params": params,
+                "plan": plan.to_dict(), "geojson": plan.to_geojson(), "gpx": plan.to_gpx(),
+                "gpx_teams": {t: plan.to_gpx(t) for t in teams},
+                "sheet_html": plan.to_sheet_html(title="Test plan"), "approximate": plan.approximate,
+                "demo": True, "status": "saved", "assignments": {teams[0]: "guardian"},
+            }
+    return dict(_PLAN_CACHE["fields"])
+
+
+@pytest.fixture
+def saved_plan(app) -> int:
+    """The id of a saved two-team plan whose first route is assigned to the guardian user."""
+    from webapp.db import SavedPlan, db_session
+
+    with app.app_context():
+        session = db_session()
+        record = SavedPlan(**_plan_fields(app))
+        session.add(record)
+        session.commit()
+        return record.id

@@ -1,0 +1,191 @@
+"""Every route with every role: allowed, refused (403), and logged out (login page or 401).
+
+`CASES` must name every endpoint of the app; a new route without a case fails
+`test_every_route_has_a_case`.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.webapp.conftest import ROLES, csrf_token, login
+
+# endpoint -> (method, path template, least role or None for open/any-login, JSON body)
+# `{plan}` is replaced by a saved plan's id. "login" means any logged-in user.
+CASES: dict[str, tuple[str, str, str | None, dict | None]] = {
+    "index": ("GET", "/", "login", None),
+    "auth.login": ("GET", "/login", None, None),
+    "auth.logout": ("POST", "/logout", "login", None),
+    "auth.account": ("GET", "/account", "login", None),
+    "maps.hotspot_map": ("GET", "/map", "viewer", None),
+    "maps.frame": ("GET", "/map/frame", "viewer", None),
+    "maps.ward_summary": ("GET", "/wards", "viewer", None),
+    "plans.index": ("GET", "/plans/", "guardian", None),
+    "plans.show": ("GET", "/plans/{plan}", "guardian", None),
+    "plans.plan_map": ("GET", "/plans/{plan}/map", "guardian", None),
+    "plans.sheet": ("GET", "/plans/{plan}/sheet", "guardian", None),
+    "plans.save": ("POST", "/plans/{plan}/save", "guardian", None),
+    "patrol_log.index": ("GET", "/patrol/", "guardian", None),
+    "patrol_log.route": ("GET", "/patrol/{plan}/0", "guardian", None),
+    "patrol_log.visit": ("POST", "/patrol/{plan}/0/visit", "guardian", None),
+    "patrol_log.dosage_report": ("GET", "/patrol/dosage", "guardian", None),
+    "evaluation.index": ("GET", "/evaluation/?periods=2", "analyst", None),
+    "data.upload": ("GET", "/data/", "analyst", None),
+    "exports.hotspots": ("GET", "/exports/hotspots.geojson", "analyst", None),
+    "exports.plan_gpx": ("GET", "/exports/plans/{plan}.gpx", "guardian", None),
+    "exports.plan_geojson": ("GET", "/exports/plans/{plan}.geojson", "guardian", None),
+    "admin.users": ("GET", "/admin/users", "admin", None),
+    "admin.edit_user": ("POST", "/admin/users/1", "admin", None),
+    "admin.reset_password": ("POST", "/admin/users/1/password", "admin", None),
+    "admin.audit_log": ("GET", "/admin/audit", "admin", None),
+    "assets.leaflet": ("GET", "/assets/leaflet/{leaflet}/leaflet.js", None, None),
+    "api.index": ("GET", "/api/v1/", "viewer", None),
+    "api.openapi": ("GET", "/api/v1/openapi.json", "viewer", None),
+    "api.hotspots": ("GET", "/api/v1/hotspots?top=5", "viewer", None),
+    "api.wards": ("GET", "/api/v1/wards", "viewer", None),
+    "api.plans": ("GET", "/api/v1/plans", "guardian", None),
+    "api.plan": ("GET", "/api/v1/plans/{plan}", "guardian", None),
+    "api.visits": ("POST", "/api/v1/visits", "guardian", {"plan_id": "{plan}", "team": 0, "stop": 1}),
+    "api.evaluation": ("GET", "/api/v1/evaluation?periods=2", "analyst", None),
+}
+
+# POST routes that take a form: besides the CSRF token, what makes the request a real one.
+FORMS = {
+    "plans.save": {"name": "Renamed"},
+    "patrol_log.visit": {"stop": "1", "action": "arrive"},
+    "admin.edit_user": {"u1-role": "admin", "u1-active": "y"},
+}
+EXTRA_POSTS = {
+    # Routes that also take POST on a GET path: (path, form)
+    "auth.account": ("/account", {}),
+    "plans.index": ("/plans/", {"period": "not a period", "teams": "1", "shift_start": "16:00",
+                                "shift_min": "60", "dwell_min": "15", "mode": "drive",
+                                "stops_per_ward": "2", "category": "asb"}),
+    "data.upload": ("/data/", {}),
+    "admin.users": ("/admin/users", {"username": "someone", "role": "viewer"}),
+    "api.plans": ("/api/v1/plans", None),
+}
+
+
+def _path(template: str, plan: int) -> str:
+    import xstatic.pkg.leaflet as leaflet
+
+    return template.replace("{plan}", str(plan)).replace("{leaflet}", leaflet.VERSION)
+
+
+def _allowed(least: str | None, role: str | None) -> bool:
+    if least is None:
+        return True
+    if role is None:
+        return False
+    if least == "login":
+        return True
+    return ROLES.index(role) >= ROLES.index(least)
+
+
+def _client(app, role):
+    c = app.test_client()
+    if role is not None:
+        assert login(c, role, app.passwords[role]).status_code == 302
+    return c
+
+
+def _send(app, c, method: str, path: str, body, form: dict | None, role):
+    if method == "GET":
+        return c.get(path)
+    token = csrf_token(c, "/account" if role else "/login")
+    if path.startswith("/api/"):
+        return c.post(path, json=body, headers={"X-CSRFToken": token})
+    return c.post(path, data={**(form or {}), "csrf_token": token})
+
+
+def test_every_route_has_a_case(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()} - {"static"}
+    missing = sorted(endpoints - set(CASES))
+    assert not missing, f"routes without an access case: {missing}"
+    stale = sorted(set(CASES) - endpoints)
+    assert not stale, f"cases for routes that no longer exist: {stale}"
+
+
+@pytest.mark.parametrize("role", [None, *ROLES])
+def test_access_by_role(app, saved_plan, role):
+    c = _client(app, role)
+    failures = []
+    for endpoint, (method, template, least, body) in CASES.items():
+        if endpoint == "auth.logout":
+            continue  # it ends the session; tested below
+        path = _path(template, saved_plan)
+        if body is not None:
+            body = {k: (saved_plan if v == "{plan}" else v) for k, v in body.items()}
+        response = _send(app, c, method, path, body, FORMS.get(endpoint), role)
+        status = response.status_code
+        if _allowed(least, role):
+            ok = status < 400 or (status == 400 and endpoint in ("admin.edit_user",))
+            if role is not None and least not in (None,) and status in (401, 403):
+                ok = False
+            if status == 302 and "/login" in response.headers.get("Location", ""):
+                ok = False
+        elif role is None:
+            if path.startswith("/api/"):
+                ok = status == 401 and response.get_json()["error"]["code"] == "unauthorized"
+            else:
+                ok = status == 302 and "/login" in response.headers["Location"]
+        else:
+            ok = status == 403
+            if path.startswith("/api/"):
+                ok = ok and response.get_json()["error"]["code"] == "forbidden"
+        if not ok:
+            failures.append((endpoint, method, path, status, response.get_data(as_text=True)[:200]))
+    assert not failures, failures
+
+
+@pytest.mark.parametrize("role", [None, *ROLES])
+def test_posts_on_get_routes_by_role(app, saved_plan, role):
+    c = _client(app, role)
+    failures = []
+    for endpoint, (path, form) in EXTRA_POSTS.items():
+        least = CASES[endpoint][2]
+        token = csrf_token(c, "/account" if role else "/login")
+        if path.startswith("/api/"):
+            response = c.post(path, json={"period": "2025-W99"}, headers={"X-CSRFToken": token})
+        else:
+            response = c.post(path, data={**form, "csrf_token": token})
+        status = response.status_code
+        if _allowed(least, role):
+            ok = status not in (401, 403, 500) and not (
+                status == 302 and "/login" in response.headers.get("Location", ""))
+        elif role is None:
+            ok = status == 401 if path.startswith("/api/") else (
+                status == 302 and "/login" in response.headers["Location"])
+        else:
+            ok = status == 403
+        if not ok:
+            failures.append((endpoint, status, response.get_data(as_text=True)[:200]))
+    assert not failures, failures
+
+
+def test_logout_for_every_role(app):
+    for role in ROLES:
+        c = _client(app, role)
+        response = c.post("/logout", data={"csrf_token": csrf_token(c, "/account")})
+        assert response.status_code == 302
+        assert c.get("/account").status_code == 302
+
+
+def test_api_with_tokens_by_role(app, saved_plan, token_for):
+    c = app.test_client()
+    for role in ROLES:
+        headers = {"Authorization": f"Bearer {token_for(role)}"}
+        for method, template, least, body in CASES.values():
+            if not template.startswith("/api/"):
+                continue
+            path = _path(template, saved_plan)
+            if method == "GET":
+                response = c.get(path, headers=headers)
+            else:
+                body = {k: (saved_plan if v == "{plan}" else v) for k, v in body.items()}
+                response = c.post(path, json=body, headers=headers)  # tokens need no CSRF
+            if _allowed(least, role):
+                assert response.status_code < 400, (role, path, response.get_data(as_text=True)[:300])
+            else:
+                assert response.status_code == 403, (role, path)
