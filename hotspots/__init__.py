@@ -1,9 +1,13 @@
 """Hotspot analysis for community safety: ingest, store, wards, H3 binning, statistics, evaluation."""
 
 from hotspots._errors import InputError, Problem
+from hotspots.binning import assign_wards, study_area
+from hotspots.cells import cells_to_gdf, points_to_cells
 from hotspots.demo import generate_demo
+from hotspots.evaluation import evaluate_hotspots, rolling_backtest
 from hotspots.ingest import read_incidents
 from hotspots.periods import Period, parse_period
+from hotspots.ranking import rank_hotspots, rank_wards
 from hotspots.report import IngestReport, ReadReport
 from hotspots.settings import Settings, get_settings
 from hotspots.store import IncidentStore
@@ -17,9 +21,17 @@ __all__ = [
     "Problem",
     "ReadReport",
     "Settings",
+    "assign_wards",
+    "cells_to_gdf",
+    "evaluate_hotspots",
     "generate_demo",
     "get_settings",
     "load_wards",
     "parse_period",
+    "points_to_cells",
+    "rank_hotspots",
+    "rank_wards",
     "read_incidents",
+    "rolling_backtest",
+    "study_area",
 ]
