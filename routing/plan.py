@@ -408,13 +408,13 @@ def _solve(teams: list[Team], data: dict[str, _ModeData], prize: np.ndarray,
         ws, we = windows[i]
         if np.isfinite(ws) and np.isfinite(we):
             lo = int(round(ws * 60))
-            hi = int(round(we * 60)) - int(service[i])
-            if hi < lo:
-                hi = lo - 1  # the window is shorter than the dwell: never visited
+            hi = min(int(round(we * 60)) - int(service[i]), horizon)
             idx = manager.NodeToIndex(i)
-            if hi >= lo:
-                time_dim.CumulVar(idx).SetRange(lo, min(hi, horizon))
+            if lo <= hi:
+                time_dim.CumulVar(idx).SetRange(lo, hi)
             else:
+                # The window is shorter than the dwell or lies after every shift: an empty
+                # range would make the whole model infeasible, so the stop is closed instead.
                 routing.VehicleVar(idx).SetValues([-1])
 
     # Lexicographic objective: one prize step is worth more than all the time of all teams.

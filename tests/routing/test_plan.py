@@ -7,6 +7,7 @@ import itertools
 import networkx as nx
 import numpy as np
 import osmnx as ox
+import pandas as pd
 import pytest
 
 from hotspots import InputError
@@ -236,6 +237,17 @@ def test_window_shorter_than_the_dwell_is_never_visited(settings, grid_drive):
                         time_limit_s=0.5, settings=settings)
     assert plan.visits == 0
     assert len(plan.unvisited) == 3
+
+
+def test_window_after_every_shift_leaves_the_other_stops_planned(settings, grid_drive):
+    early = _grid_stops(settings, 3)
+    late = _grid_stops(settings, 3, seed=9, windows="22:00-23:00")
+    late["stop_id"] = late["stop_id"] + "-late"
+    stops = type(early)(pd.concat([early, late], ignore_index=True), crs=early.crs)
+    plan = plan_patrols(stops, [Team("A", BASE, "16:00", 120)], network=grid_drive,
+                        time_limit_s=0.5, settings=settings)
+    visited = {v.stop_id for v in plan.routes[0].visits}
+    assert visited == set(early["stop_id"])
 
 
 def test_far_hotspot_is_reported_not_moved(settings, grid_drive):

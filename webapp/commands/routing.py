@@ -168,10 +168,10 @@ def _suffixed(path: Path, variant: int) -> Path:
 @click.option("--sheet", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write a printable HTML sheet here.")
 @click.option("--time-limit", "time_limit_s", type=click.FloatRange(0.1, 600), default=5.0,
-              show_default=True, help="Solver seconds per plan.")
+              show_default=True, help="Seconds per plan (travel matrix and search).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the variants.")
 @click.option("--variants", type=click.IntRange(1, 10), default=1, show_default=True,
-              help="Make K different near-optimal plans (files of plan 2 on get a -v2 suffix).")
+              help="Make K different near-optimal plans; the files of plan N>1 get a -vN suffix.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @click.pass_obj
 def plan(obj, week, month, category, n_teams, shift_min, shift_start, dwell_min, mode, per_ward,
