@@ -160,6 +160,17 @@ def test_plan_uses_the_cached_network(run, home, fake_ranking):
     assert "APPROXIMATE" not in result.output
 
 
+def test_foot_patrols_walk_the_drive_network_when_no_walk_network_is_cached(run, home,
+                                                                           fake_ranking):
+    _grid_teams_toml(home)
+    assert run("network", "import", str(GRID_XML), "--mode", "drive").exit_code == 0
+    result = run("plan", "--week", "2025-W23", "--category", "asb", "--mode", "walk",
+                 "--shift", "45", "--time-limit", "0.3")
+    assert result.exit_code == 0, result.output
+    assert "walking the drive network" in result.output
+    assert " walk " in result.output
+
+
 @pytest.mark.parametrize(("args", "message"), [
     ([], "give exactly one of --week"),
     (["--week", "2025-W23", "--month", "2025-06"], "give exactly one of --week"),

@@ -238,9 +238,14 @@ def plan(obj, week, month, category, n_teams, shift_min, shift_start, dwell_min,
         network = load_network(network_file, mode=mode, settings=settings)
     else:
         cached = network_path("priority", mode, settings=settings)
+        drive = network_path("priority", "drive", settings=settings)
         if cached.is_file():
             network = load_network(cached, mode=mode, settings=settings)
             obj.say(f"using the cached {mode} network {cached}")
+        elif mode == "walk" and drive.is_file():
+            # Foot patrols can walk the streets of a drive network (without its footpaths).
+            network = load_network(drive, mode="drive", settings=settings)
+            obj.say(f"no walk network cached: walking the drive network {drive}")
         else:
             obj.say("no street network: the plan is APPROXIMATE (straight lines). Run `hotspots "
                     "network fetch` or `hotspots network import FILE` for street routes.")
