@@ -58,6 +58,8 @@ def ingest_upload(storage, *, fmt: str = "auto", source: str | None = None,
             frame, read_report = read_incidents_report([path], format=fmt, columns=force_columns,
                                                        source=source or None, settings=data.settings,
                                                        progress=False)
+            # The report travels separately; attrs would otherwise go into the Parquet metadata.
+            frame.attrs.pop("read_report", None)
             report = data.store.add(frame, read_report=read_report, dry_run=dry_run)
         except InputError as exc:
             raise _renamed(exc, prefix) from None

@@ -39,6 +39,7 @@ def make_app(home: Path, **config):
     cfg = {"HOME": home, "TESTING": True, "BOOTSTRAP": False, "LOGIN_BACKOFF_BASE_S": 0.0,
            "PASSWORD_HASH_METHOD": "scrypt:1024:8:1"}
     cfg.update(config)
+    cfg["SETTINGS"] = {"web_plan_time_limit_s": 0.5, **cfg.get("SETTINGS", {})}
     return create_app(cfg)
 
 
@@ -46,6 +47,32 @@ def make_app(home: Path, **config):
 def app(home, demo_store):
     """The app on a copy of the demo store, with one user per role (password in `.passwords`)."""
     shutil.copytree(demo_store, home / "store")
+    application = make_app(home)
+    add_role_users(application)
+    return application
+
+
+@pytest.fixture(scope="session")
+def monthly_store(tmp_path_factory) -> Path:
+    """A store of police.uk-style incidents (month precision), read from police.uk CSVs."""
+    from hotspots.demo import generate_demo, write_policeuk_csv
+    from hotspots.ingest import read_incidents_report
+    from hotspots.store import IncidentStore
+
+    home = tmp_path_factory.mktemp("monthly-home")
+    settings = get_settings(home)
+    files = write_policeuk_csv(generate_demo(seed=5, weeks=9, end=DEMO_END, settings=settings),
+                               home / "csv")
+    frame, report = read_incidents_report(files, settings=settings, progress=False)
+    frame.attrs.pop("read_report", None)
+    IncidentStore(home, settings=settings).add(frame, read_report=report)
+    return home / "store"
+
+
+@pytest.fixture
+def monthly_app(home, monthly_store):
+    """The app on a store of month-precision (police.uk) incidents."""
+    shutil.copytree(monthly_store, home / "store")
     application = make_app(home)
     add_role_users(application)
     return application
@@ -102,22 +129,24 @@ def as_role(app):
     return make
 
 
-@pytest.fixture
-def token_for(app):
-    """`token_for("viewer")` gives an API token of that role's user."""
+def make_token(application, role: str) -> str:
+    """Give the user `role` an API token and return it."""
     from webapp.auth import token_digest
     from webapp.db import User, db_session
 
-    def make(role: str) -> str:
-        token = f"test-token-{role}"
-        with app.app_context():
-            session = db_session()
-            user = session.query(User).filter_by(username=role).one()
-            user.token_hash = token_digest(token)
-            session.commit()
-        return token
+    token = f"test-token-{role}"
+    with application.app_context():
+        session = db_session()
+        user = session.query(User).filter_by(username=role).one()
+        user.token_hash = token_digest(token)
+        session.commit()
+    return token
 
-    return make
+
+@pytest.fixture
+def token_for(app):
+    """`token_for("viewer")` gives an API token of that role's user."""
+    return lambda role: make_token(app, role)
 
 
 _PLAN_CACHE: dict[str, object] = {}
