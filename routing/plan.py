@@ -148,6 +148,7 @@ def plan_patrols(
     prize = stops["prize"].to_numpy(dtype=float)
     windows = _windows(stops)
     plans = []
+    statuses = []
     seen: set[tuple] = set()
     solve_total = 0.0
     for v in range(variants):
@@ -161,7 +162,7 @@ def plan_patrols(
                              0.25 * time_limit_s)
             sequences, status = _solve(teams, data, prize, dwell_min, windows, n_stops,
                                        time_limit_s=budget, rng=rng,
-                                       avoid=[p for p in plans] if v else [])
+                                       avoid=list(plans) if v else [])
             solve_total += time.perf_counter() - t0
             key = tuple(tuple(s) for s in sequences)
             if key not in seen or attempt == 3:
@@ -169,6 +170,7 @@ def plan_patrols(
             rng = np.random.default_rng([seed, v, attempt + 1])
         seen.add(key)
         plans.append(sequences)
+        statuses.append(status)
 
     prize_by = str(stops["prize_by"].iloc[0]) if "prize_by" in stops.columns else "prize"
     built = []
@@ -187,7 +189,7 @@ def plan_patrols(
             prize_available=float(prize[reach_any].sum()), unvisited=unvisited,
             unreachable=list(unreachable), variant=v,
             stats={"matrix_s": round(matrix_s, 3), "solve_s": round(solve_total, 3),
-                   "time_limit_s": time_limit_s, "seed": seed, "status": status,
+                   "time_limit_s": time_limit_s, "seed": seed, "status": statuses[v],
                    "stops": n_stops, "teams": len(teams)}))
     for p in built:
         p.variants = built if variants > 1 else []
