@@ -77,6 +77,8 @@ def hotspot_map():
     chosen = {"period": request.args.get("period") or data.default_period(),
               "category": request.args.get("category", "asb"),
               "wards": request.args.getlist("wards") or ["priority"]}
+    if data.is_empty():
+        return render_template("map.html", q=None, chosen=chosen, **_form_state())
     try:
         q = query_from_args(request.args)
         ranking = data.ranking(q)
@@ -117,6 +119,8 @@ def ward_summary():
     chosen = {"period": request.args.get("period") or data.default_period(),
               "category": request.args.get("category", "asb"),
               "wards": request.args.getlist("wards") or ["priority"]}
+    if data.is_empty():
+        return render_template("wards.html", q=None, chosen=chosen, **_form_state())
     try:
         q = query_from_args(request.args)
         table = data.ward_table(q)

@@ -191,9 +191,9 @@ class AppData:
             if len(frame) == 0:
                 today = dt.date.today()
                 tz = self.settings.timezone
-                if kind == "month":
-                    return month_period(today.year, today.month, tz=tz).label
-                return week_period(today, tz=tz).label
+                if kind == "week":
+                    return week_period(today, tz=tz).label
+                return month_period(today.year, today.month, tz=tz).label
             wanted = kind if kind is not None else ("week" if self.weekly_ok() else "month")
             return latest_complete_period(frame, kind=wanted, settings=self.settings).label
 
