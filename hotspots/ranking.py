@@ -361,45 +361,49 @@ def _period_noun(period: Period) -> str:
     return f"{period.days}-day period"
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
-
-
 def _reasons(order: np.ndarray, *, counts: np.ndarray, harm: np.ndarray, z: np.ndarray,
              hot: np.ndarray, change: np.ndarray, change_sig: np.ndarray, trend: np.ndarray,
              hot_periods: np.ndarray, label: str, noun: str, weight: str) -> list[str]:
     """One sentence per cell: what it holds, how it changed, whether it clusters, its history."""
     t = counts.shape[1]
-    window_total = counts.sum(axis=1)
     what = f"{label} incident" if label else "incident"
     quiet = f"no {what}s in the last {t} {noun}s"
+    active = ((counts[order].sum(axis=1) > 0) | hot[order]).tolist()
+    # Python scalars format several times faster than numpy ones.
+    cur = counts[order, -1].tolist()
+    hrm = harm[order, -1].tolist()
+    zs = z[order].tolist()
+    hots = hot[order].tolist()
+    diff = change[order].tolist()
+    sig = change_sig[order].tolist()
+    trends = trend[order].tolist()
+    hp = hot_periods[order].tolist()
+    show_harm = weight == "harm"
     out: list[str] = []
-    for i in order.tolist():
-        c = int(counts[i, -1])
-        if window_total[i] == 0 and not hot[i]:
+    for k, is_active in enumerate(active):
+        if not is_active:
             out.append(quiet)
             continue
-        parts = [_plural(c, what)]
-        if weight == "harm" or harm[i, -1] != c:
-            parts[0] += f", harm {harm[i, -1]:,.0f}"
-        d = int(change[i])
+        c = cur[k]
+        text = f"{c:,} {what}{'' if c == 1 else 's'}"
+        if show_harm or hrm[k] != c:
+            text += f", harm {hrm[k]:,.0f}"
+        d = diff[k]
         if d > 0:
-            parts.append(f"up {d:,} on last {noun}" + (" (a significant rise)" if change_sig[i] else ""))
+            text += f", up {d:,} on last {noun}" + (" (a significant rise)" if sig[k] else "")
         elif d < 0:
-            parts.append(f"down {-d:,} on last {noun}" + (" (a significant fall)" if change_sig[i] else ""))
+            text += f", down {-d:,} on last {noun}" + (" (a significant fall)" if sig[k] else "")
         else:
-            parts.append(f"the same as last {noun}")
-        sentence = ", ".join(parts)
-        if hot[i]:
-            sentence += f"; a hotspot (Gi* z {z[i]:.1f})"
+            text += f", the same as last {noun}"
+        if hots[k]:
+            text += f"; a hotspot (Gi* z {zs[k]:.1f})"
         else:
-            sentence += f"; not a significant cluster (Gi* z {z[i]:.1f})"
-        h = int(hot_periods[i])
-        if trend[i] != "none":
-            sentence += f"; {trend[i]}: a hotspot in {h} of the last {t} {noun}s"
-        elif h:
-            sentence += f"; a hotspot in {h} of the last {t} {noun}s"
-        out.append(sentence)
+            text += f"; not a significant cluster (Gi* z {zs[k]:.1f})"
+        if trends[k] != "none":
+            text += f"; {trends[k]}: a hotspot in {hp[k]} of the last {t} {noun}s"
+        elif hp[k]:
+            text += f"; a hotspot in {hp[k]} of the last {t} {noun}s"
+        out.append(text)
     return out
 
 
