@@ -1,0 +1,189 @@
+"""Patrol plans from the form, save and assign, downloads (audited), the patrol log and dosage."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import gpxpy
+import pytest
+
+from tests.webapp.conftest import csrf_token
+
+
+def _audit(app, action: str | None = None) -> list:
+    from webapp.db import AuditEntry, db_session
+
+    with app.app_context():
+        q = db_session().query(AuditEntry)
+        if action:
+            q = q.filter_by(action=action)
+        return [(e.username, e.action, e.target, e.detail) for e in q.order_by(AuditEntry.id)]
+
+
+def test_plan_form_makes_a_plan(app, as_role):
+    c = as_role("guardian")
+    token = csrf_token(c, "/plans/")
+    response = c.post("/plans/", data={"csrf_token": token, "period": "2025-W30", "category": "both",
+                                       "teams": "2", "shift_start": "17:30", "shift_min": "120",
+                                       "dwell_min": "12", "mode": "walk", "stops_per_ward": "3"})
+    assert response.status_code == 302, response.get_data(as_text=True)[:800]
+    page = c.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Approximate routes." in page  # no street network in tests
+    assert "Demo data." in page
+    assert "ASB and serious violence 2025-W30" in page
+    assert "on foot" in page and "17:30" in page
+    assert page.count('class="card team-route"') == 2
+
+
+def test_plan_form_errors(as_role):
+    c = as_role("guardian")
+    token = csrf_token(c, "/plans/")
+    base = {"csrf_token": token, "period": "2025-W30", "category": "asb", "teams": "2",
+            "shift_start": "16:00", "shift_min": "120", "dwell_min": "15", "mode": "drive",
+            "stops_per_ward": "3"}
+    response = c.post("/plans/", data={**base, "dwell_min": "25"})
+    assert response.status_code == 400
+    assert "Number must be between 10 and 16" in response.get_data(as_text=True)
+    response = c.post("/plans/", data={**base, "period": "2031-W02"})
+    assert response.status_code == 400
+    assert "nothing to patrol" in response.get_data(as_text=True)
+    response = c.post("/plans/", data={**base, "teams": "9"})
+    assert response.status_code == 400
+
+
+def test_save_and_assign_is_audited(app, as_role, saved_plan):
+    c = as_role("guardian")
+    page = c.get(f"/plans/{saved_plan}").get_data(as_text=True)
+    assert '<option value="guardian"' in page
+    token = csrf_token(c, f"/plans/{saved_plan}")
+    response = c.post(f"/plans/{saved_plan}/save",
+                      data={"csrf_token": token, "name": "Friday evening", "assign-0": "guardian",
+                            "assign-1": ""})
+    assert response.status_code == 302
+    text = c.get(f"/plans/{saved_plan}").get_data(as_text=True)
+    assert "Friday evening" in text and "Assigned to <strong>guardian</strong>" in text
+    entries = _audit(app, "plan_saved")
+    assert entries and entries[-1][0] == "guardian" and entries[-1][2] == f"plan {saved_plan}"
+    assert entries[-1][3]["name"] == "Friday evening"
+    bad = c.post(f"/plans/{saved_plan}/save", data={"csrf_token": token, "assign-0": "viewer"})
+    assert bad.status_code == 400  # a viewer cannot be given a route
+
+
+def test_downloads_are_audited(app, as_role, saved_plan):
+    c = as_role("guardian")
+    gpx = c.get(f"/exports/plans/{saved_plan}.gpx")
+    assert gpx.status_code == 200 and gpx.mimetype == "application/gpx+xml"
+    assert "attachment" in gpx.headers["Content-Disposition"]
+    parsed = gpxpy.parse(gpx.get_data(as_text=True))
+    assert len(parsed.routes) == 2 and parsed.waypoints
+    team = json.loads(c.get(f"/api/v1/plans/{saved_plan}").get_data(as_text=True))["plan"]["routes"][0]["team"]["name"]
+    one = gpxpy.parse(c.get(f"/exports/plans/{saved_plan}.gpx", query_string={"team": team}).get_data(as_text=True))
+    assert len(one.routes) == 1 and one.routes[0].name == team
+    assert c.get(f"/exports/plans/{saved_plan}.gpx?team=Nobody").status_code == 404
+    geo = c.get(f"/exports/plans/{saved_plan}.geojson").get_json()
+    assert geo["type"] == "FeatureCollection" and geo["approximate"] is True
+    analyst = as_role("analyst")
+    csv = analyst.get("/exports/hotspots.csv?period=2025-W30&category=asb&top=5")
+    lines = csv.get_data(as_text=True).strip().splitlines()
+    assert lines[0].startswith("h3_cell,rank") and len(lines) == 6
+    assert "longitude" in lines[0]
+    gj = analyst.get("/exports/hotspots.geojson?period=2025-W30")
+    assert gj.mimetype == "application/geo+json" and "crs" not in gj.get_json()
+    exports = _audit(app, "export")
+    assert [e[2] for e in exports] == [
+        f"patrol-plan-{saved_plan}-all-teams.gpx",
+        f"patrol-plan-{saved_plan}-{re.sub(r'[^a-z0-9]+', '-', team.lower()).strip('-')}.gpx",
+        f"patrol-plan-{saved_plan}.geojson",
+        "hotspots-asb-2025-W30.csv", "hotspots-asb-2025-W30.geojson"]
+    assert {e[0] for e in exports} == {"guardian", "analyst"}
+
+
+def test_printable_sheet(as_role, saved_plan):
+    response = as_role("guardian").get(f"/plans/{saved_plan}/sheet")
+    html = response.get_data(as_text=True)
+    nonce = re.search(r"'nonce-([^']+)'", response.headers["Content-Security-Policy"]).group(1)
+    assert f'<style nonce="{nonce}">' in html
+    assert "APPROXIMATE" in html and "<table>" in html
+
+
+def test_plan_map_has_numbered_stops_and_team_colours(as_role, saved_plan):
+    html = as_role("guardian").get(f"/plans/{saved_plan}/map").get_data(as_text=True)
+    assert '\\u003cspan class=\\"stop-num team-0\\"\\u003e1\\u003c/span\\u003e' in html
+    assert "team-1" in html
+    assert "#1b9e77" in html and "#d95f02" in html  # one colour per team
+    assert "dashArray" in html  # approximate routes are dashed
+
+
+def test_patrol_log_arrive_and_leave(app, as_role, saved_plan):
+    c = as_role("guardian")
+    index = c.get("/patrol/").get_data(as_text=True)
+    assert f"/patrol/{saved_plan}/0" in index  # the guardian's own route is listed
+    page = c.get(f"/patrol/{saved_plan}/0").get_data(as_text=True)
+    assert "Arrived at stop 1" in page
+    token = csrf_token(c, f"/patrol/{saved_plan}/0")
+    response = c.post(f"/patrol/{saved_plan}/0/visit", data={"csrf_token": token, "stop": "1",
+                                                             "action": "arrive"})
+    assert response.status_code == 302 and response.headers["Location"].endswith("#stop-1")
+    page = c.get(f"/patrol/{saved_plan}/0").get_data(as_text=True)
+    assert "Left stop 1" in page and "still there" in page
+    response = c.post(f"/patrol/{saved_plan}/0/visit", data={"csrf_token": token, "stop": "1",
+                                                             "action": "depart"})
+    assert response.status_code == 302
+    page = c.get(f"/patrol/{saved_plan}/0").get_data(as_text=True)
+    assert "Arrived at stop 1" in page and ", left " in page
+    bad = c.post(f"/patrol/{saved_plan}/0/visit", data={"csrf_token": token, "stop": "1",
+                                                        "action": "depart"})
+    assert bad.status_code == 400  # nothing open to leave
+    assert c.post(f"/patrol/{saved_plan}/0/visit", data={"csrf_token": token, "stop": "999",
+                                                         "action": "arrive"}).status_code == 400
+    assert c.get(f"/patrol/{saved_plan}/7").status_code == 404
+
+
+def test_dosage_report(app, api_visit, saved_plan, as_role):
+    # Stop 1: 16 + 12 minutes in two visits; stop 2: 8 minutes (short of the 15-minute target).
+    api_visit(saved_plan, 1, "2025-07-21T16:00:00Z", "2025-07-21T16:16:00Z")
+    api_visit(saved_plan, 1, "2025-07-29T16:00:00Z", "2025-07-29T16:12:00Z")
+    api_visit(saved_plan, 2, "2025-07-29T17:00:00Z", "2025-07-29T17:08:00Z")
+    from webapp.db import Visit, db_session
+    from webapp.patrol_log import dosage
+
+    with app.app_context():
+        visits = db_session().query(Visit).all()
+        report = dosage(visits, target_min=15, tz="Europe/London")
+    cells = {c["visits"]: c for c in report["cells"]}
+    assert cells[2]["minutes"] == 28 and cells[2]["mean_min"] == 14 and cells[2]["on_target"] == 1
+    assert cells[1]["minutes"] == 8 and not cells[1]["meets_target"]
+    assert report["weeks"] == [{"week": "2025-W30", "visits": 1}, {"week": "2025-W31", "visits": 2}]
+    page = as_role("guardian").get("/patrol/dosage?weeks=104")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "15 minutes" in text
+    assert "<meter" in text and "<progress" in text
+    assert as_role("guardian").get("/patrol/dosage?weeks=abc").status_code == 400
+
+
+def test_visits_are_kept_per_team(app, api_visit, saved_plan):
+    api_visit(saved_plan, 1, "2025-07-21T16:00:00Z", None, team=0)
+    api_visit(saved_plan, 1, "2025-07-21T16:00:00Z", None, team=1)
+    from webapp.db import Visit, db_session
+
+    with app.app_context():
+        teams = {v.team for v in db_session().query(Visit)}
+    assert len(teams) == 2
+
+
+
+@pytest.fixture
+def api_visit(app, token_for):
+    c = app.test_client()
+    headers = {"Authorization": f"Bearer {token_for('guardian')}"}
+
+    def post(plan_id, stop, arrived, departed, team=0):
+        body = {"plan_id": plan_id, "team": team, "stop": stop, "arrived_at": arrived}
+        if departed:
+            body["departed_at"] = departed
+        response = c.post("/api/v1/visits", json=body, headers=headers)
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+
+    return post
