@@ -250,6 +250,8 @@ class IncidentStore:
         folder.mkdir(parents=True, exist_ok=True)
         rel = f"month={month}/part-{uuid.uuid4().hex}.parquet"
         target = self.path / rel
+        frame = frame.copy(deep=False)
+        frame.attrs = {}  # reports travel in attrs; they are not data
         frame.to_parquet(target, index=False, geometry_encoding="geoarrow", write_covering_bbox=False)
         with open(target, "rb") as fh:
             os.fsync(fh.fileno())

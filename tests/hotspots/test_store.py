@@ -279,3 +279,13 @@ def test_sigkill_at_random_moments_never_half_commits(home, settings):
             assert_geodataframe_equal(after, before)
         else:
             break
+
+
+def test_attrs_are_not_written(home, settings):
+    from hotspots.report import ReadReport
+
+    frame = incidents(settings)
+    frame.attrs["read_report"] = ReadReport(files=["x.csv"], rows_read=6)
+    store = IncidentStore(home, settings=settings)
+    assert store.add(frame).rows_read == 6
+    assert store.load().attrs == {}
