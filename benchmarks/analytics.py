@@ -292,7 +292,10 @@ def reference_rank(incidents, area, *, category: str, week: str, settings):
         "harm": harm[t - 1].to_numpy(), "gi_z": z[:, -1], "hot": hot[:, -1], "change": cur - prev,
         "change_significant": significant, "trend": trends,
     })
-    out = out.sort_values(["hot", "harm", "gi_z", "h3_cell"], ascending=[False, False, False, True])
+    out["z_key"] = out["gi_z"].round(9)
+    out["harm_key"] = out["harm"].round(9)
+    out = out.sort_values(["hot", "harm_key", "z_key", "h3_cell"], ascending=[False, False, False, True])
+    out = out.drop(columns=["z_key", "harm_key"])
     out["rank"] = np.arange(1, len(out) + 1)
     out["reason"] = [f"{c} incidents, harm {h:.0f}, change {d:+d}; Gi* z {zz:.1f}; {tr}"
                      for c, h, d, zz, tr in zip(out["count"], out["harm"], out["change"], out["gi_z"],
@@ -510,7 +513,8 @@ def main(argv: list[str] | None = None) -> None:
     _line("  reference study area alone", "", f"{ref['study_area_s']:.2f} s")
     _line("peak memory (process, data loaded)", f"{ours_rank['peak_mb']:,.0f} MB", f"{ref['peak_mb']:,.0f} MB",
           f"{ours_rank['peak_mb'] / ref['peak_mb']:.2f}x", f"<= 1,500 MB: {_verdict(ours_rank['peak_mb'] <= 1500)}")
-    _line("  of which the loaded incidents (RSS)", f"{ours_rank['rss_after_load_mb']:,.0f} MB")
+    _line("  RSS with the incidents loaded", f"{ours_rank['rss_after_load_mb']:,.0f} MB")
+    _line("  peak while loading them (parquet)", f"{ours_rank['peak_after_load_mb']:,.0f} MB")
     print(f"  agreement with the reference on {cmp_['cells_common']:,} common cells "
           f"(ours {cmp_['cells_ours']:,}, reference {cmp_['cells_reference']:,}): max |z diff| "
           f"{cmp_['max_abs_z_diff']:.2e}; mismatches: count {cmp_['count_mismatch']}, hot "
@@ -525,7 +529,8 @@ def main(argv: list[str] | None = None) -> None:
         _line("first call / repeat call", f"{res['first_s']:.2f} s", f"{res['repeat_s']:.2f} s")
         _line("peak memory (process, data loaded)", f"{res['peak_mb']:,.0f} MB", "", "",
               f"<= 6,000 MB: {_verdict(res['peak_mb'] <= 6000)}")
-        _line("  of which the loaded incidents (RSS)", f"{res['rss_after_load_mb']:,.0f} MB")
+        _line("  RSS with the incidents loaded", f"{res['rss_after_load_mb']:,.0f} MB")
+        _line("  peak while loading them (parquet)", f"{res['peak_after_load_mb']:,.0f} MB")
         if not args.keep:
             big.unlink(missing_ok=True)
     if not args.keep:

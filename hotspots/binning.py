@@ -222,6 +222,9 @@ def _build_study_area(resolution: int, k: int, codes: tuple[str, ...], names: tu
     area_km2 = shapely.area(polygons) / 1e6
     neighbours = _neighbour_matrix(cells, k)
     ward_area = shapely.area(geoms) / 1e6
+    # The object is cached and shared: make its arrays read-only.
+    for arr in (cells, polygons, area_km2, majority, interior, indptr, cand_ward, ward_area):
+        arr.flags.writeable = False
     log.debug("study area: %d wards, %d cells at resolution %d", len(codes), len(cells), resolution)
     return StudyArea(
         resolution=resolution, k=k,

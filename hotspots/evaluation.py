@@ -65,7 +65,7 @@ def _evaluate(train_counts: np.ndarray, train_harm: np.ndarray, test_counts: np.
               area: StudyArea, *, method: str, coverages: tuple[float, ...]) -> list[dict[str, Any]]:
     """Rows of hit rate, PAI and PEI for each coverage (one pair of periods)."""
     score = _scores(method, train_counts, train_harm, area)
-    order = np.lexsort((area.cells, -train_counts, -score))
+    order = np.lexsort((area.cells, -train_counts, -np.round(score, 9)))
     best_order = np.lexsort((area.cells, -test_counts))
     total_area = area.total_area_km2
     cum_area = np.cumsum(area.area_km2[order])

@@ -32,18 +32,18 @@ def _check_frame(frame: Any, name: str = "frame") -> None:
     if not isinstance(frame, pd.DataFrame):
         msg = f"`{name}` must be a DataFrame or GeoDataFrame to export, not {type(frame).__name__}."
         raise InputError(msg)
-    if isinstance(frame, gpd.GeoDataFrame) and frame._geometry_column_name in frame.columns and frame.crs is None:
+    if _has_geometry(frame) and frame.crs is None:
         msg = f"`{name}` has no CRS; set it (set_crs('EPSG:27700') for the analysis' output) before exporting."
         raise InputError(msg)
 
 
 def _has_geometry(frame: pd.DataFrame) -> bool:
-    return isinstance(frame, gpd.GeoDataFrame) and frame._geometry_column_name in frame.columns
+    return isinstance(frame, gpd.GeoDataFrame) and frame.active_geometry_name in frame.columns
 
 
 def _plain_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """Attributes as plain values: cells as hex strings, categoricals as strings, no geometry."""
-    out = pd.DataFrame(frame.drop(columns=frame._geometry_column_name) if _has_geometry(frame) else frame)
+    out = pd.DataFrame(frame.drop(columns=frame.active_geometry_name) if _has_geometry(frame) else frame)
     out = out.copy()
     for col in out.columns:
         series = out[col]
