@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import os
 import secrets
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         patrol_log,
         plans,
     )
+    from webapp._planner import Planner
     from webapp.db import init_db
     from webapp.errors import init_errors
     from webapp.security import init_security
@@ -112,6 +114,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["hotspots_csrf"] = csrf
     auth.init_auth(app)
     app.extensions["hotspots_data"] = AppData(settings)
+    app.extensions["hotspots_planner"] = Planner(workers=app.config.get("PLAN_WORKERS", 1),
+                                                 in_process=app.config.get("PLAN_IN_PROCESS", False))
+    app.extensions["hotspots_plan_gate"] = threading.BoundedSemaphore(
+        app.config.get("PLAN_MAX_WAITING", 6))
 
     for module in (auth, maps, plans, patrol_log, evaluation, data, exports, admin, assets):
         app.register_blueprint(module.bp)

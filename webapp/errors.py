@@ -93,8 +93,13 @@ def init_errors(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api(exc: ApiError):
         if wants_json():
-            return error_response(exc.status, exc.code, exc.message, exc.details)
-        return _page(exc.status, "That request could not be answered", exc.message, exc.details)
+            response = error_response(exc.status, exc.code, exc.message, exc.details)
+        else:
+            response = app.make_response(_page(exc.status, "That request could not be answered",
+                                               exc.message, exc.details))
+        if "retry_after_s" in exc.details:
+            response.headers["Retry-After"] = str(exc.details["retry_after_s"])
+        return response
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):

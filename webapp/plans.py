@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from typing import Any
 
 from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -24,7 +26,7 @@ from webapp import _maps
 from webapp.assets import map_assets
 from webapp.auth import role_required
 from webapp.db import ROLES, SavedPlan, User, audit, db_session
-from webapp.errors import ParameterError
+from webapp.errors import ApiError, ParameterError
 from webapp.forms import ActionForm, PlanForm, SavePlanForm
 from webapp.maps import tiles
 from webapp.security import add_nonce
@@ -89,20 +91,27 @@ def plan_params(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def create_plan(params: dict[str, Any]) -> SavedPlan:
-    """Plan patrols for checked `params` and keep the result as a draft plan."""
+    """Plan patrols for checked `params` and keep the result as a draft plan.
+
+    The solver runs in the app's planner (worker processes); at most `PLAN_MAX_WAITING` plan
+    requests wait for it at once, so waiting plans never take every server thread.
+    """
     data = get_data()
-    plan = data.make_plan(**params)
-    teams = [r.team.name for r in plan.routes]
+    label = f"{CATEGORY_LABELS[params['category']]} {params['period']}"
+    title = f"Patrol plan: {label}" + (" (DEMO DATA)" if data.is_demo() else "")
+    gate: threading.BoundedSemaphore = current_app.extensions["hotspots_plan_gate"]
+    if not gate.acquire(blocking=False):
+        raise ApiError(503, "The route planner is busy with other plans; try again in a few seconds.",
+                       code="planner_busy", details={"retry_after_s": 5})
+    try:
+        out = data.make_plan(**params, title=title, planner=current_app.extensions["hotspots_planner"])
+    finally:
+        gate.release()
     record = SavedPlan(
-        created_by=current_user.id,
-        name=f"{CATEGORY_LABELS[params['category']]} {params['period']}",
-        period=params["period"], category=params["category"], params=params,
-        plan=plan.to_dict(), geojson=plan.to_geojson(), gpx=plan.to_gpx(),
-        gpx_teams={t: plan.to_gpx(t) for t in teams},
-        sheet_html=plan.to_sheet_html(title=f"Patrol plan: {CATEGORY_LABELS[params['category']]}, "
-                                            f"{params['period']}" + (" (DEMO DATA)" if data.is_demo() else "")),
-        approximate=bool(plan.approximate), demo=data.is_demo(), status="draft",
-        assignments=_default_assignments(teams),
+        created_by=current_user.id, name=label, period=params["period"], category=params["category"],
+        params=params, plan=out["plan"], geojson=out["geojson"], gpx=out["gpx"],
+        gpx_teams=out["gpx_teams"], sheet_html=out["sheet_html"], approximate=out["approximate"],
+        demo=data.is_demo(), status="draft", assignments=_default_assignments(out["teams"]),
     )
     session = db_session()
     session.add(record)
@@ -161,7 +170,7 @@ def index():
     elif form.is_submitted():
         status = 400
     plans = db_session().scalars(select(SavedPlan).order_by(SavedPlan.id.desc()).limit(50)).all()
-    network_modes = {m: get_data().network(m) is not None for m in ("drive", "walk")}
+    network_modes = {m: get_data().network_file(m) is not None for m in ("drive", "walk")}
     return render_template("plans.html", form=form, plans=plans, error=error,
                            network_modes=network_modes, periods=get_data().recent_periods(),
                            category_labels=CATEGORY_LABELS), status

@@ -108,7 +108,6 @@ class AppData:
         self.settings = settings
         self.store = IncidentStore(settings.home, settings=settings)
         self.cache = ComputeCache(maxsize=256)
-        self._plan_lock = threading.BoundedSemaphore(1)
 
     # ------------------------------------------------------------------ store
 
@@ -339,31 +338,36 @@ class AppData:
 
     # ------------------------------------------------------------------ plans
 
-    def network(self, mode: str) -> Any:
-        """The cached street network for `mode` (or a drive network for walking), or None."""
-        from routing import cached_networks, load_network
+    def network_file(self, mode: str) -> tuple[str, str] | None:
+        """(GraphML path, mode to load it as) of the cached street network for `mode`, or None.
+
+        The priority wards' network comes first, then any cached network of that mode; a foot
+        patrol may use a drive network (at walking speed).
+        """
+        from routing import cached_networks
         from routing.network import area_name, network_path
 
-        preferred = network_path(area_name(self.settings.priority_wards, settings=self.settings),
-                                 mode, settings=self.settings)
-        candidates = [preferred] + [p for p in cached_networks(self.settings)
-                                    if p.stem.endswith(f"_{mode}")]
+        area = area_name(self.settings.priority_wards, settings=self.settings)
+        candidates = [(network_path(area, mode, settings=self.settings), mode)]
+        candidates += [(p, mode) for p in cached_networks(self.settings) if p.stem.endswith(f"_{mode}")]
         if mode == "walk":
-            candidates.append(network_path(area_name(self.settings.priority_wards,
-                                                     settings=self.settings), "drive",
-                                           settings=self.settings))
-        for path in candidates:
+            candidates.append((network_path(area, "drive", settings=self.settings), "drive"))
+        for path, load_as in candidates:
             if Path(path).is_file():
-                key = ("network", str(path), Path(path).stat().st_mtime_ns)
-                return self.cache.get(key, lambda p=path: load_network(p, mode=mode if p.stem.endswith(
-                    f"_{mode}") else "drive", settings=self.settings))
+                return str(path), load_as
         return None
 
     def make_plan(self, *, period: str, category: str, teams: int, shift_start: str,
                   shift_min: float, dwell_min: float, mode: str, stops_per_ward: int | None,
-                  seed: int = 0, time_limit_s: float | None = None) -> Any:
-        """Plan patrols for the top hotspots of the priority wards (`routing.plan_patrols`)."""
-        from routing import default_teams, merge_stops, plan_patrols, stops_from_ranking
+                  seed: int = 0, time_limit_s: float | None = None, title: str = "Patrol plan",
+                  planner: Any = None) -> dict[str, Any]:
+        """Plan patrols for the top hotspots of the priority wards (`routing.plan_patrols`).
+
+        Returns the plan's serialised forms (see `webapp._planner.solve`); the solver runs in
+        `planner` (a `webapp._planner.Planner`; in this thread when None).
+        """
+        from routing import default_teams, merge_stops, stops_from_ranking
+        from webapp._planner import solve
 
         if category not in ("asb", "serious_violence", "both"):
             raise ParameterError("category", f"`category` is {category!r}; expected asb, "
@@ -389,12 +393,12 @@ class AppData:
         stops = merge_stops(*frames) if len(frames) > 1 else frames[0]
         team_list = default_teams(int(teams), shift_start=shift_start, shift_min=float(shift_min),
                                   mode=mode, settings=self.settings)
-        network = self.network(mode)
-        limit = float(time_limit_s or self.settings.web_plan_time_limit_s)
-        # One solve at a time: the solver is CPU-bound and the map pages must stay quick.
-        with self._plan_lock:
-            return plan_patrols(stops, team_list, network=network, time_limit_s=limit, seed=seed,
-                                settings=self.settings)
+        job = {"network": self.network_file(mode),
+               "time_limit_s": float(time_limit_s or self.settings.web_plan_time_limit_s),
+               "seed": int(seed), "settings": self.settings, "title": title}
+        if planner is None:
+            return solve(stops, team_list, **job)
+        return planner.solve(stops, team_list, **job)
 
 
 def hot_class(hot: Any, trend: Any, count: Any) -> str:

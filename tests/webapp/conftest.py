@@ -37,7 +37,7 @@ def make_app(home: Path, **config):
 
     # A cheap scrypt cost keeps logins quick in tests; production uses werkzeug's default.
     cfg = {"HOME": home, "TESTING": True, "BOOTSTRAP": False, "LOGIN_BACKOFF_BASE_S": 0.0,
-           "PASSWORD_HASH_METHOD": "scrypt:1024:8:1"}
+           "PASSWORD_HASH_METHOD": "scrypt:1024:8:1", "PLAN_IN_PROCESS": True}
     cfg.update(config)
     cfg["SETTINGS"] = {"web_plan_time_limit_s": 0.5, **cfg.get("SETTINGS", {})}
     return create_app(cfg)
@@ -160,14 +160,13 @@ def _plan_fields(app) -> dict:
             params = {"period": data.default_period(), "category": "asb", "teams": 2,
                       "shift_start": "16:00", "shift_min": 120, "dwell_min": 15.0, "mode": "drive",
                       "stops_per_ward": 4, "seed": 0}
-            plan = data.make_plan(**params, time_limit_s=0.5)
-            teams = [r.team.name for r in plan.routes]
+            out = data.make_plan(**params, time_limit_s=0.5, title="Test plan")
             _PLAN_CACHE["fields"] = {
                 "name": "Test plan", "period": params["period"], "category": "asb", "params": params,
-                "plan": plan.to_dict(), "geojson": plan.to_geojson(), "gpx": plan.to_gpx(),
-                "gpx_teams": {t: plan.to_gpx(t) for t in teams},
-                "sheet_html": plan.to_sheet_html(title="Test plan"), "approximate": plan.approximate,
-                "demo": True, "status": "saved", "assignments": {teams[0]: "guardian"},
+                "plan": out["plan"], "geojson": out["geojson"], "gpx": out["gpx"],
+                "gpx_teams": out["gpx_teams"], "sheet_html": out["sheet_html"],
+                "approximate": out["approximate"], "demo": True, "status": "saved",
+                "assignments": {out["teams"][0]: "guardian"},
             }
     return dict(_PLAN_CACHE["fields"])
 

@@ -187,3 +187,36 @@ def api_visit(app, token_for):
         return response.get_json()
 
     return post
+
+
+def test_plans_are_solved_in_a_worker_process(app, as_role):
+    from webapp._planner import Planner
+
+    planner = Planner(workers=1)
+    app.extensions["hotspots_planner"] = planner
+    try:
+        c = as_role("guardian")
+        token = csrf_token(c, "/plans/")
+        response = c.post("/plans/", data={"csrf_token": token, "period": "2025-W30", "category": "asb",
+                                           "teams": "1", "shift_start": "16:00", "shift_min": "60",
+                                           "dwell_min": "15", "mode": "drive", "stops_per_ward": "2"})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        assert planner._pool is not None  # the solve went to the pool
+    finally:
+        planner.shutdown()
+
+
+def test_busy_planner_refuses_with_503(app, token_for):
+    gate = app.extensions["hotspots_plan_gate"]
+    taken = 0
+    while gate.acquire(blocking=False):
+        taken += 1
+    try:
+        c = app.test_client()
+        response = c.post("/api/v1/plans", json={"teams": 1},
+                          headers={"Authorization": f"Bearer {token_for('guardian')}"})
+        assert response.status_code == 503
+        assert response.get_json()["error"]["code"] == "planner_busy"
+    finally:
+        for _ in range(taken):
+            gate.release()

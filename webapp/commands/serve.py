@@ -9,10 +9,12 @@ import click
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (0.0.0.0 for every interface; put HTTPS in front then).")
 @click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True, help="Port.")
-@click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True,
-              help="Worker threads of the server.")
+@click.option("--threads", type=click.IntRange(1, 64), default=16, show_default=True,
+              help="Request threads of the server.")
+@click.option("--plan-workers", type=click.IntRange(1, 16), default=1, show_default=True,
+              help="Processes that solve patrol plans (each uses one CPU core while solving).")
 @click.pass_obj
-def serve(obj, host: str, port: int, threads: int) -> None:
+def serve(obj, host: str, port: int, threads: int, plan_workers: int) -> None:
     """Run the web app with the waitress production server.
 
     On first start with an empty store it loads the synthetic demo incidents, and when there is no
@@ -22,7 +24,9 @@ def serve(obj, host: str, port: int, threads: int) -> None:
 
     from webapp import create_app
 
-    app = create_app({"HOME": obj.settings.home})
+    app = create_app({"HOME": obj.settings.home, "PLAN_WORKERS": plan_workers,
+                      "PLAN_MAX_WAITING": max(2, threads // 2)})
+    app.extensions["hotspots_planner"].warm()
     click.echo(f"Serving the hotspots web app on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
     if app.extensions["hotspots_data"].is_demo():
         click.echo("The store holds SYNTHETIC demo incidents; the pages say so.", err=True)
