@@ -454,7 +454,7 @@ def _lattice_for(x: np.ndarray, y: np.ndarray, crs_key: str, resolution: int) ->
     return _build_lattice(crs_key, resolution, box)
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=8)
 def _build_lattice(crs_key: str, resolution: int, bbox: tuple[float, float, float, float]) -> _Lattice | None:
     """Fit and validate the lattice map over `bbox`; None when it cannot be trusted there."""
     fwd = _to_wgs84(crs_key)
