@@ -102,40 +102,68 @@ class ProblemLog:
 def combined(col: pa.ChunkedArray | pa.Array) -> pa.Array:
     """One contiguous array (dictionary chunks unified first)."""
     if isinstance(col, pa.ChunkedArray):
+        if col.num_chunks == 0:
+            return pa.array([], type=col.type)
         if pa.types.is_dictionary(col.type) and col.num_chunks > 1:
-            col = pa.chunked_array(col.chunks, type=col.type).unify_dictionaries()
+            col = col.unify_dictionaries()
         col = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
     return col
 
 
 def as_dictionary(col) -> pa.DictionaryArray:
-    """`col` as one dictionary array of strings."""
+    """`col` as one dictionary array of strings ("" for missing values)."""
+    if not pa.types.is_dictionary(col.type):
+        if not pa.types.is_string(col.type):
+            col = pc.cast(col, pa.string())
+        if col.null_count:
+            col = pc.fill_null(col, "")
+        encoded = pc.dictionary_encode(col)
+        if isinstance(encoded, pa.ChunkedArray):
+            shared = _shared_dictionary(encoded)
+            encoded = shared if shared is not None else pc.dictionary_encode(combined(col))
+        return encoded
     arr = combined(col)
-    if not pa.types.is_dictionary(arr.type):
-        if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
-            arr = pc.cast(arr, pa.string())
-        arr = pc.dictionary_encode(arr)
     if arr.null_count:
         arr = pc.dictionary_encode(pc.fill_null(pc.cast(arr, pa.string()), ""))
     return arr
 
 
-def as_strings(col) -> pa.Array:
-    """`col` as one plain string array with surrounding whitespace removed ("" for missing)."""
-    arr = combined(col)
-    if not pa.types.is_string(arr.type):
-        arr = pc.cast(arr, pa.string())
-    if arr.null_count:
-        arr = pc.fill_null(arr, "")
-    if _may_need_trim(arr):
-        arr = pc.utf8_trim_whitespace(arr)
-    return arr
+def _shared_dictionary(encoded: pa.ChunkedArray) -> pa.DictionaryArray | None:
+    """One array from the chunks of a dictionary-encoded column, without unifying them.
+
+    Arrow encodes the chunks of a column with one memo table, so each chunk's dictionary is the
+    start of the last one and the indices already agree; checked, since that is Arrow's
+    behaviour rather than its promise (None when it does not hold).
+    """
+    if encoded.num_chunks == 0:
+        return pa.DictionaryArray.from_arrays(pa.array([], pa.int32()), pa.array([], pa.string()))
+    chunks = encoded.chunks
+    final = max((c.dictionary for c in chunks), key=len)
+    if not all(c.dictionary.equals(final.slice(0, len(c.dictionary))) for c in chunks):
+        return None
+    return pa.DictionaryArray.from_arrays(pa.concat_arrays([c.indices for c in chunks]), final)
+
+
+def as_strings(col) -> pa.Array | pa.ChunkedArray:
+    """`col` as strings with surrounding whitespace removed ("" for missing); chunks are kept."""
+    if not pa.types.is_string(col.type):
+        col = pc.cast(col, pa.string())
+    if col.null_count:
+        col = pc.fill_null(col, "")
+    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    if any(_may_need_trim(c) for c in chunks):
+        col = pc.utf8_trim_whitespace(col)
+    return col
 
 
 _SPACE = np.zeros(256, dtype=bool)
-_SPACE[[9, 10, 11, 12, 13, 32, 0xC2, 0xE1, 0xE2, 0xE3, 0x80, 0x85, 0xA0]] = True  # ASCII, and bytes of
-# Unicode spaces (no-break, general punctuation, ideographic), so any of them sends the column
-# through the real trim.
+# ASCII white space, and the lead and continuation bytes of Unicode spaces (no-break, Ogham,
+# general punctuation, ideographic): any of them sends the column through the real trim.
+_SPACE[[9, 10, 11, 12, 13, 32, 0xC2, 0xE1, 0xE2, 0xE3, 0x80, 0x85, 0xA0]] = True
+
+
+def _offsets(arr: pa.Array) -> np.ndarray:
+    return np.frombuffer(arr.buffers()[1], dtype=np.int32, count=len(arr) + 1, offset=arr.offset * 4)
 
 
 def _may_need_trim(arr: pa.Array) -> bool:
@@ -143,27 +171,33 @@ def _may_need_trim(arr: pa.Array) -> bool:
     n = len(arr)
     if n == 0 or arr.null_count:
         return n > 0
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32, count=n + 1, offset=arr.offset * 4)
     if arr.buffers()[2] is None:
         return False
+    offsets = _offsets(arr)
     data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
     starts, ends = offsets[:-1], offsets[1:]
     nonempty = ends > starts
-    return bool(_SPACE[data[starts[nonempty]]].any() or _SPACE[data[ends[nonempty] - 1]].any())
+    if not nonempty.all():
+        starts, ends = starts[nonempty], ends[nonempty]
+    return bool(_SPACE[data[starts]].any() or _SPACE[data[ends - 1]].any())
 
 
-def lengths(arr: pa.Array) -> np.ndarray:
-    return pc.utf8_length(arr).to_numpy(zero_copy_only=False)
+def lengths(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Length of each string in bytes (0 for missing)."""
+    if isinstance(arr, pa.ChunkedArray):
+        if arr.num_chunks == 0:
+            return np.zeros(0, dtype=np.int32)
+        return np.concatenate([lengths(c) for c in arr.chunks])
+    if pa.types.is_string(arr.type) and not arr.null_count:
+        return np.diff(_offsets(arr))
+    return pc.binary_length(arr).fill_null(0).to_numpy(zero_copy_only=False)
 
 
 def values_at(col) -> Callable[[np.ndarray], list[str | None]]:
     """A function giving the text of `col` at some positions (for problem messages)."""
     def take(pos: np.ndarray) -> list[str | None]:
-        arr = combined(col).take(pa.array(pos, type=pa.int64()))
-        out = []
-        for v in arr.to_pylist():
-            out.append(None if v is None else str(v))
-        return out
+        values = col.take(pa.array(np.asarray(pos, dtype=np.int64), type=pa.int64()))
+        return [None if v is None else str(v) for v in values.to_pylist()]
     return take
 
 
@@ -194,25 +228,30 @@ def to_numbers(col) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | No
     parsed = np.array(parsed, dtype="float64")  # a writable copy
     word_bad = ~word_empty & ~np.isfinite(parsed)
     parsed[word_bad | word_empty] = np.nan
-    codes = arr.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    codes = arr.indices.to_numpy(zero_copy_only=False)
     return parsed[codes], word_empty[codes], word_bad[codes], codes
 
 
 @lru_cache(maxsize=16)
-def _transformer(src: str, dst: str) -> pyproj.Transformer:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        tr = pyproj.Transformer.from_crs(src, dst, always_xy=True)
-    for w in caught:
-        log.info("%s", w.message)
-    return tr
+def _transformer(src: str, dst: str) -> pyproj.Transformer | None:
+    """The transformation geopandas' `to_crs` would use (the best available), or None for none."""
+    if pyproj.CRS.from_user_input(src) == pyproj.CRS.from_user_input(dst):
+        return None
+    return pyproj.Transformer.from_crs(src, dst, always_xy=True, only_best=False)
+
+
+def prepare_transform(src: str, dst: str = BNG) -> None:
+    """Create the transformation ahead of use (PROJ takes a moment to choose it)."""
+    _transformer(src, dst)
 
 
 def transform(x: np.ndarray, y: np.ndarray, src: str, dst: str = BNG) -> tuple[np.ndarray, np.ndarray]:
-    if pyproj.CRS.from_user_input(src) == pyproj.CRS.from_user_input(dst):
+    """Coordinates from CRS `src` to `dst` (longitude first for geographic CRSs)."""
+    tr = _transformer(src, dst)
+    if tr is None:
         return x, y
     with np.errstate(all="ignore"):
-        ox, oy = _transformer(src, dst).transform(x, y, errcheck=False)
+        ox, oy = tr.transform(x, y, errcheck=False)
     return np.asarray(ox, dtype="float64"), np.asarray(oy, dtype="float64")
 
 
@@ -226,7 +265,6 @@ class Points:
     """Located rows and their points in British National Grid."""
 
     located: np.ndarray  # bool per row: a valid point
-    no_location: np.ndarray  # bool per row: both coordinates empty
     geometry: np.ndarray  # per row: a shapely Point where located, else None
 
 
@@ -239,10 +277,10 @@ def check_points(
 ) -> Points:
     """Check coordinates against Great Britain and build BNG points for the good rows.
 
-    `active` marks rows being read (others, e.g. excluded rows, are not checked). `pair_codes`
-    (optional) numbers distinct coordinate pairs so each is projected and built once.
+    `active` marks the rows to check (rows left out, e.g. those with no coordinates at all, are
+    not). `pair_codes` (optional) numbers distinct coordinate pairs so each is projected and
+    built once.
     """
-    no_location = x_empty & y_empty & active
     half = (x_empty ^ y_empty) & active
     for missing, m_name, o_name in ((x_empty, x_name, y_name), (y_empty, y_name, x_name)):
         pos = np.flatnonzero(half & missing)
@@ -254,8 +292,7 @@ def check_points(
         problems.add_rows(file, rows(pos), name, text, "is not a number", "not a number", pos)
     ok = active & ~x_empty & ~y_empty & ~x_bad & ~y_bad
 
-    geographic = crs.is_geographic
-    if geographic:
+    if crs.is_geographic:
         xr, yr, what = GB_LON, GB_LAT, (
             f"is outside Great Britain (expected longitude {GB_LON[0]} to {GB_LON[1]} and "
             f"latitude {GB_LAT[0]} to {GB_LAT[1]})")
@@ -267,7 +304,7 @@ def check_points(
             f"and northing {GB_NORTHING[0]:.0f} to {GB_NORTHING[1]:.0f} metres in British National Grid)")
         swap_text = "easting and northing look swapped (the other way round they are in Great Britain)"
         cx, cy = x, y
-        if crs != pyproj.CRS.from_user_input(BNG):
+        if _transformer(crs.to_string(), BNG) is not None:
             cx, cy = transform(np.where(ok, x, np.nan), np.where(ok, y, np.nan), crs.to_string())
             what = what.replace("is outside", "converted to British National Grid is outside")
     inside = _within(cx, xr) & _within(cy, yr)
@@ -285,7 +322,7 @@ def check_points(
 
     located = ok & inside
     geometry = _points(x, y, located, crs, pair_codes)
-    return Points(located=located, no_location=no_location, geometry=geometry)
+    return Points(located=located, geometry=geometry)
 
 
 def _points(x: np.ndarray, y: np.ndarray, located: np.ndarray, crs: pyproj.CRS,
@@ -479,7 +516,7 @@ def crime_types(col, settings: Settings) -> Types:
 # --- ids ----------------------------------------------------------------------------------------
 
 
-def duplicated_positions(ids: pa.Array, candidates: np.ndarray) -> np.ndarray:
+def duplicated_positions(ids: pa.Array | pa.ChunkedArray, candidates: np.ndarray) -> np.ndarray:
     """Positions of the rows marked in `candidates` (bool) whose non-empty id occurs more than
     once among them.
 
@@ -487,61 +524,97 @@ def duplicated_positions(ids: pa.Array, candidates: np.ndarray) -> np.ndarray:
     bytes, which numpy computes for a million ids in milliseconds; only ids whose mix repeats
     are compared as strings.
     """
-    n = len(ids)
-    if n and ids.null_count == 0 and pa.types.is_string(ids.type) and ids.buffers()[2] is not None:
-        offsets = np.frombuffer(ids.buffers()[1], dtype=np.int32, count=n + 1, offset=ids.offset * 4)
-        lens = np.diff(offsets)
-        nonempty = lens > 0
-        candidates = candidates & nonempty
-        widths = lens[nonempty]
-        width = int(widths[0]) if len(widths) else 0
-        if width >= 8 and width % 8 == 0 and int(widths.min()) == int(widths.max()) == width:
+    candidates = candidates & (lengths(ids) > 0)
+    mix = _fixed_width_mix(ids)
+    pos = np.flatnonzero(candidates)
+    if mix is not None:
+        mixed = mix[pos]
+        ordered = np.sort(mixed)
+        if not (ordered[1:] == ordered[:-1]).any():
+            return np.zeros(0, dtype=np.int64)
+        pos = pos[pd.Series(mixed).duplicated(keep=False).to_numpy()]
+    if len(pos) < 2:
+        return np.zeros(0, dtype=np.int64)
+    return pos[duplicated_strings(ids.take(pa.array(pos, type=pa.int64())))]
+
+
+def _fixed_width_mix(ids: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
+    """A 64-bit mix of each id when the non-empty ids share one width (a multiple of 8 bytes);
+    0 for empty ids; None when the widths differ."""
+    chunks = ids.chunks if isinstance(ids, pa.ChunkedArray) else [ids]
+    width = None
+    for chunk in chunks:
+        if chunk.null_count or not pa.types.is_string(chunk.type):
+            return None
+        w = np.diff(_offsets(chunk))
+        w = w[w > 0]
+        if len(w):
+            if width is None:
+                width = int(w[0])
+            if int(w.min()) != width or int(w.max()) != width:
+                return None
+    if width is None or width < 8 or width % 8:
+        return None
+    out = []
+    for chunk in chunks:
+        n = len(chunk)
+        full = np.zeros(n, dtype=np.uint64)
+        if n and chunk.buffers()[2] is not None:
+            offsets = _offsets(chunk)
+            nonempty = np.diff(offsets) > 0
             # Empty ids take no bytes, so the others lie back to back in the data buffer.
-            data = np.frombuffer(ids.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+            data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
             words = np.ascontiguousarray(data).view("<u8").reshape(-1, width // 8)
             mix = words[:, 0].copy()
             with np.errstate(over="ignore"):
                 for k in range(1, width // 8):
-                    mix = (mix * np.uint64(0x9E3779B97F4A7C15)) ^ words[:, k]
-            full = np.zeros(n, dtype=np.uint64)
+                    mix *= np.uint64(0x9E3779B97F4A7C15)
+                    mix ^= words[:, k]
             full[nonempty] = mix
-            pos = np.flatnonzero(candidates)
-            mixed = full[pos]
-            ordered = np.sort(mixed)
-            if not (ordered[1:] == ordered[:-1]).any():
-                return np.zeros(0, dtype=np.int64)
-            pos = pos[pd.Series(mixed).duplicated(keep=False).to_numpy()]
-            return pos[_duplicated_strings(ids.take(pa.array(pos, type=pa.int64())))]
-    else:
-        candidates = candidates & (lengths(ids) > 0) if n else candidates
-    pos = np.flatnonzero(candidates)
-    if len(pos) < 2:
-        return np.zeros(0, dtype=np.int64)
-    return pos[_duplicated_strings(ids.take(pa.array(pos, type=pa.int64())))]
+        out.append(full)
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.uint64)
 
 
-def _duplicated_strings(arr: pa.Array) -> np.ndarray:
-    return pd.Series(arr, dtype="str").duplicated(keep=False).to_numpy()
+def duplicated_strings(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Which strings of `arr` occur more than once."""
+    return pd.Series(combined(arr), dtype="str").duplicated(keep=False).to_numpy()
 
 
-def derive_ids(parts: Sequence[pa.Array]) -> list[str]:
+def derive_ids(parts: Sequence[pa.Array]) -> pa.Array:
     """Stable ids for rows without one, from the rows' text fields.
 
-    `parts` are the rows' fields (string arrays of equal length, in a fixed column order). Two
-    identical rows get the same digest and are told apart by their occurrence counter, so each
-    stays an incident and reading the same file again gives the same ids.
+    `parts` are the rows' fields (string arrays of equal length, in a fixed column order). The id
+    is a BLAKE2b digest of the fields plus the row's occurrence number among identical rows, so
+    two identical rows stay two incidents and reading the same file again gives the same ids.
     """
-    if not parts or len(parts[0]) == 0:
-        return []
-    joined = pc.binary_join_element_wise(*parts, "\x1f").to_pylist()
+    n = len(parts[0]) if parts else 0
+    if n == 0:
+        return pa.array([], type=pa.string())
+    joined = pc.binary_join_element_wise(*(combined(p) for p in parts), "\x1f")
+    data = memoryview(joined.buffers()[2] or b"")
+    bounds = _offsets(joined).tolist()
     base = hashlib.blake2b(digest_size=10, person=b"hotspots-row")
-    seen: dict[str, int] = {}
-    out = []
-    for text in joined:
+    digests = bytearray()
+    for start, end in zip(bounds[:-1], bounds[1:], strict=True):
         h = base.copy()
-        h.update(text.encode("utf-8"))
-        digest = h.hexdigest()
-        k = seen.get(digest, 0) + 1
-        seen[digest] = k
-        out.append(f"{DERIVED_PREFIX}{digest}-{k}")
-    return out
+        h.update(data[start:end])
+        digests += h.digest()
+    raw = np.frombuffer(bytes(digests), dtype="S10")
+    # Occurrence number of each digest, counted in file order.
+    order = np.argsort(raw, kind="stable")
+    ranked = raw[order]
+    new_run = np.ones(n, dtype=bool)
+    new_run[1:] = ranked[1:] != ranked[:-1]
+    run_start = np.maximum.accumulate(np.where(new_run, np.arange(n), 0))
+    occurrence = np.empty(n, dtype=np.int64)
+    occurrence[order] = np.arange(n) - run_start + 1
+    hexed = _HEX[np.frombuffer(bytes(digests), dtype=np.uint8)].reshape(n, 10).view("S20").ravel()
+    return pc.binary_join_element_wise(
+        pa.scalar(DERIVED_PREFIX.rstrip("-")),
+        pa.array(hexed, type=pa.binary()).cast(pa.string()),
+        pc.cast(pa.array(occurrence), pa.string()),
+        "-",
+    )
+
+
+_HEX = np.frombuffer(b"".join(f"{i:02x}".encode() for i in range(256)), dtype="S2").view(np.uint16)

@@ -6,10 +6,12 @@ returned, so a user can fix a file in one go."""
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import warnings
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from os import PathLike
 
@@ -23,7 +25,7 @@ import shapely
 
 from hotspots import _ingest_checks as checks
 from hotspots._errors import InputError, Problem
-from hotspots._ingest_csv import HEAD_BYTES, STRING, TEXT, CsvHead, CsvTable, read_table, sniff
+from hotspots._ingest_csv import HEAD_BYTES, CsvHead, CsvTable, read_table, sniff
 from hotspots._ingest_sources import GEO_SUFFIXES, Source, expand_paths
 from hotspots.report import ReadReport
 from hotspots.schema import (
@@ -145,7 +147,7 @@ class ForceColumns:
 class _Part:
     """The rows kept from one file, column by column."""
 
-    ids: pa.Array
+    ids: pa.Array | pa.ChunkedArray
     occurred_ns: np.ndarray
     precision: np.ndarray
     types: pa.Array
@@ -306,18 +308,9 @@ def _read_source(src: Source, *, format: str, columns: ForceColumns, source: str
         if isinstance(kind, Problem):
             problems.add(kind)
             return None
-    # Dictionary-encode the columns whose distinct values are checked (few, and each checked
-    # once); plain strings for the rest, which are only hashed or compared.
-    if kind == "police.uk":
-        coded = {_key(c) for c in ("Month", "Reported by", "Longitude", "Latitude", "Crime type")}
-        types = {h: (TEXT if _key(h) in coded else STRING) for h in sniffed.header}
-    else:
-        roles = _force_roles(sniffed.header, columns)
-        types = {h: STRING for h in sniffed.header}
-        for role in ("datetime", "type", "x", "y"):
-            if roles[role] is not None:
-                types[sniffed.header[roles[role]]] = TEXT
-    table = read_table(src, sniffed, types, advance)
+    # Every column is read as text and checked here; police.uk values hold no line breaks, which
+    # lets the reader split the file into blocks without tracking quotes.
+    table = read_table(src, sniffed, {}, newlines_in_values=kind != "police.uk", advance=advance)
     if isinstance(table, Problem):
         problems.add(table)
         return None
@@ -432,30 +425,45 @@ def _police_uk(table: CsvTable, rows: _Rows, *, label: str) -> _Part | None:
         return None
     col = {c: t.column(i) for c, i in where.items() if i is not None}
     settings = rows.settings
+    check_btp = settings.exclude_btp and "Reported by" in col
 
-    if settings.exclude_btp and "Reported by" in col:
-        reporter = checks.as_dictionary(col["Reported by"])
-        words = pc.utf8_lower(pc.utf8_trim_whitespace(reporter.dictionary)).to_numpy(zero_copy_only=False)
-        is_btp = (words == BTP.lower())[reporter.indices.to_numpy(zero_copy_only=False)]
+    ids, (month_ns, bad_month), lon, lat, types, is_btp, _ = _run(
+        lambda: _ids(t, where["Crime ID"], order=POLICEUK_COLUMNS),
+        lambda: checks.month_starts(col["Month"], settings.timezone),
+        lambda: checks.to_numbers(col["Longitude"]),
+        lambda: checks.to_numbers(col["Latitude"]),
+        lambda: checks.crime_types(col["Crime type"], settings),
+        lambda: _is_btp(col["Reported by"]) if check_btp else None,
+        lambda: checks.prepare_transform("EPSG:4326"),
+    )
+    if not len(ids.repeated):
+        # Only repeated ids need the whole rows again: free the columns no message will quote.
+        col = {c: col[c] for c in ("Month", "Longitude", "Latitude")}
+        table.table = t = None
+        pa.default_memory_pool().release_unused()
+    if is_btp is not None:
         rows.report.exclude(BTP, int(is_btp.sum()))
         rows.active &= ~is_btp
 
-    own, ids = _ids(t, where["Crime ID"], rows, order=POLICEUK_COLUMNS)
-
-    month_ns, bad_month = checks.month_starts(col["Month"], settings.timezone)
     pos, at = rows.at(bad_month & rows.active)
     rows.problems.add_rows(rows.file, at, "Month", checks.values_at(col["Month"]),
                            "is not a month like 2024-05", "unparseable month", pos)
-
-    points = _coordinates(rows, col["Longitude"], col["Latitude"], "Longitude", "Latitude",
-                          pyproj.CRS.from_user_input("EPSG:4326"))
-    types = _types(rows, col["Crime type"], "Crime type")
-    keep = _duplicates(t, own, rows, "Crime ID")
-    if rows.problems or keep is None:
+    points = _coordinates(rows, lon, lat, col["Longitude"], col["Latitude"], "Longitude",
+                          "Latitude", pyproj.CRS.from_user_input("EPSG:4326"))
+    _type_problems(rows, types, "Crime type")
+    keep = _duplicates(t, ids, rows, "Crime ID")
+    if rows.problems:
         return None
+    table.table = t = col = None
     keep &= points.located
     precision = np.zeros(rows.n, dtype=np.int8)  # month
     return _part(keep, ids, month_ns, precision, types, points, label)
+
+
+def _is_btp(col) -> np.ndarray:
+    reporter = checks.as_dictionary(col)
+    words = pc.utf8_lower(pc.utf8_trim_whitespace(reporter.dictionary)).to_numpy(zero_copy_only=False)
+    return (words == BTP.lower())[reporter.indices.to_numpy(zero_copy_only=False)]
 
 
 # --- force exports ------------------------------------------------------------------------------
@@ -486,8 +494,17 @@ def _force(table: CsvTable, rows: _Rows, columns: ForceColumns, *, label: str) -
     if time_i is not None and time_i != roles["datetime"]:
         dt_col = _with_times(dt_col, t.column(time_i))
         dt_name = f"{dt_name} + {header[time_i]}"
-    ns, precision, bad, empty = checks.parse_datetimes(dt_col, dayfirst=columns.dayfirst,
-                                                       tz=settings.timezone)
+    x_name, y_name = header[roles["x"]], header[roles["y"]]
+    x_col, y_col = t.column(roles["x"]), t.column(roles["y"])
+    ids, (ns, precision, bad, empty), x_num, y_num, types = _run(
+        lambda: _ids(t, roles["id"], order=()),
+        lambda: checks.parse_datetimes(dt_col, dayfirst=columns.dayfirst, tz=settings.timezone),
+        lambda: checks.to_numbers(x_col),
+        lambda: checks.to_numbers(y_col),
+        lambda: checks.crime_types(t.column(roles["type"]), settings),
+    )
+    if roles["id"] is None and rows.n:
+        rows.report.warn("no id column: ids derived from row content", rows.n)
     example = "31/12/2024 23:59" if columns.dayfirst else "12/31/2024 11:59 PM"
     pos, at = rows.at(empty & rows.active)
     rows.problems.add_rows(rows.file, at, dt_name, None, "is empty; expected a date",
@@ -498,14 +515,15 @@ def _force(table: CsvTable, rows: _Rows, columns: ForceColumns, *, label: str) -
                            f" ({'day' if columns.dayfirst else 'month'} first)",
                            "unparseable date", pos)
 
-    x_name, y_name = header[roles["x"]], header[roles["y"]]
-    crs = _coordinate_crs(columns, x_name, y_name, t.column(roles["x"]), t.column(roles["y"]))
-    own, ids = _ids(t, roles["id"], rows, order=())
-    points = _coordinates(rows, t.column(roles["x"]), t.column(roles["y"]), x_name, y_name, crs)
-    types = _types(rows, t.column(roles["type"]), header[roles["type"]])
-    keep = _duplicates(t, own, rows, header[roles["id"]] if roles["id"] is not None else "id")
-    if rows.problems or keep is None:
+    crs = _coordinate_crs(columns, x_name, y_name, x_num[0], y_num[0])
+    points = _coordinates(rows, x_num, y_num, x_col, y_col, x_name, y_name, crs)
+    _type_problems(rows, types, header[roles["type"]])
+    id_name = header[roles["id"]] if roles["id"] is not None else "id"
+    keep = _duplicates(t, ids, rows, id_name)
+    if rows.problems:
         return None
+    table.table = t = x_col = y_col = dt_col = None
+    pa.default_memory_pool().release_unused()
     keep &= points.located
     return _part(keep, ids, ns, precision, types, points, label)
 
@@ -518,7 +536,8 @@ def _with_times(dates, times):
     return pc.if_else(join, pc.binary_join_element_wise(d, tm, " "), d)
 
 
-def _coordinate_crs(columns: ForceColumns, x_name: str, y_name: str, x_col, y_col) -> pyproj.CRS:
+def _coordinate_crs(columns: ForceColumns, x_name: str, y_name: str, x: np.ndarray,
+                    y: np.ndarray) -> pyproj.CRS:
     if columns.crs is not None:
         return pyproj.CRS.from_user_input(columns.crs)
     kx, ky = _key(x_name), _key(y_name)
@@ -527,8 +546,6 @@ def _coordinate_crs(columns: ForceColumns, x_name: str, y_name: str, x_col, y_co
         return pyproj.CRS.from_user_input("EPSG:4326")
     if kx in GENERIC_XY and ky in GENERIC_XY:
         # Names that do not say: small numbers are degrees, large ones metres.
-        x, _, _, _ = checks.to_numbers(x_col)
-        y, _, _, _ = checks.to_numbers(y_col)
         with np.errstate(invalid="ignore"):
             finite = np.isfinite(x) & np.isfinite(y)
             if finite.any() and np.all(np.abs(x[finite]) <= 180) and np.all(np.abs(y[finite]) <= 90):
@@ -623,12 +640,13 @@ def _read_geo(src: Source, *, columns: ForceColumns, source: str | None, setting
     def text(values: np.ndarray):
         return lambda p: [repr(float(v)) for v in values[p]]
 
+    no_location = no_coords & rows.active
+    rows.report.exclude("no location", int(no_location.sum()))
+    rows.active &= ~no_location
     points = checks.check_points(
         x, y, x_empty=no_coords, y_empty=no_coords, x_bad=np.zeros(n, bool),
         y_bad=np.zeros(n, bool), active=rows.active, crs=crs, file=src.name, rows=rows.rows,
         x_name=x_name, y_name=y_name, x_text=text(x), y_text=text(y), problems=rows.problems)
-    rows.report.exclude("no location", int(points.no_location.sum()))
-    rows.active &= ~points.no_location
 
     dt_name = attrs[roles["datetime"]]
     ns, precision, bad, dt_empty = checks.datetimes_from_values(
@@ -650,10 +668,13 @@ def _read_geo(src: Source, *, columns: ForceColumns, source: str | None, setting
                      | {"__x": pa.array(np.char.mod("%r", x).tolist() if n else [], pa.string()),
                         "__y": pa.array(np.char.mod("%r", y).tolist() if n else [], pa.string())})
     id_i = roles["id"]
-    own, ids = _ids(table, id_i, rows, order=())
-    types = _types(rows, table.column(roles["type"]), attrs[roles["type"]])
-    keep = _duplicates(table, own, rows, attrs[id_i] if id_i is not None else "id")
-    if rows.problems or keep is None:
+    ids = _ids(table, id_i, order=())
+    if id_i is None and n:
+        rows.report.warn("no id column: ids derived from row content", n)
+    types = checks.crime_types(table.column(roles["type"]), settings)
+    _type_problems(rows, types, attrs[roles["type"]])
+    keep = _duplicates(table, ids, rows, attrs[id_i] if id_i is not None else "id")
+    if rows.problems:
         return None
     keep &= points.located
     return _part(keep, ids, ns, precision, types, points, source or "force-export")
@@ -672,46 +693,62 @@ def _text_column(values: pd.Series) -> pa.Array:
 # --- shared steps -------------------------------------------------------------------------------
 
 
-def _coordinates(rows: _Rows, x_col, y_col, x_name: str, y_name: str, crs: pyproj.CRS) -> checks.Points:
-    x, x_empty, x_bad, x_codes = checks.to_numbers(x_col)
-    y, y_empty, y_bad, y_codes = checks.to_numbers(y_col)
+def _run(*jobs: Callable[[], object]) -> list:
+    """Run `jobs` at once and return their results in order.
+
+    Threads suffice: the work happens in Arrow, numpy, pandas and PROJ, which release the GIL.
+    """
+    if _WORKERS < 2:
+        return [job() for job in jobs]
+    with ThreadPoolExecutor(max_workers=min(_WORKERS, len(jobs))) as pool:
+        futures = [pool.submit(job) for job in jobs]
+        return [f.result() for f in futures]
+
+
+_WORKERS = min(4, os.cpu_count() or 1)
+
+
+def _coordinates(rows: _Rows, x_num, y_num, x_col, y_col, x_name: str, y_name: str,
+                 crs: pyproj.CRS) -> checks.Points:
+    """Leave out rows with no coordinates (counted), check the others and build their points."""
+    x, x_empty, x_bad, x_codes = x_num
+    y, y_empty, y_bad, y_codes = y_num
+    no_location = x_empty & y_empty & rows.active
+    rows.report.exclude("no location", int(no_location.sum()))
+    rows.active &= ~no_location
     pair = None
     if x_codes is not None and y_codes is not None:
-        pair = x_codes * (int(y_codes.max(initial=0)) + 1) + y_codes
-    points = checks.check_points(
+        pair = x_codes.astype(np.int64) * (int(y_codes.max(initial=0)) + 1) + y_codes
+    return checks.check_points(
         x, y, x_empty=x_empty, y_empty=y_empty, x_bad=x_bad, y_bad=y_bad, active=rows.active,
         crs=crs, file=rows.file, rows=rows.rows, x_name=x_name, y_name=y_name,
         x_text=checks.values_at(x_col), y_text=checks.values_at(y_col), problems=rows.problems,
         pair_codes=pair)
-    rows.report.exclude("no location", int(points.no_location.sum()))
-    rows.active &= ~points.no_location
-    return points
 
 
-def _types(rows: _Rows, col, name: str) -> checks.Types:
-    types = checks.crime_types(col, rows.settings)
+def _type_problems(rows: _Rows, types: checks.Types, name: str) -> None:
     pos, at = rows.at(types.empty & rows.active)
     rows.problems.add_rows(rows.file, at, name, None, "is empty; expected a crime type",
                            "missing crime type", pos)
     unknown = types.unknown & rows.active
-    if unknown.any():
-        pos = np.flatnonzero(unknown)
-        if rows.settings.unknown_crime_type == "error":
-            rows.problems.add_rows(rows.file, rows.rows(pos), name, checks.values_at(types.labels),
-                                   "is not in the category table (setting `categories`)",
-                                   "unknown crime type", pos)
-        else:
-            kind = "unknown crime type mapped to other"
-            # One example per distinct unknown type, so a user sees which labels to add.
-            codes = types.labels.indices.to_numpy(zero_copy_only=False)[pos]
-            _, first = np.unique(codes, return_index=True)
-            shown = pos[np.sort(first)][: ReadReport.MAX_EXAMPLES]
-            labels = checks.values_at(types.labels)(shown)
-            examples = [Problem(rows.file, int(r), name, label,
-                                "is not in the category table; counted as other", kind)
-                        for r, label in zip(rows.rows(shown), labels, strict=True)]
-            _warn(rows.report, kind, len(pos), examples)
-    return types
+    if not unknown.any():
+        return
+    pos = np.flatnonzero(unknown)
+    if rows.settings.unknown_crime_type == "error":
+        rows.problems.add_rows(rows.file, rows.rows(pos), name, checks.values_at(types.labels),
+                               "is not in the category table (setting `categories`)",
+                               "unknown crime type", pos)
+        return
+    kind = "unknown crime type mapped to other"
+    # One example per distinct unknown type, so a user sees which labels to add.
+    codes = types.labels.indices.to_numpy(zero_copy_only=False)[pos]
+    _, first = np.unique(codes, return_index=True)
+    shown = pos[np.sort(first)][: ReadReport.MAX_EXAMPLES]
+    labels = checks.values_at(types.labels)(shown)
+    examples = [Problem(rows.file, int(r), name, label,
+                        "is not in the category table; counted as other", kind)
+                for r, label in zip(rows.rows(shown), labels, strict=True)]
+    _warn(rows.report, kind, len(pos), examples)
 
 
 def _warn(report: ReadReport, kind: str, count: int, examples: Sequence[Problem]) -> None:
@@ -726,38 +763,61 @@ def _warn(report: ReadReport, kind: str, count: int, examples: Sequence[Problem]
         bucket.append(example)
 
 
-def _ids(table: pa.Table, id_index: int | None, rows: _Rows, *,
-         order: Sequence[str]) -> tuple[pa.Array, pa.Array]:
-    """The file's own ids ("" where missing) and the ids used: one derived from the row's text
-    where the file has none."""
+@dataclass
+class _Ids:
+    """The file's own ids ("" where missing) and ids derived from the text of those rows."""
+
+    own: pa.Array | pa.ChunkedArray
+    missing: np.ndarray  # bool per row
+    derived: pa.Array  # one per missing row, in row order
+    repeated: np.ndarray  # positions of rows whose own id is not unique in the file
+
+    def kept(self, keep: np.ndarray) -> pa.ChunkedArray:
+        """The id of each kept row, chunk by chunk (so no second copy of the column is made)."""
+        out = []
+        start = used = 0
+        for chunk in _chunks(self.own):
+            end = start + len(chunk)
+            missing = self.missing[start:end]
+            if missing.any():
+                k = int(missing.sum())
+                chunk = pc.replace_with_mask(chunk, pa.array(missing), self.derived[used:used + k])
+                used += k
+            out.append(chunk.filter(pa.array(keep[start:end])))
+            start = end
+        return pa.chunked_array(out, type=pa.string())
+
+
+def _ids(table: pa.Table, id_index: int | None, *, order: Sequence[str]) -> _Ids:
     n = table.num_rows
     if id_index is None:
-        own = pa.array([""] * n, type=pa.string())
-        if n:
-            rows.report.warn("no id column: ids derived from row content", n)
+        own = _repeat("", n)
     else:
         own = checks.as_strings(table.column(id_index))
     missing = checks.lengths(own) == 0 if n else np.zeros(0, dtype=bool)
+    repeated = checks.duplicated_positions(own, ~missing)
     if not missing.any():
-        return own, own
-    mask = pa.array(missing)
-    without = table.filter(mask)
+        return _Ids(own, missing, pa.array([], type=pa.string()), repeated)
+    without = table.filter(pa.array(missing)).combine_chunks()
     # A fixed column order keeps ids stable if a later file orders its columns differently.
     names = table.column_names
     rank = {_key(c): i for i, c in enumerate(order)}
     others = [i for i in range(len(names)) if i != id_index]
     others.sort(key=lambda i: (rank.get(_key(names[i]), len(rank)), _key(names[i]), i))
     fields = [checks.as_strings(without.column(i)) for i in others]
-    derived = checks.derive_ids(fields)
-    return own, pc.replace_with_mask(own, mask, pa.array(derived, type=pa.string()))
+    return _Ids(own, missing, checks.derive_ids(fields), repeated)
 
 
-def _duplicates(table: pa.Table, own: pa.Array, rows: _Rows, id_name: str) -> np.ndarray | None:
-    """Rows to keep after dropping exact duplicate rows; problems for ids with different rows."""
+def _duplicates(table: pa.Table | None, ids: _Ids, rows: _Rows, id_name: str) -> np.ndarray:
+    """Rows to keep after dropping exact duplicate rows; a problem for each id shared by rows
+    with different content. `table` may be None when no id repeats."""
     keep = rows.active.copy()
-    dup = checks.duplicated_positions(own, rows.active)
-    if not len(dup):
+    dup = ids.repeated[rows.active[ids.repeated]]
+    if len(dup) > 1:
+        dup = dup[checks.duplicated_strings(ids.own.take(pa.array(dup, type=pa.int64())))]
+    if len(dup) < 2 or table is None:
         return keep
+    own = ids.own
     take = pa.array(dup, type=pa.int64())
     id_text = own.take(take).to_pylist()
     content = list(zip(*(checks.as_strings(table.column(i).take(take)).to_pylist()
@@ -782,22 +842,49 @@ def _duplicates(table: pa.Table, own: pa.Array, rows: _Rows, id_name: str) -> np
     return keep
 
 
-def _part(keep: np.ndarray, ids: pa.Array, ns: np.ndarray, precision: np.ndarray,
+def _part(keep: np.ndarray, ids: _Ids, ns: np.ndarray, precision: np.ndarray,
           types: checks.Types, points: checks.Points, label: str) -> _Part:
+    """The kept rows; the inputs' large arrays are released as soon as they are copied."""
     mask = pa.array(keep)
+    kept_ids = ids.kept(keep)
+    ids.own = ids.derived = None
+    geometry = points.geometry[keep]
+    points.geometry = None
+    pa.default_memory_pool().release_unused()
     return _Part(
-        ids=ids.filter(mask),
+        ids=kept_ids,
         occurred_ns=ns[keep],
         precision=precision[keep],
         types=types.labels.filter(mask),
         category=types.category[keep],
         harm=types.harm[keep],
-        geometry=points.geometry[keep],
+        geometry=geometry,
         source=str(label),
     )
 
 
 # --- the frame ----------------------------------------------------------------------------------
+
+
+_MODEL_DTYPES: dict[str, pd.Series] = {}
+
+
+def _model_dtypes(tz: str, settings: Settings) -> pd.Series:
+    """Column dtypes of the schema's own (empty) incident frame, by timezone."""
+    if tz not in _MODEL_DTYPES:
+        _MODEL_DTYPES[tz] = empty_incidents(settings).dtypes
+    return _MODEL_DTYPES[tz]
+
+
+def _chunks(arr: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
+    return list(arr.chunks) if isinstance(arr, pa.ChunkedArray) else [arr]
+
+
+def _repeat(text: str, n: int) -> pa.Array:
+    """A string array holding `text` `n` times, built straight from its buffers."""
+    raw = text.encode("utf-8")
+    offsets = np.arange(n + 1, dtype=np.int32) * len(raw)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(raw * n))
 
 
 def _frame(parts: list[_Part], settings: Settings) -> gpd.GeoDataFrame:
@@ -808,16 +895,13 @@ def _frame(parts: list[_Part], settings: Settings) -> gpd.GeoDataFrame:
     points share one shapely object. The result is checked against the schema's own empty frame
     and built with `make_incidents` should the two ever disagree.
     """
-    template = empty_incidents(settings)
     n = sum(len(p.occurred_ns) for p in parts)
     if n == 0:
-        return template
-    ids = pa.chunked_array([p.ids for p in parts], type=pa.string())
+        return empty_incidents(settings)
+    ids = pa.chunked_array([c for p in parts for c in _chunks(p.ids)], type=pa.string())
     types = pa.chunked_array([pc.cast(p.types, pa.string()) for p in parts], type=pa.string())
-    labels = sorted({p.source for p in parts})
-    source_codes = np.concatenate([np.full(len(p.occurred_ns), labels.index(p.source), np.int32)
-                                   for p in parts])
-    sources = pa.DictionaryArray.from_arrays(pa.array(source_codes), pa.array(labels)).cast(pa.string())
+    sources = pa.chunked_array([_repeat(p.source, len(p.occurred_ns)) for p in parts],
+                               type=pa.string())
     ns = np.concatenate([p.occurred_ns for p in parts])
     precision = np.concatenate([p.precision for p in parts])
     category = np.concatenate([p.category for p in parts])
@@ -843,7 +927,7 @@ def _frame(parts: list[_Part], settings: Settings) -> gpd.GeoDataFrame:
         geometry=gpd.array.GeometryArray(geometry, crs=BNG),
         crs=BNG,
     )[INCIDENT_COLUMNS]
-    if list(frame.columns) == list(template.columns) and frame.dtypes.equals(template.dtypes):
+    if frame.dtypes.equals(_model_dtypes(settings.timezone, settings)):
         return frame
     log.warning("incident frame built the slow way: the data model changed")
     return make_incidents(
