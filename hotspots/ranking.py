@@ -20,7 +20,7 @@ from hotspots._errors import InputError
 from hotspots.binning import StudyArea, check_wards, study_area
 from hotspots.periods import Period, month_period, parse_period, range_period, week_period
 from hotspots.settings import CATEGORIES, Settings, get_settings
-from hotspots.stats import change_test, fdr_reject, gi_star, trend_classes
+from hotspots.stats import change_test, fdr_reject, gi_star, local_count_p, trend_classes
 from hotspots.wards import load_wards, select_wards
 
 log = logging.getLogger(__name__)
@@ -265,8 +265,11 @@ def rank_hotspots(
 
         - `h3_cell` (uint64), `ward_code`, `ward_name`: the chosen ward holding most of its area;
         - `count` (int), `harm` (float, days): this period;
-        - `gi_z`, `gi_p`: Gi* z-score and two-sided p-value (normal approximation);
-        - `hot`: z > 0 and significant after Benjamini-Hochberg at `fdr_alpha` over all cells;
+        - `gi_z`: Gi* z-score (as esda's analytic `Zs`); `gi_p`: exact two-sided p-value of
+          the cell's local count (cell and neighbours) under one Poisson rate for the whole
+          study area (`hotspots.stats.local_count_p`);
+        - `hot`: z > 0 and `gi_p` significant after Benjamini-Hochberg at `fdr_alpha` over all
+          cells;
         - `change` (int), `change_pct` (float, NaN when the previous period had none): count
           against the previous period; `change_significant`: exact conditional binomial test of
           equal Poisson rates at 5% (two-sided; 1 -> 3 is not significant);
@@ -279,10 +282,12 @@ def rank_hotspots(
 
     Notes
     -----
-    The p-values use the normal approximation of Gi* (as esda's analytic z does). With very
-    sparse counts (a week of one category over thousands of cells) it is generous: a single
-    incident with none around it can reach a large z. Read `count` and `trend` with `hot`, or
-    analyse months when weekly counts are a handful per ward.
+    Gi*'s normal approximation is far too generous with sparse counts (a week of one category
+    over thousands of cells): a lone incident reaches z of 5 to 7. So the z-score is reported
+    for ranking and comparison with other tools, but whether a cell is hot is decided on the
+    exact Poisson tail of its local count, with false-discovery-rate control over all cells.
+    With `weight="harm"` the z ranks harm, while significance still needs enough incidents:
+    one very harmful incident ranks high but is not, by itself, a statistical hotspot.
 
     Raises
     ------
@@ -302,7 +307,10 @@ def rank_hotspots(
     sel = select_incidents(incidents, category=category, periods=periods, settings=settings)
     counts, harm, outside = cell_matrices(sel, area)
     values = harm if weight == "harm" else counts.astype(np.float64)
-    z, p = gi_star(values, area.neighbours)
+    z, _ = gi_star(values, area.neighbours)
+    # Significance from the exact Poisson tail of the local count, not Gi*'s normal curve,
+    # which is far too generous with sparse weekly counts (see `local_count_p`).
+    p = local_count_p(counts, area.neighbours)
     significant = fdr_reject(p, alpha=settings.fdr_alpha)
     hot = significant & (z > 0)
     cold = significant & (z < 0)

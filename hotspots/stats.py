@@ -71,6 +71,51 @@ def gi_star(values: np.ndarray, weights: sp.spmatrix) -> tuple[np.ndarray, np.nd
     return z, p
 
 
+def local_count_p(counts: np.ndarray, weights: sp.spmatrix) -> np.ndarray:
+    """Exact two-sided p-value of each cell's local count under a homogeneous Poisson rate.
+
+    The local count of cell i is the number of incidents in i and its neighbours,
+    L_i = sum_{j in N(i)} c_j (the same binary weights as `gi_star`). If incidents fell at one
+    rate everywhere, L_i would be Poisson with mean W_i c̄ (c̄ the mean count per cell). The
+    p-value doubles the smaller exact tail, P(L >= L_i) or P(L <= L_i), capped at 1.
+
+    Why not Gi*'s normal approximation: weekly counts of one category are sparse (most cells 0),
+    and there a lone incident reaches z of 5 to 7, which the normal curve calls p < 1e-6 although
+    one incident in seven cells is unremarkable (exact p about 0.1 at typical rates). The exact
+    Poisson tail keeps the false-discovery control honest for small counts and agrees with the
+    normal approximation when counts are large.
+
+    Parameters
+    ----------
+    counts
+        (n,) or (n, t) incident counts per cell (one column per period).
+    weights
+        (n, n) binary sparse matrix with ones on the diagonal.
+
+    Returns
+    -------
+    ndarray
+        p-values shaped like `counts`; 1 where the column has no incidents.
+    """
+    c = np.asarray(counts, dtype=np.float64)
+    one_d = c.ndim == 1
+    if one_d:
+        c = c[:, None]
+    n = c.shape[0]
+    if weights.shape != (n, n):
+        msg = f"`weights` is {weights.shape[0]}x{weights.shape[1]} but there are {n} counts."
+        raise InputError(msg)
+    local = np.rint(weights @ c)
+    w_i = np.asarray(weights.sum(axis=1)).ravel()[:, None]
+    expected = w_i * c.mean(axis=0)[None, :] if n else np.zeros_like(c)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        upper = stats.poisson.sf(local - 1, expected)
+        lower = stats.poisson.cdf(local, expected)
+    p = np.minimum(1.0, 2.0 * np.minimum(upper, lower))
+    p = np.where(expected > 0, p, 1.0)
+    return p[:, 0] if one_d else p
+
+
 def fdr_reject(p: np.ndarray, *, alpha: float = 0.05) -> np.ndarray:
     """Benjamini-Hochberg: which p-values are significant at false-discovery rate `alpha`.
 

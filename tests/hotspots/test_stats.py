@@ -221,3 +221,30 @@ def test_trend_classes_are_vectorised():
     classes, h = trend_classes(hot, np.zeros_like(hot), np.where(hot, 3.0, 0.0))
     assert classes.tolist() == ["new", "persistent", "none"]
     assert h.tolist() == [1, 3, 0]
+
+
+def test_local_count_p_is_exact_and_honest_for_sparse_counts():
+    from hotspots.stats import local_count_p
+
+    # A line of 200 cells, each with its two neighbours; one lone incident.
+    n = 200
+    rows = np.repeat(np.arange(n), 3)
+    cols = np.clip(rows + np.tile([-1, 0, 1], n), 0, n - 1)
+    w = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+    w.data[:] = 1.0
+    counts = np.zeros(n)
+    counts[100] = 1
+    z, _ = gi_star(counts, w)
+    p = local_count_p(counts, w)
+    assert z[100] > 5  # the normal approximation would call this p < 1e-6
+    lam = 3 * counts.mean()
+    np.testing.assert_allclose(p[100], 2 * stats.poisson.sf(0, lam))
+    assert not fdr_reject(p).any()
+    # A real cluster is found: 12 incidents in three adjacent cells.
+    counts[99:102] = [4, 4, 4]
+    p = local_count_p(counts, w)
+    assert fdr_reject(p)[100]
+    # No incidents at all: nothing is significant.
+    assert (local_count_p(np.zeros(n), w) == 1).all()
+    with pytest.raises(InputError, match="`weights` is 200x200 but there are 3 counts"):
+        local_count_p(np.zeros(3), w)
