@@ -12,6 +12,7 @@ forms (dict, GeoJSON, GPX, sheet) come out.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
@@ -59,6 +60,24 @@ def solve(stops: gpd.GeoDataFrame, teams: list[Any], *, network: tuple[str, str]
     }
 
 
+def _watch_parent(parent: int) -> None:
+    """Worker initializer: run at a lower priority than the web server (plans can wait a moment,
+    pages should not), and exit when the server process is gone (even after a SIGKILL)."""
+    import time
+
+    try:
+        os.nice(10)
+    except OSError:  # pragma: no cover - not allowed on this system
+        pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(2.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="watch-parent").start()
+
+
 def _warm() -> bool:
     import routing.plan  # noqa: F401 - imports OR-Tools and the planner once
 
@@ -78,7 +97,8 @@ class Planner:
         with self._lock:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(max_workers=self.workers,
-                                                 mp_context=multiprocessing.get_context("spawn"))
+                                                 mp_context=multiprocessing.get_context("spawn"),
+                                                 initializer=_watch_parent, initargs=(os.getpid(),))
             return self._pool
 
     def warm(self) -> Future | None:

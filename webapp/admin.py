@@ -7,7 +7,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from webapp.auth import create_user, hash_password, random_password
+from webapp.auth import create_user, forget_users, hash_password, random_password
 from webapp.auth import role_required as _role_required
 from webapp.db import ROLES, AuditEntry, User, audit, db_session
 from webapp.errors import ParameterError
@@ -83,6 +83,7 @@ def edit_user(user_id: int):
     old_role, old_active, old_team = user.role, user.active, user.team
     user.role, user.active, user.team = role, active, (form.team.data or "").strip()
     session.commit()
+    forget_users()
     if role != old_role:
         audit("role_change", target=user.username, old=old_role, new=role)
     if active != old_active:
@@ -106,6 +107,7 @@ def reset_password(user_id: int):
     user.password_hash = hash_password(password)
     user.token_hash = None  # a reset also withdraws the API token
     session.commit()
+    forget_users()
     audit("password_reset", target=user.username)
     return _users_page(NewUserForm(formdata=None), (user.username, password))
 

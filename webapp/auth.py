@@ -13,6 +13,8 @@ import datetime as dt
 import functools
 import hashlib
 import secrets
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -79,10 +81,53 @@ def create_user(session, username: str, role: str, *, password: str | None = Non
     user = User(username=username.strip(), password_hash=hash_password(password), role=role, team=team)
     session.add(user)
     session.commit()
+    forget_users()
     return user, password
 
 
 # --------------------------------------------------------------------------- login manager
+
+
+class UserCache:
+    """Accounts looked up in the last `ttl_s` seconds, by id or token, so that a busy map or API
+    client does not cost a database query per request.
+
+    Every change to an account in this process clears it (`forget_users`); a change made by
+    another process (the `hotspots users` commands) applies within `ttl_s`.
+    """
+
+    def __init__(self, ttl_s: float = 5.0) -> None:
+        self.ttl_s = ttl_s
+        self._items: dict[tuple, tuple[float, User | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, load: Callable[[], User | None]) -> User | None:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._items.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        user = load()
+        if user is None:
+            return None  # misses are not kept: a token made a moment ago must work at once
+        db_session().expunge(user)  # a detached copy may be shared between threads
+        with self._lock:
+            if len(self._items) > 10_000:
+                self._items.clear()
+            self._items[key] = (now + self.ttl_s, user)
+        return user
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+def forget_users() -> None:
+    """Drop cached accounts after a change (role, password, token, active)."""
+    cache = current_app.extensions.get("hotspots_users") if has_app_context() else None
+    if cache is not None:
+        cache.clear()
+
 
 
 def init_auth(app: Flask) -> None:
@@ -97,12 +142,16 @@ def init_auth(app: Flask) -> None:
     app.config.setdefault("LOGIN_BACKOFF_BASE_S", 2.0)
     app.config.setdefault("LOGIN_BACKOFF_MAX_S", 300.0)
 
+    cache = UserCache(ttl_s=app.config.get("USER_CACHE_S", 5.0))
+    app.extensions["hotspots_users"] = cache
+
     @manager.user_loader
     def _load_user(user_id: str) -> User | None:
         try:
-            user = db_session().get(User, int(user_id))
+            uid = int(user_id)
         except ValueError:
             return None
+        user = cache.get(("id", uid), lambda: db_session().get(User, uid))
         return user if user is not None and user.active else None
 
     @manager.request_loader
@@ -111,8 +160,9 @@ def init_auth(app: Flask) -> None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return None
-        user = db_session().scalars(
-            select(User).where(User.token_hash == token_digest(token.strip()))).first()
+        digest = token_digest(token.strip())
+        user = cache.get(("token", digest), lambda: db_session().scalars(
+            select(User).where(User.token_hash == digest)).first())
         if user is None or not user.active:
             return None
         g.token_auth = True
@@ -257,6 +307,7 @@ def account():
         else:
             user.password_hash = hash_password(password_form.new.data)
             session.commit()
+            forget_users()
             audit("password_change", target=user.username)
             flash("Password changed.", "success")
     elif token_form.submit.data and token_form.validate_on_submit():
@@ -264,6 +315,7 @@ def account():
         user.token_hash = token_digest(new_token)
         user.token_created_at = utcnow()
         session.commit()
+        forget_users()
         audit("token_created", target=user.username)
     elif request.method == "POST":
         status = 400

@@ -81,20 +81,14 @@ def hotspot_map():
         return render_template("map.html", q=None, chosen=chosen, **_form_state())
     try:
         q = query_from_args(request.args)
-        ranking = data.ranking(q)
+        model = data.map_model(q, TOP_N)
     except InputError as exc:
         return render_template("map.html", q=None, chosen=chosen, **_form_state(str(exc))), 400
-    cells = data.shown(q)
-    rows = records(cells.head(TOP_N), ["rank", "h3_cell", "ward_name", "count", "harm", "gi_z", "hot",
-                                       "change", "change_pct", "change_significant", "trend",
-                                       "reason", "map_class"])
-    counts = cells["map_class"].value_counts().to_dict() if len(cells) else {}
     args = query_args(q)
     chosen = {"period": q.period, "category": q.category,
               "wards": ["priority"] if args["wards"] == "priority" else list(q.wards)}
     return render_template(
-        "map.html", q=q, chosen=chosen, rows=rows, classes=CLASSES, class_counts=counts,
-        hot_total=int(ranking["hot"].fillna(False).astype(bool).sum()) if len(ranking) else 0,
+        "map.html", q=q, chosen=chosen, classes=CLASSES, **model,
         frame_url=url_for("maps.frame", **args),
         geojson_url=url_for("exports.hotspots", fmt="geojson", **args),
         csv_url=url_for("exports.hotspots", fmt="csv", **args),

@@ -59,12 +59,28 @@ def content_security_policy(nonce: str, tiles: str = "") -> str:
     ])
 
 
+def _bearer(req) -> bool:
+    return req.headers.get("Authorization", "").lower().startswith("bearer ")
+
+
 class SessionInterface(SecureCookieSessionInterface):
     """Signed cookie sessions whose Secure flag follows the `cookie_secure` setting.
 
     `auto` marks the cookie Secure whenever the request came over HTTPS (directly or through a
     proxy that the app trusts), so a plain-HTTP start on the loopback interface still works.
+    A request with an API token is stateless: any session cookie it carries is ignored and none
+    is set.
     """
+
+    def open_session(self, app: Flask, req):
+        if _bearer(req):
+            return self.session_class()
+        return super().open_session(app, req)
+
+    def save_session(self, app: Flask, session, response) -> None:
+        if _bearer(request):
+            return
+        super().save_session(app, session, response)
 
     def get_cookie_secure(self, app: Flask) -> bool:
         mode = app.config.get("COOKIE_SECURE_MODE", "auto")

@@ -153,10 +153,13 @@ class AppData:
 
     def ward_choices(self) -> list[tuple[str, str, bool]]:
         """(code, name, priority) of every ward, priority wards first."""
-        w = self.wards()
-        rows = sorted(zip(w["ward_code"], w["ward_name"], w["priority"], strict=True),
-                      key=lambda r: (not r[2], r[1]))
-        return [(str(c), str(n), bool(p)) for c, n, p in rows]
+        def compute() -> list[tuple[str, str, bool]]:
+            w = self.wards()
+            rows = sorted(zip(w["ward_code"], w["ward_name"], w["priority"], strict=True),
+                          key=lambda r: (not r[2], r[1]))
+            return [(str(c), str(n), bool(p)) for c, n, p in rows]
+
+        return self.cache.get(("ward_choices",), compute)
 
     def resolve_wards(self, spec: str | Sequence[str] | None) -> tuple[str, ...]:
         """Ward codes for a spec (`priority`, `all`, codes or names); raises naming `wards`."""
@@ -164,11 +167,16 @@ class AppData:
 
         if spec is None or spec == "" or (not isinstance(spec, str) and len(spec) == 0):
             spec = "priority"
-        try:
-            chosen = select_wards(self.wards(), spec if isinstance(spec, str) else list(spec))
-        except InputError as exc:
-            raise ParameterError("wards", f"`wards`: {exc}", value=spec) from None
-        return tuple(sorted(chosen["ward_code"].astype(str)))
+        key = ("wards_spec", spec if isinstance(spec, str) else tuple(spec))
+
+        def compute() -> tuple[str, ...]:
+            try:
+                chosen = select_wards(self.wards(), spec if isinstance(spec, str) else list(spec))
+            except InputError as exc:
+                raise ParameterError("wards", f"`wards`: {exc}", value=spec) from None
+            return tuple(sorted(chosen["ward_code"].astype(str)))
+
+        return self.cache.get(key, compute)
 
     # ------------------------------------------------------------------ periods
 
@@ -200,6 +208,10 @@ class AppData:
 
     def recent_periods(self, n_weeks: int = 16, n_months: int = 12) -> dict[str, list[str]]:
         """Labels of recent weeks (when the data allows) and months, newest first."""
+        return self.cache.get(("recent_periods", self.store_version(), n_weeks, n_months),
+                              lambda: self._recent_periods(n_weeks, n_months))
+
+    def _recent_periods(self, n_weeks: int, n_months: int) -> dict[str, list[str]]:
         latest = self.latest_time()
         if latest is None:
             return {"week": [], "month": []}
@@ -276,6 +288,20 @@ class AppData:
     def shown(self, q: HotspotQuery) -> gpd.GeoDataFrame:
         """The cells worth drawing (`shown_cells`) of a ranking, with their map class, cached."""
         return self.cache.get(("shown", self.store_version(), q), lambda: shown_cells(self.ranking(q)))
+
+    def map_model(self, q: HotspotQuery, top: int = 20) -> dict[str, Any]:
+        """What the map page shows beside the map: the top rows, class counts, hot total."""
+        def compute() -> dict[str, Any]:
+            cells = self.shown(q)
+            rows = records(cells.head(top), ["rank", "h3_cell", "ward_name", "count", "harm", "gi_z",
+                                             "hot", "change", "change_pct", "change_significant",
+                                             "trend", "reason", "map_class"])
+            counts = cells["map_class"].value_counts().to_dict() if len(cells) else {}
+            ranking = self.ranking(q)
+            hot = int(ranking["hot"].fillna(False).astype(bool).sum()) if len(ranking) else 0
+            return {"rows": rows, "class_counts": counts, "hot_total": hot}
+
+        return self.cache.get(("map_model", self.store_version(), q, top), compute)
 
     def ward_table(self, q: HotspotQuery) -> pd.DataFrame:
         """Per-ward counts, harm, rate and change (`hotspots.ranking.rank_wards`), cached."""

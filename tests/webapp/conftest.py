@@ -140,6 +140,7 @@ def make_token(application, role: str) -> str:
         user = session.query(User).filter_by(username=role).one()
         user.token_hash = token_digest(token)
         session.commit()
+    application.extensions["hotspots_users"].clear()
     return token
 
 

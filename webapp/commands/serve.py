@@ -20,6 +20,9 @@ def serve(obj, host: str, port: int, threads: int, plan_workers: int) -> None:
     On first start with an empty store it loads the synthetic demo incidents, and when there is no
     account it creates `admin` with a random password printed once here.
     """
+    import signal
+    import sys
+
     import waitress
 
     from webapp import create_app
@@ -30,8 +33,13 @@ def serve(obj, host: str, port: int, threads: int, plan_workers: int) -> None:
     click.echo(f"Serving the hotspots web app on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
     if app.extensions["hotspots_data"].is_demo():
         click.echo("The store holds SYNTHETIC demo incidents; the pages say so.", err=True)
-    waitress.serve(app, host=host, port=port, threads=threads, ident="hotspots",
-                   clear_untrusted_proxy_headers=True, _quiet=obj.quiet)
+    # Stop cleanly on SIGTERM too, so the plan workers are shut down with the server.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        waitress.serve(app, host=host, port=port, threads=threads, ident="hotspots",
+                       clear_untrusted_proxy_headers=True, _quiet=obj.quiet)
+    finally:
+        app.extensions["hotspots_planner"].shutdown()
 
 
 @click.group()

@@ -1,0 +1,265 @@
+"""Load test of the web app as it runs in production: `hotspots serve` (waitress) on loopback.
+
+50 concurrent clients for 60 seconds: most browse (the hotspot map page, its map frame, and the
+hotspots API, over recent weeks and both categories) and a few make patrol plans (POST
+/api/v1/plans), as a neighbourhood team would. Reports errors (target 0) and p50/p95 latency per
+endpoint next to the targets (p95 at most 300 ms for the map page and the API), and each
+endpoint's first (uncached) response as the baseline the in-process cache improves on.
+
+    python benchmarks/web_load.py [--clients 50] [--planners 5] [--duration 60] [--weeks 104]
+
+The store is the demo set `hotspots demo` writes (104 weeks); everything lives in a temporary
+instance folder, removed at the end unless --keep is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+TARGET_P95_MS = {"map page": 300.0, "map frame": 300.0, "hotspots API": 300.0}
+TOKEN = "bench-token-not-secret"  # a throwaway account in a throwaway instance folder
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepare(home: Path, weeks: int) -> None:
+    """Demo store, and an analyst account with an API token."""
+    from hotspots.demo import generate_demo
+    from hotspots.settings import get_settings
+    from hotspots.store import IncidentStore
+    from webapp import create_app
+    from webapp.auth import create_user, token_digest
+    from webapp.db import db_session
+
+    settings = get_settings(home)
+    IncidentStore(home, settings=settings).add(generate_demo(seed=0, weeks=weeks, settings=settings))
+    app = create_app({"HOME": home, "BOOTSTRAP": False})
+    with app.app_context():
+        session = db_session()
+        user, _ = create_user(session, "bench", "analyst")
+        user.token_hash = token_digest(TOKEN)
+        session.commit()
+
+
+class Client:
+    """One keep-alive HTTP connection with a token."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+
+    def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
+        headers = {"Authorization": f"Bearer {TOKEN}", "Connection": "keep-alive"}
+        payload = None
+        if body is not None:
+            payload = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        for attempt in range(2):
+            try:
+                self.conn.request(method, path, body=payload, headers=headers)
+                response = self.conn.getresponse()
+                return response.status, response.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+                if attempt:
+                    raise
+        raise RuntimeError("unreachable")
+
+
+def wait_for_server(port: int, proc: subprocess.Popen, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            msg = f"the server exited with code {proc.returncode}"
+            raise RuntimeError(msg)
+        try:
+            status, _ = Client(port).request("GET", "/login")
+            if status in (200, 302):  # 302: the token already logs the client in
+                return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    msg = f"the server did not answer within {timeout_s:.0f} s"
+    raise RuntimeError(msg)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=50, help="concurrent clients in all")
+    parser.add_argument("--planners", type=int, default=5, help="of which make patrol plans")
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of load")
+    parser.add_argument("--weeks", type=int, default=104, help="weeks of demo incidents")
+    parser.add_argument("--threads", type=int, default=16, help="server request threads")
+    parser.add_argument("--keep", type=Path, default=None, help="keep the instance folder here")
+    args = parser.parse_args(argv)
+    planners = min(args.planners, args.clients)
+
+    home = Path(tempfile.mkdtemp(prefix="web-load-")) if args.keep is None else args.keep
+    home.mkdir(parents=True, exist_ok=True)
+    print(f"instance folder: {home}")
+    t0 = time.perf_counter()
+    prepare(home, args.weeks)
+    print(f"demo store ({args.weeks} weeks) and account ready in {time.perf_counter() - t0:.1f} s")
+
+    port = free_port()
+    log = open(home / "server.log", "w")  # noqa: SIM115 - closed in finally
+    env = {**os.environ, "HOTSPOTS_HOME": str(home)}
+    cmd = [sys.executable, "-c", "from webapp.cli import main; main()", "--home", str(home), "serve",
+           "--host", "127.0.0.1", "--port", str(port), "--threads", str(args.threads)]
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        t0 = time.perf_counter()
+        wait_for_server(port, proc)
+        print(f"server (waitress, {args.threads} threads) answering on 127.0.0.1:{port} after "
+              f"{time.perf_counter() - t0:.1f} s")
+        return run_load(port, args.clients, planners, args.duration)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        if args.keep is None:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+def run_load(port: int, n_clients: int, n_planners: int, duration: float) -> int:
+    probe = Client(port)
+    status, body = probe.request("GET", "/api/v1/")
+    if status != 200:
+        print(f"cannot use the API: {status} {body[:200]!r}")
+        return 1
+    # Recent weeks the map would show: the latest complete one and the three before it.
+    import re
+
+    status, page = probe.request("GET", "/map")
+    latest = re.search(rb'<option value="(\d{4}-W\d{2})" selected>', page).group(1).decode()
+    year, week = int(latest[:4]), int(latest[6:])
+    weeks = [f"{year}-W{w:02d}" for w in range(week, week - 4, -1) if w > 0]
+    categories = ["asb", "serious_violence"]
+
+    # The baseline: each endpoint's first, uncached answer.
+    cold: dict[str, float] = {}
+    for name, path in [("map page", f"/map?period={weeks[0]}&category=asb"),
+                       ("map frame", f"/map/frame?period={weeks[0]}&category=asb&wards=priority"),
+                       ("hotspots API", f"/api/v1/hotspots?period={weeks[0]}&category=asb")]:
+        t = time.perf_counter()
+        status, _ = probe.request("GET", path)
+        cold[name] = (time.perf_counter() - t) * 1000
+    t = time.perf_counter()
+    status, body = probe.request("POST", "/api/v1/plans", {"teams": 3, "category": "asb"})
+    cold["plan creation"] = (time.perf_counter() - t) * 1000
+    if status != 201:
+        print(f"plan creation failed: {status} {body[:300]!r}")
+        return 1
+    for w in weeks:  # the other combinations fill the cache as the first users would
+        for c in categories:
+            probe.request("GET", f"/map?period={w}&category={c}")
+            probe.request("GET", f"/map/frame?period={w}&category={c}&wards=priority")
+            probe.request("GET", f"/api/v1/hotspots?period={w}&category={c}")
+
+    results: dict[str, list[float]] = defaultdict(list)
+    errors: dict[str, list[str]] = defaultdict(list)
+    lock = threading.Lock()
+    start = time.monotonic()
+    stop_at = start + duration
+
+    def record(name: str, seconds: float, status: int | None, detail: str = "") -> None:
+        with lock:
+            results[name].append(seconds * 1000)
+            if status is None or status >= 400:
+                errors[name].append(f"{status} {detail}"[:200])
+
+    def timed(client: Client, name: str, method: str, path: str, body=None, ok=(200,)) -> None:
+        t = time.perf_counter()
+        try:
+            status, data = client.request(method, path, body)
+        except OSError as exc:
+            record(name, time.perf_counter() - t, None, repr(exc))
+            return
+        elapsed = time.perf_counter() - t
+        record(name, elapsed, status if status in ok else max(status, 400), data[:120].decode(errors="replace"))
+
+    def browser(seed: int) -> None:
+        rng = random.Random(seed)
+        client = Client(port)
+        while time.monotonic() < stop_at:
+            w, c = rng.choice(weeks), rng.choice(categories)
+            if rng.random() < 0.5:
+                timed(client, "map page", "GET", f"/map?period={w}&category={c}")
+                if time.monotonic() < stop_at:
+                    timed(client, "map frame", "GET", f"/map/frame?period={w}&category={c}&wards=priority")
+            else:
+                timed(client, "hotspots API", "GET", f"/api/v1/hotspots?period={w}&category={c}")
+
+    def planner(seed: int) -> None:
+        rng = random.Random(seed)
+        client = Client(port)
+        while time.monotonic() < stop_at:
+            body = {"teams": rng.randint(2, 4), "category": rng.choice(["asb", "serious_violence", "both"]),
+                    "period": rng.choice(weeks), "seed": rng.randint(0, 10_000), "stops_per_ward": 10}
+            timed(client, "plan creation", "POST", "/api/v1/plans", body, ok=(201,))
+
+    threads = [threading.Thread(target=planner if i < n_planners else browser, args=(i,), daemon=True)
+               for i in range(n_clients)]
+    print(f"load: {n_clients} clients ({n_clients - n_planners} browsing, {n_planners} planning) "
+          f"for {duration:.0f} s ...")
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=max(1.0, stop_at - time.monotonic() + 120))  # bounded: a stuck request ends it
+    elapsed = time.monotonic() - start
+    stuck = sum(th.is_alive() for th in threads)
+
+    total = sum(len(v) for v in results.values())
+    print(f"\n{total:,} requests in {elapsed:.1f} s ({total / elapsed:.0f}/s); "
+          f"{sum(len(v) for v in errors.values())} errors (target 0); {stuck} clients still waiting\n")
+    header = (f"{'endpoint':<15} {'requests':>8} {'errors':>6} {'p50 ms':>8} {'p95 ms':>8} "
+              f"{'max ms':>8} {'target p95':>10} {'verdict':>7} {'first (uncached) ms':>20} "
+              f"{'first/p50':>9}")
+    print(header)
+    print("-" * len(header))
+    failed = bool(stuck)
+    for name in ("map page", "map frame", "hotspots API", "plan creation"):
+        lat = np.asarray(results.get(name, []))
+        if not len(lat):
+            continue
+        p50, p95, top = np.percentile(lat, 50), np.percentile(lat, 95), lat.max()
+        target = TARGET_P95_MS.get(name)
+        verdict = "-" if target is None else ("ok" if p95 <= target and not errors[name] else "FAIL")
+        if target is not None and verdict == "FAIL":
+            failed = True
+        if errors[name]:
+            failed = True
+        print(f"{name:<15} {len(lat):>8,} {len(errors[name]):>6} {p50:>8.1f} {p95:>8.1f} {top:>8.0f} "
+              f"{(f'<= {target:.0f}' if target else 'none'):>10} {verdict:>7} {cold[name]:>20.0f} "
+              f"{cold[name] / p50:>9.1f}")
+    for name, errs in errors.items():
+        print(f"\n{name}: {len(errs)} errors, e.g. {errs[:3]}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
