@@ -116,6 +116,8 @@ def create_plan(params: dict[str, Any]) -> SavedPlan:
     session = db_session()
     session.add(record)
     session.commit()
+    audit("plan_created", target=f"plan {record.id}", period=record.period, category=record.category,
+          approximate=record.approximate, teams=len(out["teams"]))
     return record
 
 
