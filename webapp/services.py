@@ -108,16 +108,26 @@ class AppData:
         self.settings = settings
         self.store = IncidentStore(settings.home, settings=settings)
         self.cache = ComputeCache(maxsize=256)
+        self._version: tuple[int, int, int] | None = None
 
     # ------------------------------------------------------------------ store
 
     def store_version(self) -> tuple[int, int, int]:
-        """Changes whenever the store's manifest is replaced (every committed change)."""
+        """Changes whenever the store's manifest is replaced (every committed change).
+
+        When it changes, everything cached for older versions is dropped at once (the incidents
+        themselves are the biggest entry), rather than waiting to fall out of the cache.
+        """
         try:
             st = os.stat(self.store.path / MANIFEST)
+            version = (st.st_ino, st.st_mtime_ns, st.st_size)
         except FileNotFoundError:
-            return (0, 0, 0)
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
+            version = (0, 0, 0)
+        if version != self._version:
+            if self._version is not None:
+                self.cache.clear()
+            self._version = version
+        return version
 
     def summary(self) -> dict[str, Any]:
         return self.cache.get(("summary", self.store_version()), self.store.summary)
