@@ -204,32 +204,80 @@ def values_at(col) -> Callable[[np.ndarray], list[str | None]]:
 # --- numbers and coordinates --------------------------------------------------------------------
 
 
-def to_numbers(col) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-    """Parse a text column as numbers.
-
-    Returns (values with NaN where empty or bad, empty mask, bad mask, dictionary codes or None).
-    Each distinct text is parsed once.
-    """
-    if isinstance(col, (pa.ChunkedArray, pa.Array)) and (
-        pa.types.is_floating(col.type) or pa.types.is_integer(col.type)
-    ):
-        vals = np.asarray(combined(col).to_numpy(zero_copy_only=False), dtype="float64")
-        empty = np.isnan(vals)
-        return vals, empty, np.zeros(len(vals), bool), None
-    arr = as_dictionary(col)
-    words = pc.utf8_trim_whitespace(arr.dictionary)
-    word_empty = lengths(words) == 0
+def _parse_numbers(words: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(values with NaN where empty or bad, empty mask, bad mask) of a small array of texts."""
+    words = pc.utf8_trim_whitespace(pc.fill_null(words, ""))
+    empty = lengths(words) == 0
     try:
-        parsed = pc.cast(pc.if_else(pa.array(word_empty), pa.scalar(None, pa.string()), words),
+        parsed = pc.cast(pc.if_else(pa.array(empty), pa.scalar(None, pa.string()), words),
                          pa.float64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         parsed = pd.to_numeric(pd.Series(words.to_numpy(zero_copy_only=False), dtype=object),
                                errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     parsed = np.array(parsed, dtype="float64")  # a writable copy
-    word_bad = ~word_empty & ~np.isfinite(parsed)
-    parsed[word_bad | word_empty] = np.nan
-    codes = arr.indices.to_numpy(zero_copy_only=False)
-    return parsed[codes], word_empty[codes], word_bad[codes], codes
+    bad = ~empty & ~np.isfinite(parsed)
+    parsed[bad | empty] = np.nan
+    return parsed, empty, bad
+
+
+@dataclass
+class Pairs:
+    """The distinct coordinate pairs of a file and which one each row has."""
+
+    x: np.ndarray  # per pair: float64, NaN where empty or not a number
+    y: np.ndarray
+    x_empty: np.ndarray  # per pair: bool
+    y_empty: np.ndarray
+    x_bad: np.ndarray  # per pair: text that is not a finite number
+    y_bad: np.ndarray
+    codes: np.ndarray  # per row: index of its pair
+
+
+_SEP = "\x1f"
+
+
+def text_pairs(x_col, y_col) -> Pairs:
+    """Distinct pairs of two text columns: the pair texts are encoded as one column, so each
+    distinct pair is parsed, checked and projected once (police.uk snaps points to a few
+    thousand map points)."""
+    x_col, y_col = _text(x_col), _text(y_col)
+    encoded = as_dictionary(pc.binary_join_element_wise(x_col, y_col, _SEP))
+    words = encoded.dictionary
+    if len(words) and pc.max(pc.count_substring(words, _SEP)).as_py() > 1:
+        # A value holds the separator itself: encode the columns one by one instead.
+        xe, ye = as_dictionary(x_col), as_dictionary(y_col)
+        xv, xem, xb = _parse_numbers(xe.dictionary)
+        yv, yem, yb = _parse_numbers(ye.dictionary)
+        xi = xe.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        yi = ye.indices.to_numpy(zero_copy_only=False)
+        codes, keys = pd.factorize(xi * len(yv) + yi)
+        xk, yk = keys // len(yv), keys % len(yv)
+        return Pairs(xv[xk], yv[yk], xem[xk], yem[yk], xb[xk], yb[yk], codes)
+    parts = pc.split_pattern(words, _SEP, max_splits=1)
+    xv, xem, xb = _parse_numbers(pc.list_element(parts, 0))
+    yv, yem, yb = _parse_numbers(pc.list_element(parts, 1))
+    return Pairs(xv, yv, xem, yem, xb, yb, encoded.indices.to_numpy(zero_copy_only=False))
+
+
+def number_pairs(x: np.ndarray, y: np.ndarray, missing: np.ndarray) -> Pairs:
+    """Distinct pairs of two float columns; rows in `missing` have no coordinates."""
+    valid = ~missing & np.isfinite(x) & np.isfinite(y)
+    codes = np.empty(len(x), dtype=np.int64)
+    inverse, uniq = pd.factorize(x[valid] + 1j * y[valid])
+    codes[valid] = inverse
+    codes[~valid] = len(uniq)  # one more pair: no coordinates
+    empty = np.zeros(len(uniq) + 1, dtype=bool)
+    empty[-1] = True
+    ux = np.append(np.ascontiguousarray(uniq.real), np.nan)
+    uy = np.append(np.ascontiguousarray(uniq.imag), np.nan)
+    no = np.zeros(len(empty), dtype=bool)
+    return Pairs(ux, uy, empty, empty.copy(), no, no.copy(), codes)
+
+
+def _text(col):
+    if not pa.types.is_string(col.type):
+        col = pc.cast(col, pa.string())
+    return pc.fill_null(col, "") if col.null_count else col
 
 
 @lru_cache(maxsize=16)
@@ -238,11 +286,6 @@ def _transformer(src: str, dst: str) -> pyproj.Transformer | None:
     if pyproj.CRS.from_user_input(src) == pyproj.CRS.from_user_input(dst):
         return None
     return pyproj.Transformer.from_crs(src, dst, always_xy=True, only_best=False)
-
-
-def prepare_transform(src: str, dst: str = BNG) -> None:
-    """Create the transformation ahead of use (PROJ takes a moment to choose it)."""
-    _transformer(src, dst)
 
 
 def transform(x: np.ndarray, y: np.ndarray, src: str, dst: str = BNG) -> tuple[np.ndarray, np.ndarray]:
@@ -261,88 +304,93 @@ def _within(v: np.ndarray, lo_hi: tuple[float, float]) -> np.ndarray:
 
 
 @dataclass
-class Points:
-    """Located rows and their points in British National Grid."""
+class Located:
+    """The distinct coordinate pairs checked against Great Britain and built as BNG points."""
 
-    located: np.ndarray  # bool per row: a valid point
-    geometry: np.ndarray  # per row: a shapely Point where located, else None
+    pairs: Pairs
+    inside: np.ndarray  # per pair: within Great Britain
+    swapped: np.ndarray  # per pair: within Great Britain the other way round
+    shapes: np.ndarray  # per pair: the BNG Point where inside, else None
+    projected: bool  # the CRS was neither geographic nor BNG (checked after converting)
+
+    def per_row(self, per_pair: np.ndarray) -> np.ndarray:
+        return per_pair[self.pairs.codes]
+
+    @property
+    def no_location(self) -> np.ndarray:
+        return self.per_row(self.pairs.x_empty & self.pairs.y_empty)
+
+    def geometry(self, keep: np.ndarray) -> np.ndarray:
+        """The Points of the rows in `keep` (bool), in row order."""
+        return self.shapes[self.pairs.codes[keep]]
 
 
-def check_points(
-    x: np.ndarray, y: np.ndarray, *, x_empty: np.ndarray, y_empty: np.ndarray,
-    x_bad: np.ndarray, y_bad: np.ndarray, active: np.ndarray, crs: pyproj.CRS,
-    file: str, rows: Callable[[np.ndarray], np.ndarray], x_name: str, y_name: str,
-    x_text: Callable, y_text: Callable, problems: ProblemLog,
-    pair_codes: np.ndarray | None = None,
-) -> Points:
-    """Check coordinates against Great Britain and build BNG points for the good rows.
+def locate(pairs: Pairs, crs: pyproj.CRS) -> Located:
+    """Check and project each distinct pair once and build its Point; records no problems."""
+    p = pairs
+    valid = ~(p.x_empty | p.y_empty | p.x_bad | p.y_bad)
+    src = crs.to_string()
+    ex, en = transform(p.x, p.y, src)
+    projected = not crs.is_geographic and _transformer(src, BNG) is not None
+    if crs.is_geographic:
+        cx, cy, xr, yr = p.x, p.y, GB_LON, GB_LAT
+    else:
+        cx, cy, xr, yr = ex, en, GB_EASTING, GB_NORTHING
+    inside = valid & _within(cx, xr) & _within(cy, yr)
+    swapped = valid & ~inside & _within(cy, xr) & _within(cx, yr)
+    shapes = np.full(len(valid), None, dtype=object)
+    where = np.flatnonzero(inside)
+    shapes[where] = shapely.points(ex[where], en[where])
+    return Located(pairs, inside, swapped, shapes, projected)
 
-    `active` marks the rows to check (rows left out, e.g. those with no coordinates at all, are
-    not). `pair_codes` (optional) numbers distinct coordinate pairs so each is projected and
-    built once.
+
+def check_located(
+    loc: Located, *, active: np.ndarray, crs: pyproj.CRS, file: str,
+    rows: Callable[[np.ndarray], np.ndarray], x_name: str, y_name: str, x_text: Callable,
+    y_text: Callable, problems: ProblemLog,
+) -> np.ndarray:
+    """Record the coordinate problems of the `active` rows; return which rows have a good point.
+
+    Each kind of problem is looked for among the distinct pairs first, so a clean file costs one
+    lookup per row.
     """
-    half = (x_empty ^ y_empty) & active
-    for missing, m_name, o_name in ((x_empty, x_name, y_name), (y_empty, y_name, x_name)):
-        pos = np.flatnonzero(half & missing)
-        problems.add_rows(file, rows(pos), m_name, None,
-                          f"is empty while {o_name} is given; give both coordinates or neither",
-                          "missing coordinate", pos)
-    for bad, name, text in ((x_bad, x_name, x_text), (y_bad, y_name, y_text)):
-        pos = np.flatnonzero(bad & active)
-        problems.add_rows(file, rows(pos), name, text, "is not a number", "not a number", pos)
-    ok = active & ~x_empty & ~y_empty & ~x_bad & ~y_bad
+    p = loc.pairs
+    for m_pair, m_name, o_name in ((p.x_empty & ~p.y_empty, x_name, y_name),
+                                   (p.y_empty & ~p.x_empty, y_name, x_name)):
+        if m_pair.any():
+            pos = np.flatnonzero(loc.per_row(m_pair) & active)
+            problems.add_rows(file, rows(pos), m_name, None,
+                              f"is empty while {o_name} is given; give both coordinates or neither",
+                              "missing coordinate", pos)
+    for bad, name, text in ((p.x_bad, x_name, x_text), (p.y_bad, y_name, y_text)):
+        if bad.any():
+            pos = np.flatnonzero(loc.per_row(bad) & active)
+            problems.add_rows(file, rows(pos), name, text, "is not a number", "not a number", pos)
 
     if crs.is_geographic:
-        xr, yr, what = GB_LON, GB_LAT, (
-            f"is outside Great Britain (expected longitude {GB_LON[0]} to {GB_LON[1]} and "
-            f"latitude {GB_LAT[0]} to {GB_LAT[1]})")
+        what = (f"is outside Great Britain (expected longitude {GB_LON[0]} to {GB_LON[1]} and "
+                f"latitude {GB_LAT[0]} to {GB_LAT[1]})")
         swap_text = "latitude and longitude look swapped (the other way round they are in Great Britain)"
-        cx, cy = x, y
     else:
-        xr, yr, what = GB_EASTING, GB_NORTHING, (
-            f"is outside Great Britain (expected easting {GB_EASTING[0]:.0f} to {GB_EASTING[1]:.0f} "
-            f"and northing {GB_NORTHING[0]:.0f} to {GB_NORTHING[1]:.0f} metres in British National Grid)")
+        what = (f"is outside Great Britain (expected easting {GB_EASTING[0]:.0f} to "
+                f"{GB_EASTING[1]:.0f} and northing {GB_NORTHING[0]:.0f} to {GB_NORTHING[1]:.0f} "
+                "metres in British National Grid)")
         swap_text = "easting and northing look swapped (the other way round they are in Great Britain)"
-        cx, cy = x, y
-        if _transformer(crs.to_string(), BNG) is not None:
-            cx, cy = transform(np.where(ok, x, np.nan), np.where(ok, y, np.nan), crs.to_string())
+        if loc.projected:
             what = what.replace("is outside", "converted to British National Grid is outside")
-    inside = _within(cx, xr) & _within(cy, yr)
-    swapped = ok & ~inside & _within(cy, xr) & _within(cx, yr)
-    outside = ok & ~inside & ~swapped
+    valid = ~(p.x_empty | p.y_empty | p.x_bad | p.y_bad)
+    outside = valid & ~loc.inside & ~loc.swapped
 
-    def pair(pos: np.ndarray) -> list[str]:
+    def pair_text(pos: np.ndarray) -> list[str]:
         return [f"{a}, {b}" for a, b in zip(x_text(pos), y_text(pos), strict=True)]
 
     pair_name = f"{x_name}/{y_name}"
-    pos = np.flatnonzero(swapped)
-    problems.add_rows(file, rows(pos), pair_name, pair, swap_text, "swapped coordinates", pos)
-    pos = np.flatnonzero(outside)
-    problems.add_rows(file, rows(pos), pair_name, pair, what, "outside Great Britain", pos)
-
-    located = ok & inside
-    geometry = _points(x, y, located, crs, pair_codes)
-    return Points(located=located, geometry=geometry)
-
-
-def _points(x: np.ndarray, y: np.ndarray, located: np.ndarray, crs: pyproj.CRS,
-            pair_codes: np.ndarray | None) -> np.ndarray:
-    """BNG shapely Points for the located rows (None elsewhere); each distinct pair built once."""
-    idx = np.flatnonzero(located)
-    if pair_codes is not None:
-        inverse, uniq_keys = pd.factorize(pair_codes[idx])
-        where = np.empty(len(uniq_keys), dtype=np.int64)
-        where[inverse] = idx  # any row of a pair will do: they share the coordinates
-        ux, uy = x[where], y[where]
-    else:
-        key = x[idx] + 1j * y[idx]
-        inverse, uniq = pd.factorize(key)
-        ux, uy = uniq.real, uniq.imag
-    ex, ny = transform(np.ascontiguousarray(ux), np.ascontiguousarray(uy), crs.to_string())
-    shapes = shapely.points(ex, ny)
-    out = np.full(len(x), None, dtype=object)
-    out[idx] = shapes[inverse]
-    return out
+    for flag, expected, kind in ((loc.swapped, swap_text, "swapped coordinates"),
+                                 (outside, what, "outside Great Britain")):
+        if flag.any():
+            pos = np.flatnonzero(loc.per_row(flag) & active)
+            problems.add_rows(file, rows(pos), pair_name, pair_text, expected, kind, pos)
+    return loc.per_row(loc.inside) & active
 
 
 # --- dates --------------------------------------------------------------------------------------

@@ -38,12 +38,26 @@ class CsvHead:
 
 @dataclass
 class CsvTable:
-    """A parsed CSV file and how to find its rows again."""
+    """A parsed CSV file (maybe only some of its columns) and how to find its rows again."""
 
-    table: pa.Table
+    table: pa.Table | None
     encoding: str
     rows: RowMap
+    header: list[str]  # every column of the file
     malformed: list[str] = field(default_factory=list)  # texts of rows with the wrong field count
+    source: Source | None = None
+    head: CsvHead | None = None
+    newlines_in_values: bool = True
+
+    def full(self) -> pa.Table | None:
+        """Every column of the file (read again when only some were), or None if that fails."""
+        if self.table is not None and self.table.num_columns == len(self.header):
+            return self.table
+        if self.source is None or self.head is None:
+            return None
+        head = CsvHead(self.encoding, self.head.header, self.head.first_line)
+        again = read_table(self.source, head, {}, newlines_in_values=self.newlines_in_values)
+        return None if isinstance(again, Problem) else again.table
 
 
 def not_text(source: Source, why: str) -> Problem:
@@ -159,12 +173,14 @@ class _Poller:
 
 
 def read_table(source: Source, head: CsvHead, types: dict[str, pa.DataType], *,
-               newlines_in_values: bool = True,
+               include: list[str] | None = None, newlines_in_values: bool = True,
                advance: Callable[[int], None] | None = None) -> CsvTable | Problem:
     """Parse `source` with the column `types` given by header name (others read as strings).
 
-    `newlines_in_values=False` is faster, for files known to have no line breaks inside quoted
-    values (a break there splits the row, which is then reported as malformed).
+    `include` names the columns to convert (all when None): the others are only split off,
+    which saves time and memory. `newlines_in_values=False` is faster, for files known to have
+    no line breaks inside quoted values (a break there splits the row, which is then reported
+    as malformed).
     """
     column_types = {name: types.get(name, STRING) for name in head.header}
     encoding = head.encoding
@@ -176,7 +192,8 @@ def read_table(source: Source, head: CsvHead, types: dict[str, pa.DataType], *,
             return "skip"
 
         try:
-            table = _parse(source, encoding, column_types, on_bad_row, advance, newlines_in_values)
+            table = _parse(source, encoding, column_types, on_bad_row, advance, newlines_in_values,
+                           include or [])
         except pa.ArrowInvalid as exc:
             text = str(exc)
             if "UTF8" in text and encoding == "utf-8":
@@ -193,13 +210,14 @@ def read_table(source: Source, head: CsvHead, types: dict[str, pa.DataType], *,
         # Hand the reader's block buffers back to the system: the checks that follow allocate
         # through numpy, which cannot reuse what Arrow's allocator keeps.
         pa.default_memory_pool().release_unused()
-        rows = RowMap(source, encoding, table.num_columns, table.num_rows, bool(malformed))
-        return CsvTable(table, encoding, rows, malformed)
+        rows = RowMap(source, encoding, len(head.header), table.num_rows, bool(malformed))
+        return CsvTable(table, encoding, rows, list(head.header), malformed, source, head,
+                        newlines_in_values)
     return not_text(source, "its bytes are neither UTF-8 nor Windows-1252 text")  # pragma: no cover
 
 
 def _parse(source: Source, encoding: str, column_types, on_bad_row, advance,
-           newlines_in_values: bool) -> pa.Table:
+           newlines_in_values: bool, include: list[str]) -> pa.Table:
     read_options = pacsv.ReadOptions(
         use_threads=True, block_size=BLOCK_BYTES,
         encoding="utf8" if encoding == "utf-8" else encoding,
@@ -208,6 +226,7 @@ def _parse(source: Source, encoding: str, column_types, on_bad_row, advance,
                                        invalid_row_handler=on_bad_row)
     convert_options = pacsv.ConvertOptions(
         column_types=column_types, strings_can_be_null=False, quoted_strings_can_be_null=False,
+        include_columns=include,
     )
     if source.member is None:
         stream = pa.OSFile(str(source.path))

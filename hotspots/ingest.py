@@ -57,6 +57,11 @@ POLICEUK_COLUMNS: tuple[str, ...] = (
     "LSOA code", "LSOA name", "Crime type", "Last outcome category", "Context",
 )
 POLICEUK_REQUIRED: tuple[str, ...] = ("Crime ID", "Month", "Longitude", "Latitude", "Crime type")
+#: The police.uk columns read. An ASB row's id is derived from all but Crime ID: Location and
+#: LSOA follow from the map point (and LSOA codes were revised in 2023), and an outcome can
+#: change when police.uk republishes a month, so none of those may change an incident's id.
+POLICEUK_READ: tuple[str, ...] = ("Crime ID", "Month", "Reported by", "Falls within", "Longitude",
+                                  "Latitude", "Crime type", "Context")
 BTP = "British Transport Police"
 
 #: Files of this many bytes or more get a progress bar on a terminal (about 150,000 police.uk
@@ -308,9 +313,17 @@ def _read_source(src: Source, *, format: str, columns: ForceColumns, source: str
         if isinstance(kind, Problem):
             problems.add(kind)
             return None
-    # Every column is read as text and checked here; police.uk values hold no line breaks, which
-    # lets the reader split the file into blocks without tracking quotes.
-    table = read_table(src, sniffed, {}, newlines_in_values=kind != "police.uk", advance=advance)
+    # Every column is read as text and checked here. Police.uk values hold no line breaks, which
+    # lets the reader split the file into blocks without tracking quotes; and of a police.uk
+    # file only the columns that are checked or identify an incident are converted.
+    include = None
+    if kind == "police.uk":
+        wanted = {_key(c) for c in POLICEUK_READ}
+        names = [h for h in sniffed.header if _key(h) in wanted]
+        if len(set(names)) == len(names):
+            include = names
+    table = read_table(src, sniffed, {}, include=include, newlines_in_values=kind != "police.uk",
+                       advance=advance)
     if isinstance(table, Problem):
         problems.add(table)
         return None
@@ -389,7 +402,7 @@ def _malformed(table: CsvTable, rows: _Rows) -> None:
     if not table.malformed:
         return
     numbered = table.rows.malformed()
-    ncols = table.table.num_columns
+    ncols = len(table.header)
     if numbered:
         for row, nfields, text in numbered:
             rows.problems.add(Problem(rows.file, row, None, text,
@@ -416,31 +429,28 @@ def _missing_columns(rows: _Rows, missing: Sequence[str], header: Sequence[str],
 
 def _police_uk(table: CsvTable, rows: _Rows, *, label: str) -> _Part | None:
     t = table.table
-    header = t.column_names
-    keys = [_key(h) for h in header]
+    keys = [_key(h) for h in t.column_names]
     where = {c: (keys.index(_key(c)) if _key(c) in keys else None) for c in POLICEUK_COLUMNS}
     missing = [c for c in POLICEUK_REQUIRED if where[c] is None]
     if missing:
-        _missing_columns(rows, missing, header)
+        _missing_columns(rows, missing, table.header)
         return None
     col = {c: t.column(i) for c, i in where.items() if i is not None}
     settings = rows.settings
     check_btp = settings.exclude_btp and "Reported by" in col
 
-    ids, (month_ns, bad_month), lon, lat, types, is_btp, _ = _run(
-        lambda: _ids(t, where["Crime ID"], order=POLICEUK_COLUMNS),
+    wgs84 = pyproj.CRS.from_user_input("EPSG:4326")
+    ids, located, (month_ns, bad_month), types, is_btp = _run(
+        lambda: _ids(t, where["Crime ID"], order=POLICEUK_READ),
+        lambda: checks.locate(checks.text_pairs(col["Longitude"], col["Latitude"]), wgs84),
         lambda: checks.month_starts(col["Month"], settings.timezone),
-        lambda: checks.to_numbers(col["Longitude"]),
-        lambda: checks.to_numbers(col["Latitude"]),
         lambda: checks.crime_types(col["Crime type"], settings),
         lambda: _is_btp(col["Reported by"]) if check_btp else None,
-        lambda: checks.prepare_transform("EPSG:4326"),
     )
-    if not len(ids.repeated):
-        # Only repeated ids need the whole rows again: free the columns no message will quote.
-        col = {c: col[c] for c in ("Month", "Longitude", "Latitude")}
-        table.table = t = None
-        pa.default_memory_pool().release_unused()
+    # Free the columns no message will quote (repeated ids read the whole rows again).
+    col = {c: col[c] for c in ("Month", "Longitude", "Latitude")}
+    table.table = t = None
+    pa.default_memory_pool().release_unused()
     if is_btp is not None:
         rows.report.exclude(BTP, int(is_btp.sum()))
         rows.active &= ~is_btp
@@ -448,16 +458,15 @@ def _police_uk(table: CsvTable, rows: _Rows, *, label: str) -> _Part | None:
     pos, at = rows.at(bad_month & rows.active)
     rows.problems.add_rows(rows.file, at, "Month", checks.values_at(col["Month"]),
                            "is not a month like 2024-05", "unparseable month", pos)
-    points = _coordinates(rows, lon, lat, col["Longitude"], col["Latitude"], "Longitude",
-                          "Latitude", pyproj.CRS.from_user_input("EPSG:4326"))
+    good_point = _coordinates(rows, located, checks.values_at(col["Longitude"]),
+                              checks.values_at(col["Latitude"]), "Longitude", "Latitude", wgs84)
     _type_problems(rows, types, "Crime type")
-    keep = _duplicates(t, ids, rows, "Crime ID")
+    keep = _duplicates(table, ids, rows, "Crime ID") & good_point
     if rows.problems:
         return None
     table.table = t = col = None
-    keep &= points.located
     precision = np.zeros(rows.n, dtype=np.int8)  # month
-    return _part(keep, ids, month_ns, precision, types, points, label)
+    return _part(keep, ids, month_ns, precision, types, located, label)
 
 
 def _is_btp(col) -> np.ndarray:
@@ -496,11 +505,15 @@ def _force(table: CsvTable, rows: _Rows, columns: ForceColumns, *, label: str) -
         dt_name = f"{dt_name} + {header[time_i]}"
     x_name, y_name = header[roles["x"]], header[roles["y"]]
     x_col, y_col = t.column(roles["x"]), t.column(roles["y"])
-    ids, (ns, precision, bad, empty), x_num, y_num, types = _run(
+    def coordinates() -> tuple[pyproj.CRS, checks.Located]:
+        pairs = checks.text_pairs(x_col, y_col)
+        crs = _coordinate_crs(columns, x_name, y_name, pairs)
+        return crs, checks.locate(pairs, crs)
+
+    ids, (crs, located), (ns, precision, bad, empty), types = _run(
         lambda: _ids(t, roles["id"], order=()),
+        coordinates,
         lambda: checks.parse_datetimes(dt_col, dayfirst=columns.dayfirst, tz=settings.timezone),
-        lambda: checks.to_numbers(x_col),
-        lambda: checks.to_numbers(y_col),
         lambda: checks.crime_types(t.column(roles["type"]), settings),
     )
     if roles["id"] is None and rows.n:
@@ -515,17 +528,16 @@ def _force(table: CsvTable, rows: _Rows, columns: ForceColumns, *, label: str) -
                            f" ({'day' if columns.dayfirst else 'month'} first)",
                            "unparseable date", pos)
 
-    crs = _coordinate_crs(columns, x_name, y_name, x_num[0], y_num[0])
-    points = _coordinates(rows, x_num, y_num, x_col, y_col, x_name, y_name, crs)
+    good_point = _coordinates(rows, located, checks.values_at(x_col), checks.values_at(y_col),
+                              x_name, y_name, crs)
     _type_problems(rows, types, header[roles["type"]])
     id_name = header[roles["id"]] if roles["id"] is not None else "id"
-    keep = _duplicates(t, ids, rows, id_name)
+    keep = _duplicates(table, ids, rows, id_name) & good_point
     if rows.problems:
         return None
     table.table = t = x_col = y_col = dt_col = None
     pa.default_memory_pool().release_unused()
-    keep &= points.located
-    return _part(keep, ids, ns, precision, types, points, label)
+    return _part(keep, ids, ns, precision, types, located, label)
 
 
 def _with_times(dates, times):
@@ -536,8 +548,8 @@ def _with_times(dates, times):
     return pc.if_else(join, pc.binary_join_element_wise(d, tm, " "), d)
 
 
-def _coordinate_crs(columns: ForceColumns, x_name: str, y_name: str, x: np.ndarray,
-                    y: np.ndarray) -> pyproj.CRS:
+def _coordinate_crs(columns: ForceColumns, x_name: str, y_name: str,
+                    pairs: checks.Pairs) -> pyproj.CRS:
     if columns.crs is not None:
         return pyproj.CRS.from_user_input(columns.crs)
     kx, ky = _key(x_name), _key(y_name)
@@ -546,9 +558,10 @@ def _coordinate_crs(columns: ForceColumns, x_name: str, y_name: str, x: np.ndarr
         return pyproj.CRS.from_user_input("EPSG:4326")
     if kx in GENERIC_XY and ky in GENERIC_XY:
         # Names that do not say: small numbers are degrees, large ones metres.
+        x, y = pairs.x, pairs.y
         with np.errstate(invalid="ignore"):
-            finite = np.isfinite(x) & np.isfinite(y)
-            if finite.any() and np.all(np.abs(x[finite]) <= 180) and np.all(np.abs(y[finite]) <= 90):
+            x, y = x[np.isfinite(x)], y[np.isfinite(y)]
+            if len(x) and len(y) and np.all(np.abs(x) <= 180) and np.all(np.abs(y) <= 90):
                 log.info("coordinates %s/%s read as longitude/latitude (EPSG:4326)", x_name, y_name)
                 return pyproj.CRS.from_user_input("EPSG:4326")
     return pyproj.CRS.from_user_input(BNG)
@@ -640,13 +653,8 @@ def _read_geo(src: Source, *, columns: ForceColumns, source: str | None, setting
     def text(values: np.ndarray):
         return lambda p: [repr(float(v)) for v in values[p]]
 
-    no_location = no_coords & rows.active
-    rows.report.exclude("no location", int(no_location.sum()))
-    rows.active &= ~no_location
-    points = checks.check_points(
-        x, y, x_empty=no_coords, y_empty=no_coords, x_bad=np.zeros(n, bool),
-        y_bad=np.zeros(n, bool), active=rows.active, crs=crs, file=src.name, rows=rows.rows,
-        x_name=x_name, y_name=y_name, x_text=text(x), y_text=text(y), problems=rows.problems)
+    located = checks.locate(checks.number_pairs(x, y, no_coords), crs)
+    good_point = _coordinates(rows, located, text(x), text(y), x_name, y_name, crs)
 
     dt_name = attrs[roles["datetime"]]
     ns, precision, bad, dt_empty = checks.datetimes_from_values(
@@ -673,11 +681,10 @@ def _read_geo(src: Source, *, columns: ForceColumns, source: str | None, setting
         rows.report.warn("no id column: ids derived from row content", n)
     types = checks.crime_types(table.column(roles["type"]), settings)
     _type_problems(rows, types, attrs[roles["type"]])
-    keep = _duplicates(table, ids, rows, attrs[id_i] if id_i is not None else "id")
+    keep = _duplicates(table, ids, rows, attrs[id_i] if id_i is not None else "id") & good_point
     if rows.problems:
         return None
-    keep &= points.located
-    return _part(keep, ids, ns, precision, types, points, source or "force-export")
+    return _part(keep, ids, ns, precision, types, located, source or "force-export")
 
 
 def _text_column(values: pd.Series) -> pa.Array:
@@ -708,22 +715,16 @@ def _run(*jobs: Callable[[], object]) -> list:
 _WORKERS = min(4, os.cpu_count() or 1)
 
 
-def _coordinates(rows: _Rows, x_num, y_num, x_col, y_col, x_name: str, y_name: str,
-                 crs: pyproj.CRS) -> checks.Points:
-    """Leave out rows with no coordinates (counted), check the others and build their points."""
-    x, x_empty, x_bad, x_codes = x_num
-    y, y_empty, y_bad, y_codes = y_num
-    no_location = x_empty & y_empty & rows.active
+def _coordinates(rows: _Rows, located: checks.Located, x_text: Callable, y_text: Callable,
+                 x_name: str, y_name: str, crs: pyproj.CRS) -> np.ndarray:
+    """Leave out rows with no coordinates (counted), record the others' problems, and return
+    which rows have a good point."""
+    no_location = located.no_location & rows.active
     rows.report.exclude("no location", int(no_location.sum()))
     rows.active &= ~no_location
-    pair = None
-    if x_codes is not None and y_codes is not None:
-        pair = x_codes.astype(np.int64) * (int(y_codes.max(initial=0)) + 1) + y_codes
-    return checks.check_points(
-        x, y, x_empty=x_empty, y_empty=y_empty, x_bad=x_bad, y_bad=y_bad, active=rows.active,
-        crs=crs, file=rows.file, rows=rows.rows, x_name=x_name, y_name=y_name,
-        x_text=checks.values_at(x_col), y_text=checks.values_at(y_col), problems=rows.problems,
-        pair_codes=pair)
+    return checks.check_located(
+        located, active=rows.active, crs=crs, file=rows.file, rows=rows.rows, x_name=x_name,
+        y_name=y_name, x_text=x_text, y_text=y_text, problems=rows.problems)
 
 
 def _type_problems(rows: _Rows, types: checks.Types, name: str) -> None:
@@ -808,14 +809,20 @@ def _ids(table: pa.Table, id_index: int | None, *, order: Sequence[str]) -> _Ids
     return _Ids(own, missing, checks.derive_ids(fields), repeated)
 
 
-def _duplicates(table: pa.Table | None, ids: _Ids, rows: _Rows, id_name: str) -> np.ndarray:
+def _duplicates(source: CsvTable | pa.Table, ids: _Ids, rows: _Rows, id_name: str) -> np.ndarray:
     """Rows to keep after dropping exact duplicate rows; a problem for each id shared by rows
-    with different content. `table` may be None when no id repeats."""
+    with different content (compared over every column of the file)."""
     keep = rows.active.copy()
     dup = ids.repeated[rows.active[ids.repeated]]
     if len(dup) > 1:
         dup = dup[checks.duplicated_strings(ids.own.take(pa.array(dup, type=pa.int64())))]
-    if len(dup) < 2 or table is None:
+    if len(dup) < 2:
+        return keep
+    table = source.full() if isinstance(source, CsvTable) else source
+    if table is None or table.num_rows != len(keep):
+        rows.problems.add(Problem(rows.file, None, id_name, None,
+                                  "has repeated ids, and the file could not be read again to "
+                                  "compare their rows", kind="duplicate id"))
         return keep
     own = ids.own
     take = pa.array(dup, type=pa.int64())
@@ -843,13 +850,12 @@ def _duplicates(table: pa.Table | None, ids: _Ids, rows: _Rows, id_name: str) ->
 
 
 def _part(keep: np.ndarray, ids: _Ids, ns: np.ndarray, precision: np.ndarray,
-          types: checks.Types, points: checks.Points, label: str) -> _Part:
+          types: checks.Types, points: checks.Located, label: str) -> _Part:
     """The kept rows; the inputs' large arrays are released as soon as they are copied."""
     mask = pa.array(keep)
     kept_ids = ids.kept(keep)
     ids.own = ids.derived = None
-    geometry = points.geometry[keep]
-    points.geometry = None
+    geometry = points.geometry(keep)
     pa.default_memory_pool().release_unused()
     return _Part(
         ids=kept_ids,

@@ -65,7 +65,8 @@ def sample_rows():
         crime("c" * 64, crime_type="Shoplifting"),
         asb(lon="-1.530000", lat="53.790000"),
         asb(lon="-1.530000", lat="53.790000"),
-        asb(lon="-1.531000", lat="53.791000", location="On or near Caf\u00e9 Street"),
+        asb(lon="-1.531000", lat="53.791000", location="On or near Caf\u00e9 Street",
+            context="Reported at the caf\u00e9"),
         crime("d" * 64, reported_by="British Transport Police"),
         crime("e" * 64, lon="", lat="", location="No location"),
     ]
@@ -410,7 +411,7 @@ def test_bom_and_windows_1252_files_decode(tmp_path, settings, street_csv, encod
     path = write(tmp_path / f"{encoding}.csv", text, encoding=encoding)
     utf8 = write(tmp_path / "plain.csv", text)
     frame = read_incidents(path, settings=settings)
-    # The ASB Location holds an é: the ids derived from it match only if it was decoded right.
+    # An ASB row's Context holds an é: the id derived from it matches only if it was decoded right.
     assert frame["incident_id"].tolist() == read_incidents(utf8, settings=settings)["incident_id"].tolist()
     assert len(frame) == 6
 
