@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, render_template, request, url_for
+from flask_login import current_user
+from markupsafe import Markup
 
 from hotspots._errors import InputError
 from webapp import _charts
@@ -70,6 +72,11 @@ def _form_state(error: str | None = None) -> dict[str, Any]:
     }
 
 
+def _map_page(status: int = 200, **context: Any):
+    body = Markup(render_template("_map_body.html", **context))
+    return render_template("map.html", body=body), status
+
+
 @bp.route("/map")
 @role_required("viewer")
 def hotspot_map():
@@ -78,23 +85,30 @@ def hotspot_map():
               "category": request.args.get("category", "asb"),
               "wards": request.args.getlist("wards") or ["priority"]}
     if data.is_empty():
-        return render_template("map.html", q=None, chosen=chosen, **_form_state())
+        return _map_page(q=None, chosen=chosen, **_form_state())
     try:
         q = query_from_args(request.args)
         model = data.map_model(q, TOP_N)
     except InputError as exc:
-        return render_template("map.html", q=None, chosen=chosen, **_form_state(str(exc))), 400
-    args = query_args(q)
-    chosen = {"period": q.period, "category": q.category,
-              "wards": ["priority"] if args["wards"] == "priority" else list(q.wards)}
-    return render_template(
-        "map.html", q=q, chosen=chosen, classes=CLASSES, **model,
-        frame_url=url_for("maps.frame", **args),
-        geojson_url=url_for("exports.hotspots", fmt="geojson", **args),
-        csv_url=url_for("exports.hotspots", fmt="csv", **args),
-        sv_note=SERIOUS_VIOLENCE_NOTE if q.category in ("serious_violence", "all") else "",
-        **_form_state(),
-    )
+        return _map_page(400, q=None, chosen=chosen, **_form_state(str(exc)))
+    exporter = current_user.has_role("analyst")
+
+    def body() -> Markup:
+        # Nothing in the body depends on the session: one rendering serves every user of a role.
+        args = query_args(q)
+        shown = {"period": q.period, "category": q.category,
+                 "wards": ["priority"] if args["wards"] == "priority" else list(q.wards)}
+        return Markup(render_template(
+            "_map_body.html", q=q, chosen=shown, classes=CLASSES, exporter=exporter, **model,
+            frame_url=url_for("maps.frame", **args),
+            geojson_url=url_for("exports.hotspots", fmt="geojson", **args),
+            csv_url=url_for("exports.hotspots", fmt="csv", **args),
+            sv_note=SERIOUS_VIOLENCE_NOTE if q.category in ("serious_violence", "all") else "",
+            **_form_state(),
+        ))
+
+    cached = data.cache.get(("map_body", data.store_version(), q, exporter, tiles()), body)
+    return render_template("map.html", body=cached)
 
 
 @bp.route("/map/frame")
