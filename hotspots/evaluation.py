@@ -4,9 +4,8 @@ for one pair of periods or as a rolling backtest.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -16,15 +15,18 @@ from hotspots.binning import StudyArea, study_area
 from hotspots.periods import Period, parse_period
 from hotspots.ranking import (
     CATEGORY_CHOICES,
-    cell_matrices,
+    ENGINES,
+    cell_totals,
     check_choice,
-    check_incidents,
+    check_source,
     resolve_wards,
-    select_incidents,
     trend_length,
 )
 from hotspots.settings import Settings, get_settings
 from hotspots.stats import gi_star
+
+if TYPE_CHECKING:
+    from hotspots.ranking import Incidents
 
 #: How cells are ranked in the training period.
 METHODS: tuple[str, ...] = ("gistar", "count", "harm")
@@ -103,19 +105,20 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return out
 
 
-def _setup(incidents, category, method, coverages, wards, resolution, settings):
+def _setup(incidents, category, method, coverages, wards, resolution, settings, engine):
     settings = settings or get_settings()
     category = check_choice(category, "category", CATEGORY_CHOICES)
     method = check_choice(method, "method", METHODS)
     coverages = _check_coverages(coverages)
     resolution = h3cells.check_resolution(resolution)
-    check_incidents(incidents)
+    engine = check_choice(engine, "engine", ENGINES)
+    incidents = check_source(incidents, engine, settings)
     area = study_area(resolve_wards(wards, settings), resolution=resolution)
-    return settings, category, method, coverages, area
+    return incidents, settings, category, method, coverages, area, engine
 
 
 def evaluate_hotspots(
-    incidents: gpd.GeoDataFrame,
+    incidents: Incidents,
     *,
     category: str,
     train_period: str | Period,
@@ -125,6 +128,7 @@ def evaluate_hotspots(
     wards: Any = None,
     resolution: int = 10,
     settings: Settings | None = None,
+    engine: str = "memory",
 ) -> pd.DataFrame:
     """Hit rate, PAI and PEI of the training period's top cells against the test period.
 
@@ -137,21 +141,22 @@ def evaluate_hotspots(
     - PEI (predictive efficiency index): PAI / the best PAI possible with as many cells, had the
       test period been known (1 is perfect).
 
+    `incidents` and `engine` are as for `hotspots.ranking.rank_hotspots` (`dask`: the counting
+    runs on a Dask cluster, the scoring here).
+
     Returns
     -------
     pandas.DataFrame
         One row per coverage, columns `EVALUATION_COLUMNS`; NaN rates when the test period has
         no incidents.
     """
-    settings, category, method, coverages, area = _setup(incidents, category, method, coverages,
-                                                         wards, resolution, settings)
+    incidents, settings, category, method, coverages, area, engine = _setup(
+        incidents, category, method, coverages, wards, resolution, settings, engine)
     train = parse_period(train_period, tz=settings.timezone)
     test = parse_period(test_period, tz=settings.timezone)
-    tr_counts, tr_harm, _ = cell_matrices(
-        select_incidents(incidents, category=category, periods=[train], settings=settings), area)
-    te_counts, _, _ = cell_matrices(
-        select_incidents(incidents, category=category, periods=[test], settings=settings), area)
-    rows = _evaluate(tr_counts[:, 0], tr_harm[:, 0], te_counts[:, 0], area, method=method,
+    tr, te = cell_totals(incidents, category=category, period_sets=[[train], [test]], area=area,
+                         settings=settings, engine=engine)
+    rows = _evaluate(tr.counts[:, 0], tr.harm[:, 0], te.counts[:, 0], area, method=method,
                      coverages=coverages)
     for row in rows:
         row.update(train_period=train.label, test_period=test.label, method=method)
@@ -159,7 +164,7 @@ def evaluate_hotspots(
 
 
 def rolling_backtest(
-    incidents: gpd.GeoDataFrame,
+    incidents: Incidents,
     *,
     category: str,
     period: str | Period,
@@ -169,9 +174,11 @@ def rolling_backtest(
     wards: Any = None,
     resolution: int = 10,
     settings: Settings | None = None,
+    engine: str = "memory",
 ) -> pd.DataFrame:
     """`evaluate_hotspots` for each of the last `periods` periods ending with `period`, each
     trained on the period before it (default: the trend length, 8 weeks or 6 months).
+    `incidents` and `engine` are as for `hotspots.ranking.rank_hotspots`.
 
     Returns
     -------
@@ -179,16 +186,17 @@ def rolling_backtest(
         One row per (test period, coverage), oldest first, columns `EVALUATION_COLUMNS`.
         `summarise_backtest` averages them per coverage.
     """
-    settings, category, method, coverages, area = _setup(incidents, category, method, coverages,
-                                                         wards, resolution, settings)
+    incidents, settings, category, method, coverages, area, engine = _setup(
+        incidents, category, method, coverages, wards, resolution, settings, engine)
     last = parse_period(period, tz=settings.timezone)
     n = trend_length(last, settings) if periods is None else periods
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= 520:
         msg = f"`periods` must be a whole number from 1 to 520, not {periods!r}."
         raise InputError(msg)
     history = last.history(int(n) + 1)
-    counts, harm, _ = cell_matrices(
-        select_incidents(incidents, category=category, periods=history, settings=settings), area)
+    [totals] = cell_totals(incidents, category=category, period_sets=[history], area=area,
+                           settings=settings, engine=engine)
+    counts, harm = totals.counts, totals.harm
     rows = []
     for t in range(1, len(history)):
         for row in _evaluate(counts[:, t - 1], harm[:, t - 1], counts[:, t], area, method=method,

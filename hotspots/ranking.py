@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -23,6 +23,14 @@ from hotspots.settings import CATEGORIES, Settings, get_settings
 from hotspots.stats import change_test, fdr_reject, gi_star, local_count_p, trend_classes
 from hotspots.wards import load_wards, select_wards
 
+if TYPE_CHECKING:
+    import os
+
+    from hotspots.store import IncidentStore
+
+    #: What the analysis functions read: a frame, or with engine="dask" also a store or its path.
+    Incidents = gpd.GeoDataFrame | IncidentStore | str | os.PathLike
+
 log = logging.getLogger(__name__)
 
 BNG = "EPSG:27700"
@@ -31,6 +39,9 @@ BNG = "EPSG:27700"
 CATEGORY_CHOICES: tuple[str, ...] = (*CATEGORIES, "all")
 #: What Gi* and the ranking weigh each incident by.
 WEIGHTS: tuple[str, ...] = ("harm", "count")
+#: Where the incidents are counted: in this process, or partition by partition on a Dask cluster
+#: (`hotspots.engines`); everything after the counting is the same code.
+ENGINES: tuple[str, ...] = ("memory", "dask")
 #: Significance level of the per-cell change flag (two-sided, not corrected for many cells: it
 #: is a guide to which changes are larger than chance, not a discovery).
 CHANGE_ALPHA = 0.05
@@ -152,7 +163,14 @@ class _Selection:
     x: np.ndarray
     y: np.ndarray
     harm: np.ndarray
-    proxy: bool  # serious violence from police.uk labels (a proxy for the Home Office definition)
+    monthly: np.ndarray  # month-precision rows, marked only when the last period is not month-aligned
+    violent: np.ndarray  # police.uk's "Violence and sexual offences" rows (serious violence or all)
+    rows: np.ndarray  # positions of the selected rows in the frame
+
+    @property
+    def proxy(self) -> bool:
+        """Serious violence from police.uk labels (a proxy for the Home Office definition)."""
+        return bool(self.violent.any())
 
 
 def _month_aligned(period: Period) -> bool:
@@ -160,9 +178,22 @@ def _month_aligned(period: Period) -> bool:
         period.start.day == 1 and period.end.day == 1 and period.start.hour == 0)
 
 
+def check_precision(period: Period, monthly: int) -> None:
+    """Refuse a week or a date range when `monthly` of its incidents carry only their month."""
+    if monthly:
+        what = "a week" if period.kind == "week" else "a date range"
+        msg = (f"period {period.label!r} is {what}, but {monthly:,} of the incidents "
+               "analysed with it carry only their month (police.uk publishes months, not days); analyse "
+               f"the month instead, e.g. {period.months()[0]!r}.")
+        raise InputError(msg)
+
+
 def select_incidents(incidents: gpd.GeoDataFrame, *, category: str, periods: list[Period],
-                     settings: Settings) -> _Selection:
+                     settings: Settings, check: bool = True) -> _Selection:
     """Incidents of `category` in `periods`, without copying the frame.
+
+    `check=False` leaves the precision check to the caller (the Dask engine checks the total
+    over all partitions with `check_precision`).
 
     Raises
     ------
@@ -174,15 +205,12 @@ def select_incidents(incidents: gpd.GeoDataFrame, *, category: str, periods: lis
     if category != "all":
         mask &= (incidents["category"] == category).to_numpy(dtype=bool, na_value=False)
     rows = np.flatnonzero(mask)
-    last = periods[-1]
-    if len(rows) and not _month_aligned(last):
+    if len(rows) and not _month_aligned(periods[-1]):
         monthly = np.asarray(incidents["time_precision"].iloc[rows], dtype=object) == "month"
-        if monthly.any():
-            what = "a week" if last.kind == "week" else "a date range"
-            msg = (f"period {last.label!r} is {what}, but {int(monthly.sum()):,} of the incidents "
-                   "analysed with it carry only their month (police.uk publishes months, not days); analyse "
-                   f"the month instead, e.g. {last.months()[0]!r}.")
-            raise InputError(msg)
+    else:
+        monthly = np.zeros(len(rows), dtype=bool)
+    if check:
+        check_precision(periods[-1], int(monthly.sum()))
     gs = gpd.GeoSeries(incidents.geometry.array[rows], index=incidents.index[rows], crs=incidents.crs)
     if not incidents.crs.equals(BNG):
         gs = gs.to_crs(BNG)
@@ -194,11 +222,10 @@ def select_incidents(incidents: gpd.GeoDataFrame, *, category: str, periods: lis
         msg = (f"`incidents` row {incidents.index[i]!r} has harm {float(harm[int(np.argmax(bad))])!r}; harm "
                f"must be a non-negative number of days ({int(bad.sum())} row(s) affected).")
         raise InputError(msg)
-    proxy = False
+    violent = np.zeros(len(rows), dtype=bool)
     if category in ("serious_violence", "all") and "crime_type" in incidents.columns and len(rows):
-        types = np.asarray(incidents["crime_type"].iloc[rows], dtype=object)
-        proxy = bool((types == "Violence and sexual offences").any())
-    return _Selection(periods, slot[rows], x, y, harm, proxy)
+        violent = np.asarray(incidents["crime_type"].iloc[rows], dtype=object) == "Violence and sexual offences"
+    return _Selection(periods, slot[rows], x, y, harm, monthly, violent, rows)
 
 
 def cell_matrices(sel: _Selection, area: StudyArea) -> tuple[np.ndarray, np.ndarray, int]:
@@ -214,11 +241,74 @@ def cell_matrices(sel: _Selection, area: StudyArea) -> tuple[np.ndarray, np.ndar
     return counts, harm, int((~inside & (sel.slot == t - 1)).sum())
 
 
+@dataclass
+class Totals:
+    """What the statistics need of the incidents: counts and harm (days) per row (a study-area
+    cell or a ward) and period, oldest period first, and what the counting noticed."""
+
+    counts: np.ndarray  # rows x periods, int64
+    harm: np.ndarray  # rows x periods, float64
+    outside: int  # incidents of the last period in no row (outside the study area or the wards)
+    proxy: bool  # serious violence from police.uk labels
+
+
+def check_source(incidents: Any, engine: str, settings: Settings) -> Any:
+    """Check the incidents argument for an engine; the Dask engine also takes a store or its path."""
+    if engine == "dask":
+        from hotspots.engines import resolve_source
+
+        return resolve_source(incidents, settings=settings)
+    check_incidents(incidents)
+    return incidents
+
+
+def cell_totals(incidents: Any, *, category: str, period_sets: list[list[Period]], area: StudyArea,
+                settings: Settings, engine: str = "memory") -> list[Totals]:
+    """`Totals` per study-area cell for each list of consecutive periods in `period_sets`."""
+    if engine == "dask":
+        from hotspots.engines import dask_cell_totals
+
+        return dask_cell_totals(incidents, category=category, period_sets=period_sets, area=area,
+                                settings=settings)
+    out = []
+    for periods in period_sets:
+        sel = select_incidents(incidents, category=category, periods=periods, settings=settings)
+        counts, harm, outside = cell_matrices(sel, area)
+        out.append(Totals(counts, harm, outside, sel.proxy))
+    return out
+
+
+def ward_matrices(sel: _Selection, area: StudyArea) -> tuple[np.ndarray, np.ndarray, int]:
+    """Counts and harm per ward of the study area and period (wards x periods), placing points by
+    point in polygon, and how many of the last period's selected incidents lie in no ward."""
+    n_w, t = len(area.ward_codes), len(sel.periods)
+    cells = h3cells.xy_to_cells(sel.x, sel.y, crs=BNG, resolution=area.resolution)
+    ward = area.point_wards(sel.x, sel.y, area.locate(cells))
+    inside = ward >= 0
+    key = ward[inside] * t + sel.slot[inside]
+    counts = np.bincount(key, minlength=n_w * t).reshape(n_w, t).astype(np.int64)
+    harm = np.bincount(key, weights=sel.harm[inside], minlength=n_w * t).reshape(n_w, t)
+    return counts, harm, int((~inside & (sel.slot == t - 1)).sum())
+
+
+def ward_totals(incidents: Any, *, category: str, periods: list[Period], area: StudyArea,
+                settings: Settings, engine: str = "memory") -> Totals:
+    """`Totals` per ward of `area` over consecutive `periods`."""
+    if engine == "dask":
+        from hotspots.engines import dask_ward_totals
+
+        return dask_ward_totals(incidents, category=category, periods=periods, area=area,
+                                settings=settings)
+    sel = select_incidents(incidents, category=category, periods=periods, settings=settings)
+    counts, harm, unassigned = ward_matrices(sel, area)
+    return Totals(counts, harm, unassigned, sel.proxy)
+
+
 # --------------------------------------------------------------------------- ranking
 
 
 def rank_hotspots(
-    incidents: gpd.GeoDataFrame,
+    incidents: Incidents,
     *,
     category: str,
     period: str | Period,
@@ -227,6 +317,7 @@ def rank_hotspots(
     weight: str = "harm",
     top: int | None = None,
     settings: Settings | None = None,
+    engine: str = "memory",
 ) -> gpd.GeoDataFrame:
     """Rank the H3 cells of the chosen wards for one category and period.
 
@@ -240,7 +331,8 @@ def rank_hotspots(
     incidents
         Incidents in the data model (EPSG:27700). Cells count every incident inside their
         hexagon, also where a boundary cell reaches beyond the chosen wards, so pass incidents
-        unclipped. Not modified.
+        unclipped. Not modified. With ``engine="dask"`` also an `IncidentStore` or the path of
+        one (its instance folder or its `store` folder): only the months needed are read.
     category
         `asb`, `serious_violence`, `other` or `all`.
     period
@@ -256,7 +348,13 @@ def rank_hotspots(
     top
         Keep the `top` best-ranked cells; None keeps every cell.
     settings
-        Resolved settings (timezone, trend length, `fdr_alpha`); `get_settings()` when None.
+        Resolved settings (timezone, trend length, `fdr_alpha`, `dask_scheduler`);
+        `get_settings()` when None.
+    engine
+        `memory`: count in this process. `dask`: count partition by partition on a Dask cluster
+        (see `hotspots.engines`: the `dask_scheduler` setting, else the current
+        `distributed.Client`, else a local cluster) and gather only per-cell totals; the
+        statistics that follow are the same code, so the result is the same.
 
     Returns
     -------
@@ -299,13 +397,15 @@ def rank_hotspots(
     weight = check_choice(weight, "weight", WEIGHTS)
     top = _check_top(top)
     resolution = h3cells.check_resolution(resolution)
-    check_incidents(incidents)
+    engine = check_choice(engine, "engine", ENGINES)
+    incidents = check_source(incidents, engine, settings)
     chosen = parse_period(period, tz=settings.timezone)
     area = study_area(resolve_wards(wards, settings), resolution=resolution)
     n_periods = trend_length(chosen, settings)
     periods = chosen.history(n_periods)
-    sel = select_incidents(incidents, category=category, periods=periods, settings=settings)
-    counts, harm, outside = cell_matrices(sel, area)
+    [totals] = cell_totals(incidents, category=category, period_sets=[periods], area=area,
+                           settings=settings, engine=engine)
+    counts, harm, outside = totals.counts, totals.harm, totals.outside
     values = harm if weight == "harm" else counts.astype(np.float64)
     z, _ = gi_star(values, area.neighbours)
     # Significance from the exact Poisson tail of the local count, not Gi*'s normal curve,
@@ -328,7 +428,7 @@ def rank_hotspots(
     order = np.lexsort((area.cells, -np.round(z[:, -1], 9), -np.round(values[:, -1], 9), ~hot[:, -1]))
     if top is not None:
         order = order[:top]
-    label = _category_label(category, sel.proxy)
+    label = _category_label(category, totals.proxy)
     noun = _period_noun(chosen)
     reasons = _reasons(order, counts=counts, harm=harm, z=z[:, -1], hot=hot[:, -1], change=change,
                        change_sig=change_sig, trend=trend, hot_periods=hot_periods, label=label,
@@ -427,7 +527,7 @@ def _reasons(order: np.ndarray, *, counts: np.ndarray, harm: np.ndarray, z: np.n
 
 
 def rank_wards(
-    incidents: gpd.GeoDataFrame,
+    incidents: Incidents,
     *,
     category: str,
     period: str | Period,
@@ -435,11 +535,13 @@ def rank_wards(
     weight: str = "harm",
     resolution: int | None = None,
     settings: Settings | None = None,
+    engine: str = "memory",
 ) -> gpd.GeoDataFrame:
     """The ward table: per chosen ward, incidents and harm this period, rates, change and share.
 
     Incidents are placed by point in polygon on the real ward boundaries; incidents in none
-    of the chosen wards are left out (their number is ``attrs["unassigned"]``).
+    of the chosen wards are left out (their number is ``attrs["unassigned"]``). `incidents` and
+    `engine` are as for `rank_hotspots`.
 
     Returns
     -------
@@ -454,18 +556,15 @@ def rank_wards(
     category = check_choice(category, "category", CATEGORY_CHOICES)
     weight = check_choice(weight, "weight", WEIGHTS)
     resolution = h3cells.check_resolution(settings.h3_resolution if resolution is None else resolution)
-    check_incidents(incidents)
+    engine = check_choice(engine, "engine", ENGINES)
+    incidents = check_source(incidents, engine, settings)
     chosen = parse_period(period, tz=settings.timezone)
     area = study_area(resolve_wards(wards, settings), resolution=resolution)
     periods = chosen.history(2)
-    sel = select_incidents(incidents, category=category, periods=periods, settings=settings)
-    cells = h3cells.xy_to_cells(sel.x, sel.y, crs=BNG, resolution=resolution)
-    ward = area.point_wards(sel.x, sel.y, area.locate(cells))
-    inside = ward >= 0
+    totals = ward_totals(incidents, category=category, periods=periods, area=area,
+                         settings=settings, engine=engine)
+    counts, harm = totals.counts, totals.harm
     n_w = len(area.ward_codes)
-    key = ward[inside] * 2 + sel.slot[inside]
-    counts = np.bincount(key, minlength=n_w * 2).reshape(n_w, 2).astype(np.int64)
-    harm = np.bincount(key, weights=sel.harm[inside], minlength=n_w * 2).reshape(n_w, 2)
     cur, prev = counts[:, 1], counts[:, 0]
     change = cur - prev
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -495,11 +594,10 @@ def rank_wards(
         },
         geometry=area.ward_geoms[order], crs=BNG,
     )
-    unassigned = int((~inside & (sel.slot == 1)).sum())
     frame.attrs.update({
         "period": chosen.label, "previous_period": periods[0].label, "category": category,
-        "category_label": _category_label(category, sel.proxy), "weight": weight,
-        "unassigned": unassigned, "incidents": int(cur.sum()),
+        "category_label": _category_label(category, totals.proxy), "weight": weight,
+        "unassigned": totals.outside, "incidents": int(cur.sum()),
     })
     return frame
 
@@ -553,6 +651,7 @@ def latest_complete_period(incidents: gpd.GeoDataFrame, *, kind: str | None = No
 
 __all__ = [
     "CATEGORY_CHOICES",
+    "ENGINES",
     "HOTSPOT_COLUMNS",
     "WARD_TABLE_COLUMNS",
     "WEIGHTS",

@@ -1,12 +1,15 @@
 """Analysis commands: `hotspots rank`, `hotspots wards` and `hotspots evaluate`.
 
 Each loads just the incidents its period needs from the store, calls one function of
-`hotspots.ranking` or `hotspots.evaluation`, and prints a table or writes an export.
+`hotspots.ranking` or `hotspots.evaluation`, and prints a table or writes an export. With
+`--engine dask` the store is counted on a Dask cluster instead of being loaded here.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 from pathlib import Path
 
 import click
@@ -44,6 +47,48 @@ def scope_options(func):
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def engine_options(func):
+    """--engine / --scheduler: count in this process or on a Dask cluster."""
+    options = [
+        click.option("--engine", type=click.Choice(["memory", "dask"]), default=None,
+                     help="Count incidents in this process (memory) or on a Dask cluster (dask) "
+                          "[default: memory, or dask with --scheduler]."),
+        click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                     help="Dask scheduler to use with --engine dask [default: the dask_scheduler "
+                          "setting; if empty, a local cluster is started]."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _engine(obj, engine: str | None, scheduler: str | None):
+    """The engine and the settings it runs with (--scheduler overrides `dask_scheduler`)."""
+    settings = obj.settings
+    if scheduler is not None and not scheduler.strip():
+        msg = "--scheduler is empty; give an address such as tcp://10.0.0.5:8786."
+        raise InputError(msg)
+    if scheduler:
+        if engine == "memory":
+            msg = "--scheduler goes with --engine dask, not --engine memory."
+            raise InputError(msg)
+        engine = "dask"
+        settings = dataclasses.replace(settings, dask_scheduler=scheduler.strip())
+    engine = engine or "memory"
+    if engine == "dask":
+        import distributed  # noqa: F401 - its logging set-up first, then the level below
+
+        from hotspots.engines import check_scheduler
+
+        # The cluster's own log lines only at the level asked for with -v (warnings by default).
+        logging.getLogger("distributed").setLevel(logging.getLogger().getEffectiveLevel())
+        if settings.dask_scheduler:
+            check_scheduler(settings.dask_scheduler)  # before anything is read
+        where = settings.dask_scheduler or "a local cluster (no dask_scheduler setting)"
+        obj.say(f"engine: dask, on {where}")
+    return engine, settings
 
 
 def _store(obj):
@@ -94,7 +139,15 @@ def choose_period(obj, store, *, week, month, period_text, date_from, date_to):
     return chosen
 
 
-def _load(obj, store, span, category: str):
+def _load(obj, store, span, category: str, engine: str = "memory"):
+    """The incidents of `span`: loaded here, or for the Dask engine the store itself (checked to
+    hold some of the span's months)."""
+    if engine == "dask":
+        if not store.files(span.months()):
+            msg = (f"the store holds no incidents in {span.label}; see `hotspots store summary` "
+                   "for what it holds.")
+            raise InputError(msg)
+        return store
     frame = store.load(period=span, categories=None if category == "all" else [category])
     if frame.empty:
         msg = (f"the store holds no {category} incidents in {span.label}; see `hotspots store "
@@ -166,9 +219,10 @@ def hotspot_table(frame) -> str:
               show_default=True, help="Output format.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write here instead of stdout (needed for gpkg).")
+@engine_options
 @click.pass_obj
 def rank(obj, category, ward_spec, week, month, period_text, date_from, date_to, top, resolution,
-         weight, fmt, out) -> None:
+         weight, fmt, out, engine, scheduler) -> None:
     """Rank the hotspot cells of a category for a week or month.
 
     Every H3 cell of the chosen wards gets its count, harm, Gi* z, a hotspot flag (FDR
@@ -176,16 +230,16 @@ def rank(obj, category, ward_spec, week, month, period_text, date_from, date_to,
     """
     from hotspots.ranking import rank_hotspots, window_period
 
-    settings = obj.settings
+    engine, settings = _engine(obj, engine, scheduler)
     store = _store(obj)
     chosen = choose_period(obj, store, week=week, month=month, period_text=period_text,
                            date_from=date_from, date_to=date_to)
-    incidents = _load(obj, store, window_period(chosen, settings=settings), category)
+    incidents = _load(obj, store, window_period(chosen, settings=settings), category, engine)
     if top is None and fmt == "table":
         top = 20
     ranking = rank_hotspots(incidents, category=category, period=chosen, wards=ward_spec,
                             resolution=resolution or settings.h3_resolution, weight=weight,
-                            top=top, settings=settings)
+                            top=top, settings=settings, engine=engine)
     if ranking.attrs.get("outside"):
         obj.say(f"{ranking.attrs['outside']:,} incident(s) of {chosen.label} lie outside the chosen "
                 "wards' cells and are not counted")
@@ -220,19 +274,20 @@ def ward_table_text(frame) -> str:
               show_default=True, help="Output format.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write here instead of stdout (needed for gpkg).")
+@engine_options
 @click.pass_obj
 def wards_cmd(obj, category, ward_spec, week, month, period_text, date_from, date_to, weight, fmt,
-              out) -> None:
+              out, engine, scheduler) -> None:
     """The ward table: count, harm, rate per km2, change and share of the chosen wards' total."""
     from hotspots.ranking import rank_wards, window_period
 
-    settings = obj.settings
+    engine, settings = _engine(obj, engine, scheduler)
     store = _store(obj)
     chosen = choose_period(obj, store, week=week, month=month, period_text=period_text,
                            date_from=date_from, date_to=date_to)
-    incidents = _load(obj, store, window_period(chosen, n=2, settings=settings), category)
+    incidents = _load(obj, store, window_period(chosen, n=2, settings=settings), category, engine)
     table = rank_wards(incidents, category=category, period=chosen, wards=ward_spec, weight=weight,
-                       settings=settings)
+                       settings=settings, engine=engine)
     if fmt == "table":
         _write(ward_table_text(table), out)
         return
@@ -274,9 +329,10 @@ def evaluation_text(frame, summary=None) -> str:
               show_default=True, help="Output format.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write here instead of stdout.")
+@engine_options
 @click.pass_obj
 def evaluate(obj, category, ward_spec, week, month, period_text, date_from, date_to, train_text,
-             method, backtest_n, coverages, resolution, fmt, out) -> None:
+             method, backtest_n, coverages, resolution, fmt, out, engine, scheduler) -> None:
     """How well last period's hotspots predicted this period's incidents: hit rate, PAI and PEI
     at 0.1%, 0.5%, 1% and 5% of the area (or --coverages), for one pair of periods or a rolling
     backtest.
@@ -286,7 +342,7 @@ def evaluate(obj, category, ward_spec, week, month, period_text, date_from, date
     from hotspots.periods import parse_period, range_period
     from hotspots.ranking import window_period
 
-    settings = obj.settings
+    engine, settings = _engine(obj, engine, scheduler)
     try:
         shares = tuple(float(c) for c in coverages.split(",") if c.strip())
     except ValueError:
@@ -301,19 +357,20 @@ def evaluate(obj, category, ward_spec, week, month, period_text, date_from, date
         if train_text:
             msg = "--train and --backtest do not go together: a backtest trains each period on the one before."
             raise InputError(msg)
-        incidents = _load(obj, store, window_period(test, n=backtest_n + 1, settings=settings), category)
+        incidents = _load(obj, store, window_period(test, n=backtest_n + 1, settings=settings), category,
+                          engine)
         table = rolling_backtest(incidents, category=category, period=test, periods=backtest_n,
                                  coverages=shares, method=method, wards=ward_spec, resolution=res,
-                                 settings=settings)
+                                 settings=settings, engine=engine)
         summary = summarise_backtest(table)
     else:
         train = parse_period(train_text, tz=settings.timezone) if train_text else test.previous()
         first = min(train.start, test.start).date()
         last = (max(train.end, test.end) - pd.Timedelta(days=1)).date()
-        incidents = _load(obj, store, range_period(first, last, tz=settings.timezone), category)
+        incidents = _load(obj, store, range_period(first, last, tz=settings.timezone), category, engine)
         table = evaluate_hotspots(incidents, category=category, train_period=train, test_period=test,
                                   coverages=shares, method=method, wards=ward_spec, resolution=res,
-                                  settings=settings)
+                                  settings=settings, engine=engine)
     if fmt == "csv":
         text = to_csv(table)
     elif fmt == "json":
