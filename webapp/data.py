@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.utils import secure_filename
@@ -21,7 +21,7 @@ from werkzeug.utils import secure_filename
 from hotspots._errors import InputError
 from webapp.auth import role_required
 from webapp.db import Upload, audit, db_session
-from webapp.forms import UploadForm
+from webapp.forms import ActionForm, UploadForm
 from webapp.services import get_data
 
 bp = Blueprint("data", __name__, url_prefix="/data")
@@ -122,5 +122,17 @@ def upload():
     data = get_data()
     uploads = db_session().scalars(select(Upload).order_by(Upload.id.desc()).limit(15)).all()
     return render_template("data.html", form=form, result=result, refused=refused,
-                           summary=data.summary(), uploads=uploads,
+                           summary=data.summary(), uploads=uploads, action_form=ActionForm(),
                            limit_mb=data.settings.upload_limit_mb), status
+
+
+@bp.route("/remove-demo", methods=["POST"])
+@role_required("analyst")
+def remove_demo():
+    """Take the synthetic demo incidents out of the store (once real data is loaded)."""
+    if not ActionForm().validate_on_submit():
+        abort(400, description="The form has expired; reload the page.")
+    removed = get_data().store.remove(source="demo")
+    audit("demo_removed", target="store", removed=removed)
+    flash(f"Removed {removed:,} demo incidents from the store.", "success")
+    return redirect(url_for("data.upload"))

@@ -161,3 +161,19 @@ def test_upload_needs_a_file(as_role):
     response = c.post("/data/", data={"csrf_token": csrf_token(c, "/data/"), "format": "auto"})
     assert response.status_code == 400
     assert "Choose a file to upload." in response.get_data(as_text=True)
+
+
+def test_remove_demo_incidents(app, as_role, policeuk_files):
+    c = as_role("analyst")
+    _upload(c, policeuk_files[0].read_bytes(), policeuk_files[0].name)
+    assert "Remove the demo incidents" in c.get("/data/").get_data(as_text=True)
+    response = c.post("/data/remove-demo", data={"csrf_token": csrf_token(c, "/data/")})
+    assert response.status_code == 302
+    data = app.extensions["hotspots_data"]
+    assert not data.is_demo() and len(data.store) > 0
+    assert "Demo data." not in c.get("/map?period=2025-07").get_data(as_text=True)
+    from webapp.db import AuditEntry, db_session
+
+    with app.app_context():
+        entry = db_session().query(AuditEntry).filter_by(action="demo_removed").one()
+        assert entry.detail["removed"] > 0 and entry.username == "analyst"

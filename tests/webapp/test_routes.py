@@ -47,6 +47,8 @@ CASES: dict[str, tuple[str, str, str | None, dict | None]] = {
     "api.plan": ("GET", "/api/v1/plans/{plan}", "guardian", None),
     "api.visits": ("POST", "/api/v1/visits", "guardian", {"plan_id": "{plan}", "team": 0, "stop": 1}),
     "api.evaluation": ("GET", "/api/v1/evaluation?periods=2", "analyst", None),
+    # Last: it empties the demo store.
+    "data.remove_demo": ("POST", "/data/remove-demo", "analyst", None),
 }
 
 # POST routes that take a form: besides the CSRF token, what makes the request a real one.
