@@ -12,6 +12,7 @@ from webapp.auth import role_required as _role_required
 from webapp.db import ROLES, AuditEntry, User, audit, db_session
 from webapp.errors import ParameterError
 from webapp.forms import ActionForm, NewUserForm, UserEditForm
+from webapp.services import get_data
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -30,8 +31,9 @@ def _users_page(form: NewUserForm, new_password: tuple[str, str] | None) -> str:
         f = UserEditForm(prefix=f"u{u.id}", formdata=None)
         f.role.data, f.team.data, f.active.data = u.role, u.team, u.active
         edit_forms[u.id] = f
+    teams = [spec.rpartition("=")[0].strip() or spec for spec in get_data().settings.patrol_teams]
     return render_template("admin_users.html", users=people, form=form, edit_forms=edit_forms,
-                           new_password=new_password, action_form=ActionForm())
+                           new_password=new_password, action_form=ActionForm(), team_names=teams)
 
 
 @bp.route("/users", methods=["GET", "POST"])
