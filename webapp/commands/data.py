@@ -66,10 +66,13 @@ def demo(obj, seed: int, weeks: int, end: dt.datetime | None, policeuk_dir: Path
 @click.option("--include-btp", is_flag=True, help="Keep British Transport Police rows of police.uk files.")
 @click.option("--strict-types", is_flag=True, help="Refuse crime types missing from the category table.")
 @click.option("--dry-run", is_flag=True, help="Read and validate only; store nothing.")
+@click.option("--stream", is_flag=True,
+              help="A police.uk archive zip (e.g. every force): read, check and store one month at a "
+                   "time, so memory holds one month; each month is stored all-or-nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_obj
 def ingest(obj, paths, fmt, id_col, datetime_col, type_col, x_col, y_col, crs, month_first, source,
-           include_btp, strict_types, dry_run, as_json) -> None:
+           include_btp, strict_types, dry_run, stream, as_json) -> None:
     """Load incident files into the store: police.uk CSVs (a file, a folder of monthly files or the
     archive zip), a force export CSV, or GeoJSON/GeoPackage/GeoParquet points.
 
@@ -91,10 +94,19 @@ def ingest(obj, paths, fmt, id_col, datetime_col, type_col, x_col, y_col, crs, m
     columns = ForceColumns.from_options(id_col=id_col, datetime_col=datetime_col, type_col=type_col,
                                         x_col=x_col, y_col=y_col, crs=crs,
                                         dayfirst=not month_first)
-    frame, read_report = read_incidents_report(list(paths), format=fmt, columns=columns,
-                                               source=source, settings=settings)
     store = IncidentStore(settings.home, settings=settings)
-    report = store.add(frame, read_report=read_report, dry_run=dry_run)
+    if stream:
+        from hotspots.streaming import ingest_archive
+
+        if len(paths) != 1 or fmt not in ("auto", "police.uk"):
+            msg = "--stream reads one police.uk archive zip; give just its path (and no --format)."
+            raise InputError(msg)
+        report = ingest_archive(paths[0], store, source=source, dry_run=dry_run, on_month=lambda m, r: obj.say(
+            f"{m}: {r.rows_read:,} rows read, {r.added:,} added, {r.duplicates:,} already stored"))
+    else:
+        frame, read_report = read_incidents_report(list(paths), format=fmt, columns=columns,
+                                                   source=source, settings=settings)
+        report = store.add(frame, read_report=read_report, dry_run=dry_run)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
         return
