@@ -109,3 +109,14 @@ def test_demo_replace(run, home):
 def test_settings_markdown(run):
     result = run("settings", "--markdown")
     assert result.exit_code == 0 and "| `h3_resolution` | 10 |" in result.output
+
+
+def test_settings_never_print_secrets(run, home):
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "hotspots.toml").write_text(
+        'secret_key = "s3cr3t-value"\ndatabase_url = "postgresql://hot:pa55word@db.local/hotspots"\n')
+    result = run("settings")
+    assert result.exit_code == 0
+    assert "s3cr3t-value" not in result.output and "pa55word" not in result.output
+    assert "secret_key: (set, not shown)" in result.output
+    assert "postgresql://hot:***@db.local/hotspots" in result.output

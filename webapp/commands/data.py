@@ -170,7 +170,26 @@ def settings_cmd(obj, markdown: bool) -> None:
             value = f"{len(value)} entries"
         elif isinstance(value, tuple):
             value = ", ".join(value)
+        elif spec.name in SECRET_SETTINGS and value:
+            value = "(set, not shown)"
+        elif spec.name == "database_url" and value:
+            value = _mask_password(str(value))
         click.echo(f"{spec.name}: {value}")
+
+
+#: Settings whose values are never printed.
+SECRET_SETTINGS = frozenset({"secret_key"})
+
+
+def _mask_password(url: str) -> str:
+    """Hide the password of a database URL (`postgresql://user:secret@host/db`)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(set, not shown)"
 
 
 __all__ = ["demo", "ingest", "store", "settings_cmd", "InputError"]
