@@ -437,6 +437,18 @@ def _formats(dayfirst: bool) -> list[tuple[str, int]]:
 _OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}:?\d{2})$")
 
 
+#: Dates outside these years are taken for typing errors (and stay within nanosecond times).
+_EARLIEST, _LATEST = pd.Timestamp("1900-01-01"), pd.Timestamp("2200-01-01")
+
+
+def _plausible(times) -> np.ndarray:
+    """Which of `times` (naive or aware) are not NaT and fall within 1900 to 2199."""
+    index = pd.DatetimeIndex(times)
+    if index.tz is not None:
+        index = index.tz_convert("UTC").tz_localize(None)
+    return np.asarray(index.notna() & (index >= _EARLIEST) & (index < _LATEST), dtype=bool)
+
+
 def _try(values: pd.Series, fmt: str) -> pd.Series:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -466,7 +478,7 @@ def parse_datetimes(col, *, dayfirst: bool, tz: str) -> tuple[np.ndarray, np.nda
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             parsed = pd.to_datetime(words[offset], format="ISO8601", utc=True, errors="coerce")
-        good = parsed.notna().to_numpy()
+        good = _plausible(parsed)
         where = np.flatnonzero(offset)[good]
         ns[where] = pd.DatetimeIndex(parsed[good]).as_unit("ns").asi8
         done[where] = True
@@ -480,7 +492,7 @@ def parse_datetimes(col, *, dayfirst: bool, tz: str) -> tuple[np.ndarray, np.nda
         if not len(todo):
             return
         parsed = _try(words.iloc[todo], fmt)
-        good = parsed.notna().to_numpy()
+        good = _plausible(parsed)
         if good.any():
             where = todo[good]
             naive[where] = pd.DatetimeIndex(parsed[good]).as_unit("ns").asi8
@@ -496,7 +508,7 @@ def parse_datetimes(col, *, dayfirst: bool, tz: str) -> tuple[np.ndarray, np.nda
             break
         probe = words.iloc[todo[:1]]
         for fmt, code in formats:
-            if _try(probe, fmt).notna().all():
+            if _plausible(_try(probe, fmt)).all():
                 apply(fmt, code)
                 break
         else:
@@ -519,17 +531,21 @@ def parse_datetimes(col, *, dayfirst: bool, tz: str) -> tuple[np.ndarray, np.nda
 def datetimes_from_values(values: pd.Series, *, tz: str, dayfirst: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Like `parse_datetimes` for a column of a geo file, which may already hold datetimes."""
     if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values.dtype):
-        times = pd.DatetimeIndex(values).as_unit("ns")
-        empty = times.isna()
+        times = pd.DatetimeIndex(values)
+        empty = np.asarray(times.isna())
+        plausible = _plausible(times)
+        bad = ~empty & ~plausible
+        times = times.where(plausible).as_unit("ns")
         if times.tz is None:
             times = times.tz_localize(tz, ambiguous=np.ones(len(times), dtype=bool),
                                       nonexistent="shift_forward")
-        ns = np.where(empty, 0, times.asi8)
+        ns = np.where(plausible, times.asi8, 0)
         local = times.tz_convert(tz)
-        midnight = (local.hour == 0) & (local.minute == 0) & (local.second == 0)
-        all_dates = bool(np.all(midnight[~empty])) if (~empty).any() else False
+        midnight = np.asarray((local.hour == 0) & (local.minute == 0) & (local.second == 0))
+        # A column whose every time is midnight holds dates.
+        all_dates = bool(plausible.any() and midnight[plausible].all())
         prec = np.full(len(times), 1 if all_dates else 2, dtype=np.int8)
-        return ns, prec, np.zeros(len(times), bool), np.asarray(empty)
+        return ns, prec, bad, empty
     text = values.astype(object).where(values.notna(), "").map(str)
     return parse_datetimes(pa.array(text.to_numpy(), type=pa.string()), dayfirst=dayfirst, tz=tz)
 

@@ -440,13 +440,16 @@ def _police_uk(table: CsvTable, rows: _Rows, *, label: str) -> _Part | None:
     check_btp = settings.exclude_btp and "Reported by" in col
 
     wgs84 = pyproj.CRS.from_user_input("EPSG:4326")
-    ids, located, (month_ns, bad_month), types, is_btp = _run(
-        lambda: _ids(t, where["Crime ID"], order=POLICEUK_READ),
-        lambda: checks.locate(checks.text_pairs(col["Longitude"], col["Latitude"]), wgs84),
-        lambda: checks.month_starts(col["Month"], settings.timezone),
-        lambda: checks.crime_types(col["Crime type"], settings),
-        lambda: _is_btp(col["Reported by"]) if check_btp else None,
-    )
+
+    def columns() -> tuple:
+        return (checks.locate(checks.text_pairs(col["Longitude"], col["Latitude"]), wgs84),
+                checks.month_starts(col["Month"], settings.timezone),
+                checks.crime_types(col["Crime type"], settings),
+                _is_btp(col["Reported by"]) if check_btp else None)
+
+    # Two threads: the ids (hashing in Python) and the rest (Arrow, numpy and PROJ).
+    ids, (located, (month_ns, bad_month), types, is_btp) = _run(
+        lambda: _ids(t, where["Crime ID"], order=POLICEUK_READ), columns)
     # Free the columns no message will quote (repeated ids read the whole rows again).
     col = {c: col[c] for c in ("Month", "Longitude", "Latitude")}
     table.table = t = None
@@ -505,17 +508,19 @@ def _force(table: CsvTable, rows: _Rows, columns: ForceColumns, *, label: str) -
         dt_name = f"{dt_name} + {header[time_i]}"
     x_name, y_name = header[roles["x"]], header[roles["y"]]
     x_col, y_col = t.column(roles["x"]), t.column(roles["y"])
+
     def coordinates() -> tuple[pyproj.CRS, checks.Located]:
         pairs = checks.text_pairs(x_col, y_col)
         crs = _coordinate_crs(columns, x_name, y_name, pairs)
         return crs, checks.locate(pairs, crs)
 
-    ids, (crs, located), (ns, precision, bad, empty), types = _run(
-        lambda: _ids(t, roles["id"], order=()),
-        coordinates,
-        lambda: checks.parse_datetimes(dt_col, dayfirst=columns.dayfirst, tz=settings.timezone),
-        lambda: checks.crime_types(t.column(roles["type"]), settings),
-    )
+    def others() -> tuple:
+        return (coordinates(),
+                checks.parse_datetimes(dt_col, dayfirst=columns.dayfirst, tz=settings.timezone),
+                checks.crime_types(t.column(roles["type"]), settings))
+
+    ids, ((crs, located), (ns, precision, bad, empty), types) = _run(
+        lambda: _ids(t, roles["id"], order=()), others)
     if roles["id"] is None and rows.n:
         rows.report.warn("no id column: ids derived from row content", rows.n)
     example = "31/12/2024 23:59" if columns.dayfirst else "12/31/2024 11:59 PM"
@@ -578,8 +583,10 @@ def _read_geo_frame(src: Source) -> gpd.GeoDataFrame:
     import pyogrio
 
     with warnings.catch_warnings():
-        # GDAL's notes on times it parsed anyway (mixed UTC offsets): the values are fine.
+        # GDAL's and pyogrio's notes on values they read anyway (times with mixed UTC offsets,
+        # properties of mixed types kept as text): every value is checked here.
         warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", UserWarning)
         return pyogrio.read_dataframe(src.path)
 
 
@@ -597,7 +604,7 @@ def _read_geo(src: Source, *, columns: ForceColumns, source: str | None, setting
                              "cannot be read as a GeoJSON, GeoPackage or GeoParquet file "
                              f"({type(exc).__name__}: {exc})", kind="unreadable"))
         return None
-    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.active_geometry_name not in gdf.columns:
         problems.add(Problem(src.name, None, None, None, "holds no geometry column; expected points",
                              kind="not a point"))
         return None
@@ -690,8 +697,10 @@ def _read_geo(src: Source, *, columns: ForceColumns, source: str | None, setting
 def _text_column(values: pd.Series) -> pa.Array:
     """A column of a geo file as text ("" where missing; whole floats without ".0")."""
     if pd.api.types.is_float_dtype(values.dtype):
-        finite = values.dropna()
-        if len(finite) and np.all(np.mod(finite.to_numpy(), 1) == 0):
+        finite = values.dropna().to_numpy()
+        with np.errstate(invalid="ignore"):
+            whole = len(finite) and np.all((np.mod(finite, 1) == 0) & (np.abs(finite) < 2**53))
+        if whole:
             values = values.astype("Int64")
     text = values.astype(object).where(values.notna(), "").map(str)
     return pa.array(text.to_numpy(dtype=object), type=pa.string())
@@ -712,7 +721,7 @@ def _run(*jobs: Callable[[], object]) -> list:
         return [f.result() for f in futures]
 
 
-_WORKERS = min(4, os.cpu_count() or 1)
+_WORKERS = min(2, os.cpu_count() or 1)
 
 
 def _coordinates(rows: _Rows, located: checks.Located, x_text: Callable, y_text: Callable,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import zipfile
 from pathlib import Path
 
@@ -607,6 +608,36 @@ def test_mutated_force_exports_give_a_frame_or_an_input_error(tmp_path_factory, 
     cols = ForceColumns.from_options(dayfirst=dayfirst)
     try:
         frame = read_incidents(path, columns=cols, settings=settings)
+    except InputError:
+        return
+    _valid_frame(frame, settings)
+
+
+_numbers = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**20, 10**20),
+                     st.sampled_from([-1.55, 53.8, 430000, 433000]))
+_geometries = st.one_of(
+    st.none(),
+    st.builds(lambda x, y: {"type": "Point", "coordinates": [x, y]}, _numbers, _numbers),
+    st.builds(lambda x, y: {"type": "LineString", "coordinates": [[x, y], [y, x]]}, _numbers, _numbers),
+    st.just({"type": "MultiPoint", "coordinates": [[-1.5, 53.8]]}),
+)
+_properties = st.one_of(st.none(), st.text(max_size=10), _numbers, st.booleans(),
+                        st.sampled_from(["2024-05-01T10:00:00", "05/03/2024 14:30", "Robbery",
+                                         "2024-05-01T10:00:00+01:00", ""]))
+
+
+@hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(features=st.lists(st.tuples(_geometries, _properties, _properties, _properties), max_size=4))
+def test_random_geojson_gives_a_frame_or_an_input_error(tmp_path_factory, features):
+    folder = tmp_path_factory.mktemp("geo")
+    settings = get_settings(folder)
+    doc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": g, "properties": {"id": a, "occurred_at": b, "crime_type": c}}
+        for g, a, b, c in features]}
+    path = folder / "points.geojson"
+    path.write_text(json.dumps(doc))
+    try:
+        frame = read_incidents(path, settings=settings)
     except InputError:
         return
     _valid_frame(frame, settings)
