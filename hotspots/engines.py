@@ -337,16 +337,14 @@ def dask_cell_totals(source: IncidentStore | gpd.GeoDataFrame, *, category: str,
     The files are read once for all period lists; each partition bins its incidents with
     `hotspots.cells` and sends back one row per (cell, period) it holds.
     """
-    import dask
-
     ddf = _read(source, [p for periods in period_sets for p in periods], settings)
-    cells = dask.delayed(np.asarray(area.cells), pure=True)
     bbox = _bbox(area)
-    parts = [ddf.map_partitions(_cell_groups, category=category, periods=periods, settings=settings,
-                                cells=cells, resolution=area.resolution, bbox=bbox,
-                                meta=_GROUP_META, enforce_metadata=False)
-             for periods in period_sets]
     with dask_client(settings) as client:
+        [cells] = client.scatter([np.asarray(area.cells)], broadcast=True)
+        parts = [ddf.map_partitions(_cell_groups, category=category, periods=periods, settings=settings,
+                                    cells=cells, resolution=area.resolution, bbox=bbox,
+                                    meta=_GROUP_META, enforce_metadata=False)
+                 for periods in period_sets]
         gathered = client.compute(parts, sync=True)
     return [_totals(groups, rows=area.n, periods=periods)
             for groups, periods in zip(gathered, period_sets, strict=True)]
@@ -356,14 +354,12 @@ def dask_ward_totals(source: IncidentStore | gpd.GeoDataFrame, *, category: str,
                      periods: list[Period], area: StudyArea, settings: Settings) -> Totals:
     """`Totals` per ward of `area` over consecutive `periods`, counted on the cluster (points
     placed by point in polygon on the real boundaries, as in memory)."""
-    import dask
-
     ddf = _read(source, periods, settings)
-    locator = dask.delayed(_ward_locator(area), pure=True)
-    part = ddf.map_partitions(_ward_groups, category=category, periods=periods, settings=settings,
-                              area=locator, bbox=_bbox(area), meta=_GROUP_META,
-                              enforce_metadata=False)
+    bbox = _bbox(area)
     with dask_client(settings) as client:
+        [locator] = client.scatter([_ward_locator(area)], broadcast=True, hash=False)
+        part = ddf.map_partitions(_ward_groups, category=category, periods=periods, settings=settings,
+                                  area=locator, bbox=bbox, meta=_GROUP_META, enforce_metadata=False)
         [groups] = client.compute([part], sync=True)
     return _totals(groups, rows=len(area.ward_codes), periods=periods)
 
