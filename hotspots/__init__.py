@@ -11,6 +11,7 @@ from hotspots.ranking import rank_hotspots, rank_wards
 from hotspots.report import IngestReport, ReadReport
 from hotspots.settings import Settings, get_settings
 from hotspots.store import IncidentStore
+from hotspots.streaming import ingest_archive, iter_policeuk_archive_months
 from hotspots.wards import load_wards
 
 __all__ = [
@@ -26,6 +27,8 @@ __all__ = [
     "evaluate_hotspots",
     "generate_demo",
     "get_settings",
+    "ingest_archive",
+    "iter_policeuk_archive_months",
     "load_wards",
     "parse_period",
     "points_to_cells",
