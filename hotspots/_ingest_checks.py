@@ -274,6 +274,12 @@ def number_pairs(x: np.ndarray, y: np.ndarray, missing: np.ndarray) -> Pairs:
     return Pairs(ux, uy, empty, empty.copy(), no, no.copy(), codes)
 
 
+def empty_strings(n: int) -> pa.Array:
+    """`n` empty strings, built straight from buffers."""
+    return pa.StringArray.from_buffers(n, pa.py_buffer(np.zeros(n + 1, dtype=np.int32)),
+                                       pa.py_buffer(b""))
+
+
 def _text(col):
     if not pa.types.is_string(col.type):
         col = pc.cast(col, pa.string())
@@ -286,6 +292,11 @@ def _transformer(src: str, dst: str) -> pyproj.Transformer | None:
     if pyproj.CRS.from_user_input(src) == pyproj.CRS.from_user_input(dst):
         return None
     return pyproj.Transformer.from_crs(src, dst, always_xy=True, only_best=False)
+
+
+def prepare_transform(crs: pyproj.CRS, dst: str = BNG) -> None:
+    """Choose the transformation from `crs` ahead of use (PROJ takes a moment)."""
+    _transformer(crs.to_string(), dst)
 
 
 def transform(x: np.ndarray, y: np.ndarray, src: str, dst: str = BNG) -> tuple[np.ndarray, np.ndarray]:
@@ -398,21 +409,18 @@ def check_located(
 _MONTH = re.compile(r"^\s*(\d{4})-(\d{1,2})\s*$")
 
 
-def month_starts(col, tz: str) -> tuple[np.ndarray, np.ndarray]:
-    """First instant of each row's month (`YYYY-MM`) in `tz`, as UTC nanoseconds; and a bad mask."""
-    arr = as_dictionary(col)
-    words = arr.dictionary.to_pylist()
+def _month_starts(words: Sequence[str | None], tz: str) -> tuple[np.ndarray, np.ndarray]:
+    """First instant in `tz` of each `YYYY-MM` month, as UTC nanoseconds; and a bad mask."""
     ns = np.zeros(len(words), dtype=np.int64)
     bad = np.zeros(len(words), dtype=bool)
     for i, word in enumerate(words):
         m = _MONTH.match(word or "")
-        if m is None or not 1 <= int(m.group(2)) <= 12 or not 1900 <= int(m.group(1)) <= 2200:
+        if m is None or not 1 <= int(m.group(2)) <= 12 or not 1900 <= int(m.group(1)) < 2200:
             bad[i] = True
             continue
         ns[i] = pd.Timestamp(int(m.group(1)), int(m.group(2)), 1).tz_localize(
             tz, nonexistent="shift_forward", ambiguous=True).value
-    codes = arr.indices.to_numpy(zero_copy_only=False)
-    return ns[codes], bad[codes]
+    return ns, bad
 
 
 def _formats(dayfirst: bool) -> list[tuple[str, int]]:
@@ -555,26 +563,70 @@ def datetimes_from_values(values: pd.Series, *, tz: str, dayfirst: bool) -> tupl
 
 @dataclass
 class Types:
-    labels: pa.Array  # the source's labels, trimmed, one per row (dictionary)
-    category: np.ndarray  # int8 codes into CATEGORIES
-    harm: np.ndarray  # float64
-    unknown: np.ndarray  # bool: not in the category table
-    empty: np.ndarray  # bool: no type given
+    """Crime types, looked up once per distinct label."""
+
+    codes: np.ndarray  # per row: index into the per-label arrays below
+    words: pa.Array  # per label: the source's label, trimmed
+    category: np.ndarray  # per label: int8 index into CATEGORIES
+    harm: np.ndarray  # per label: float64 days
+    unknown: np.ndarray  # per label: not in the category table
+    empty: np.ndarray  # per label: no type given
+
+    @property
+    def labels(self) -> pa.DictionaryArray:
+        """The label of every row."""
+        return pa.DictionaryArray.from_arrays(pa.array(self.codes, type=pa.int32()), self.words)
+
+    def per_row(self, per_label: np.ndarray) -> np.ndarray:
+        return per_label[self.codes]
 
 
 def crime_types(col, settings: Settings) -> Types:
     """Map a crime type column through the settings' category and harm tables, once per type."""
     arr = as_dictionary(col)
-    words = pc.utf8_trim_whitespace(arr.dictionary)
-    cats, harms = categorise(pd.Series(words.to_numpy(zero_copy_only=False), dtype=object), settings)
-    word_unknown = np.array([c is None for c in cats], dtype=bool)
-    word_cat = np.array([CATEGORIES.index(c) if c is not None else CATEGORIES.index("other")
+    return _types_of(arr.indices.to_numpy(zero_copy_only=False), arr.dictionary, settings)
+
+
+def _types_of(codes: np.ndarray, words: pa.Array, settings: Settings) -> Types:
+    words = pc.utf8_trim_whitespace(pc.fill_null(words, ""))
+    texts, first = np.unique(words.to_numpy(zero_copy_only=False).astype(object), return_inverse=True)
+    cats, harms = categorise(pd.Series(texts, dtype=object), settings)
+    unknown = np.array([c is None for c in cats], dtype=bool)
+    category = np.array([CATEGORIES.index(c) if c is not None else CATEGORIES.index("other")
                          for c in cats], dtype=np.int8)
-    word_empty = lengths(words) == 0
-    codes = arr.indices.to_numpy(zero_copy_only=False)
-    labels = pa.DictionaryArray.from_arrays(arr.indices, words)
-    return Types(labels=labels, category=word_cat[codes], harm=np.asarray(harms, "float64")[codes],
-                 unknown=(word_unknown & ~word_empty)[codes], empty=word_empty[codes])
+    empty = np.array([t == "" for t in texts], dtype=bool)
+    return Types(codes=codes, words=words, category=category[first],
+                 harm=np.asarray(harms, dtype="float64")[first],
+                 unknown=(unknown & ~empty)[first], empty=empty[first])
+
+
+@dataclass
+class PoliceFields:
+    """Month, reporting force and crime type of police.uk rows, each looked up once per
+    distinct value."""
+
+    month_codes: np.ndarray  # per row
+    month_ns: np.ndarray  # per month text: first instant of the month, UTC nanoseconds
+    bad_month: np.ndarray  # per month text
+    btp: np.ndarray | None  # per row: reported by British Transport Police (None: no column)
+    types: Types
+
+
+def police_fields(month, reporter, crime_type, settings: Settings) -> PoliceFields:
+    """Look up the month, force and crime type columns of a police.uk file."""
+    months = as_dictionary(month)
+    month_ns, bad_month = _month_starts(months.dictionary.to_pylist(), settings.timezone)
+    btp = None
+    if reporter is not None:
+        reporters = as_dictionary(reporter)
+        is_btp = pc.equal(pc.utf8_lower(pc.utf8_trim_whitespace(reporters.dictionary)),
+                          "british transport police").to_numpy(zero_copy_only=False)
+        if is_btp.any():
+            btp = np.asarray(is_btp, dtype=bool)[reporters.indices.to_numpy(zero_copy_only=False)]
+        else:
+            btp = np.zeros(len(reporters), dtype=bool)
+    return PoliceFields(months.indices.to_numpy(zero_copy_only=False), month_ns, bad_month, btp,
+                        crime_types(crime_type, settings))
 
 
 # --- ids ----------------------------------------------------------------------------------------

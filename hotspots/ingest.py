@@ -437,30 +437,32 @@ def _police_uk(table: CsvTable, rows: _Rows, *, label: str) -> _Part | None:
         return None
     col = {c: t.column(i) for c, i in where.items() if i is not None}
     settings = rows.settings
-    check_btp = settings.exclude_btp and "Reported by" in col
-
     wgs84 = pyproj.CRS.from_user_input("EPSG:4326")
 
     def columns() -> tuple:
-        return (checks.locate(checks.text_pairs(col["Longitude"], col["Latitude"]), wgs84),
-                checks.month_starts(col["Month"], settings.timezone),
-                checks.crime_types(col["Crime type"], settings),
-                _is_btp(col["Reported by"]) if check_btp else None)
+        return (checks.text_pairs(col["Longitude"], col["Latitude"]),
+                checks.police_fields(col["Month"], col.get("Reported by"), col["Crime type"],
+                                     settings))
 
-    # Two threads: the ids (hashing in Python) and the rest (Arrow, numpy and PROJ).
-    ids, (located, (month_ns, bad_month), types, is_btp) = _run(
-        lambda: _ids(t, where["Crime ID"], order=POLICEUK_READ), columns)
+    def ids_here() -> _Ids:
+        checks.prepare_transform(wgs84)
+        return _ids(t, where["Crime ID"], order=POLICEUK_READ)
+
+    # Two threads: this one hashes ids in Python, the other works in Arrow and numpy.
+    ids, (pairs, fields) = _run(ids_here, columns)
+    located = checks.locate(pairs, wgs84)
+    types = fields.types
     # Free the columns no message will quote (repeated ids read the whole rows again).
     col = {c: col[c] for c in ("Month", "Longitude", "Latitude")}
     table.table = t = None
     pa.default_memory_pool().release_unused()
-    if is_btp is not None:
-        rows.report.exclude(BTP, int(is_btp.sum()))
-        rows.active &= ~is_btp
-
-    pos, at = rows.at(bad_month & rows.active)
-    rows.problems.add_rows(rows.file, at, "Month", checks.values_at(col["Month"]),
-                           "is not a month like 2024-05", "unparseable month", pos)
+    if settings.exclude_btp and fields.btp is not None:
+        rows.report.exclude(BTP, int(fields.btp.sum()))
+        rows.active &= ~fields.btp
+    if fields.bad_month.any():
+        pos, at = rows.at(fields.bad_month[fields.month_codes] & rows.active)
+        rows.problems.add_rows(rows.file, at, "Month", checks.values_at(col["Month"]),
+                               "is not a month like 2024-05", "unparseable month", pos)
     good_point = _coordinates(rows, located, checks.values_at(col["Longitude"]),
                               checks.values_at(col["Latitude"]), "Longitude", "Latitude", wgs84)
     _type_problems(rows, types, "Crime type")
@@ -469,13 +471,8 @@ def _police_uk(table: CsvTable, rows: _Rows, *, label: str) -> _Part | None:
         return None
     table.table = t = col = None
     precision = np.zeros(rows.n, dtype=np.int8)  # month
-    return _part(keep, ids, month_ns, precision, types, located, label)
-
-
-def _is_btp(col) -> np.ndarray:
-    reporter = checks.as_dictionary(col)
-    words = pc.utf8_lower(pc.utf8_trim_whitespace(reporter.dictionary)).to_numpy(zero_copy_only=False)
-    return (words == BTP.lower())[reporter.indices.to_numpy(zero_copy_only=False)]
+    return _part(keep, ids, lambda k: fields.month_ns[fields.month_codes[k]], precision, types,
+                 located, label)
 
 
 # --- force exports ------------------------------------------------------------------------------
@@ -509,18 +506,15 @@ def _force(table: CsvTable, rows: _Rows, columns: ForceColumns, *, label: str) -
     x_name, y_name = header[roles["x"]], header[roles["y"]]
     x_col, y_col = t.column(roles["x"]), t.column(roles["y"])
 
-    def coordinates() -> tuple[pyproj.CRS, checks.Located]:
-        pairs = checks.text_pairs(x_col, y_col)
-        crs = _coordinate_crs(columns, x_name, y_name, pairs)
-        return crs, checks.locate(pairs, crs)
-
     def others() -> tuple:
-        return (coordinates(),
+        return (checks.text_pairs(x_col, y_col),
                 checks.parse_datetimes(dt_col, dayfirst=columns.dayfirst, tz=settings.timezone),
                 checks.crime_types(t.column(roles["type"]), settings))
 
-    ids, ((crs, located), (ns, precision, bad, empty), types) = _run(
+    ids, (pairs, (ns, precision, bad, empty), types) = _run(
         lambda: _ids(t, roles["id"], order=()), others)
+    crs = _coordinate_crs(columns, x_name, y_name, pairs)
+    located = checks.locate(pairs, crs)
     if roles["id"] is None and rows.n:
         rows.report.warn("no id column: ids derived from row content", rows.n)
     example = "31/12/2024 23:59" if columns.dayfirst else "12/31/2024 11:59 PM"
@@ -542,7 +536,7 @@ def _force(table: CsvTable, rows: _Rows, columns: ForceColumns, *, label: str) -
         return None
     table.table = t = x_col = y_col = dt_col = None
     pa.default_memory_pool().release_unused()
-    return _part(keep, ids, ns, precision, types, located, label)
+    return _part(keep, ids, lambda k: ns[k], precision, types, located, label)
 
 
 def _with_times(dates, times):
@@ -691,7 +685,7 @@ def _read_geo(src: Source, *, columns: ForceColumns, source: str | None, setting
     keep = _duplicates(table, ids, rows, attrs[id_i] if id_i is not None else "id") & good_point
     if rows.problems:
         return None
-    return _part(keep, ids, ns, precision, types, located, source or "force-export")
+    return _part(keep, ids, lambda k: ns[k], precision, types, located, source or "force-export")
 
 
 def _text_column(values: pd.Series) -> pa.Array:
@@ -709,16 +703,18 @@ def _text_column(values: pd.Series) -> pa.Array:
 # --- shared steps -------------------------------------------------------------------------------
 
 
-def _run(*jobs: Callable[[], object]) -> list:
-    """Run `jobs` at once and return their results in order.
+def _run(here: Callable[[], object], *jobs: Callable[[], object]) -> list:
+    """Run `here` in this thread while `jobs` run in other threads; return all results in order.
 
-    Threads suffice: the work happens in Arrow, numpy, pandas and PROJ, which release the GIL.
+    Threads suffice: the jobs work in Arrow, numpy and pandas, which release the GIL. PROJ work
+    stays in this thread, because PROJ sets a transformation up again in every new thread.
     """
-    if _WORKERS < 2:
-        return [job() for job in jobs]
-    with ThreadPoolExecutor(max_workers=min(_WORKERS, len(jobs))) as pool:
+    if _WORKERS < 2 or not jobs:
+        return [here(), *(job() for job in jobs)]
+    with ThreadPoolExecutor(max_workers=min(_WORKERS - 1, len(jobs))) as pool:
         futures = [pool.submit(job) for job in jobs]
-        return [f.result() for f in futures]
+        first = here()
+        return [first, *(f.result() for f in futures)]
 
 
 _WORKERS = min(2, os.cpu_count() or 1)
@@ -737,10 +733,13 @@ def _coordinates(rows: _Rows, located: checks.Located, x_text: Callable, y_text:
 
 
 def _type_problems(rows: _Rows, types: checks.Types, name: str) -> None:
-    pos, at = rows.at(types.empty & rows.active)
-    rows.problems.add_rows(rows.file, at, name, None, "is empty; expected a crime type",
-                           "missing crime type", pos)
-    unknown = types.unknown & rows.active
+    if types.empty.any():
+        pos, at = rows.at(types.per_row(types.empty) & rows.active)
+        rows.problems.add_rows(rows.file, at, name, None, "is empty; expected a crime type",
+                               "missing crime type", pos)
+    if not types.unknown.any():
+        return
+    unknown = types.per_row(types.unknown) & rows.active
     if not unknown.any():
         return
     pos = np.flatnonzero(unknown)
@@ -750,14 +749,13 @@ def _type_problems(rows: _Rows, types: checks.Types, name: str) -> None:
                                "unknown crime type", pos)
         return
     kind = "unknown crime type mapped to other"
-    # One example per distinct unknown type, so a user sees which labels to add.
-    codes = types.labels.indices.to_numpy(zero_copy_only=False)[pos]
-    _, first = np.unique(codes, return_index=True)
-    shown = pos[np.sort(first)][: ReadReport.MAX_EXAMPLES]
-    labels = checks.values_at(types.labels)(shown)
-    examples = [Problem(rows.file, int(r), name, label,
+    # One example per distinct unknown label, so a user sees which labels to add.
+    labels = np.asarray(types.words.to_numpy(zero_copy_only=False), dtype=object)[types.codes[pos]]
+    _, first = np.unique(labels, return_index=True)
+    shown = np.sort(first)[: ReadReport.MAX_EXAMPLES]
+    examples = [Problem(rows.file, int(r), name, str(labels[i]),
                         "is not in the category table; counted as other", kind)
-                for r, label in zip(rows.rows(shown), labels, strict=True)]
+                for r, i in zip(rows.rows(pos[shown]), shown, strict=True)]
     _warn(rows.report, kind, len(pos), examples)
 
 
@@ -858,24 +856,25 @@ def _duplicates(source: CsvTable | pa.Table, ids: _Ids, rows: _Rows, id_name: st
     return keep
 
 
-def _part(keep: np.ndarray, ids: _Ids, ns: np.ndarray, precision: np.ndarray,
-          types: checks.Types, points: checks.Located, label: str) -> _Part:
-    """The kept rows; the inputs' large arrays are released as soon as they are copied."""
-    mask = pa.array(keep)
-    kept_ids = ids.kept(keep)
+def _part(keep: np.ndarray, ids: _Ids, occurred: Callable[[np.ndarray], np.ndarray],
+          precision: np.ndarray, types: checks.Types, points: checks.Located,
+          label: str) -> _Part:
+    """The kept rows; the inputs' large arrays are released as soon as they are copied.
+    `occurred(keep)` gives the kept rows' times in UTC nanoseconds."""
+    type_codes = types.codes[keep]
+
+    def strings() -> tuple[pa.ChunkedArray, pa.Array]:
+        labels = pc.take(types.words, pa.array(type_codes, type=pa.int32()))
+        return ids.kept(keep), labels
+
+    def numbers() -> tuple:
+        return (occurred(keep), precision[keep], types.category[type_codes],
+                types.harm[type_codes], points.geometry(keep))
+
+    (ns, prec, category, harm, geometry), (kept_ids, labels) = _run(numbers, strings)
     ids.own = ids.derived = None
-    geometry = points.geometry(keep)
-    pa.default_memory_pool().release_unused()
-    return _Part(
-        ids=kept_ids,
-        occurred_ns=ns[keep],
-        precision=precision[keep],
-        types=types.labels.filter(mask),
-        category=types.category[keep],
-        harm=types.harm[keep],
-        geometry=geometry,
-        source=str(label),
-    )
+    return _Part(ids=kept_ids, occurred_ns=ns, precision=prec, types=labels, category=category,
+                 harm=harm, geometry=geometry, source=str(label))
 
 
 # --- the frame ----------------------------------------------------------------------------------
@@ -889,6 +888,10 @@ def _model_dtypes(tz: str, settings: Settings) -> pd.Series:
     if tz not in _MODEL_DTYPES:
         _MODEL_DTYPES[tz] = empty_incidents(settings).dtypes
     return _MODEL_DTYPES[tz]
+
+
+def _joined(arrays: list[np.ndarray]) -> np.ndarray:
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
 
 
 def _chunks(arr: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
@@ -914,14 +917,14 @@ def _frame(parts: list[_Part], settings: Settings) -> gpd.GeoDataFrame:
     if n == 0:
         return empty_incidents(settings)
     ids = pa.chunked_array([c for p in parts for c in _chunks(p.ids)], type=pa.string())
-    types = pa.chunked_array([pc.cast(p.types, pa.string()) for p in parts], type=pa.string())
+    types = pa.chunked_array([c for p in parts for c in _chunks(p.types)], type=pa.string())
     sources = pa.chunked_array([_repeat(p.source, len(p.occurred_ns)) for p in parts],
                                type=pa.string())
-    ns = np.concatenate([p.occurred_ns for p in parts])
-    precision = np.concatenate([p.precision for p in parts])
-    category = np.concatenate([p.category for p in parts])
-    harm = np.concatenate([p.harm for p in parts]).astype("float64", copy=False)
-    geometry = np.concatenate([p.geometry for p in parts])
+    ns = _joined([p.occurred_ns for p in parts])
+    precision = _joined([p.precision for p in parts])
+    category = _joined([p.category for p in parts])
+    harm = _joined([p.harm for p in parts]).astype("float64", copy=False)
+    geometry = _joined([p.geometry for p in parts])
 
     prec_codes = np.array([list(PRECISION_DTYPE.categories).index(name) for name in TIME_PRECISIONS],
                           dtype=np.int8)[precision]
@@ -941,7 +944,10 @@ def _frame(parts: list[_Part], settings: Settings) -> gpd.GeoDataFrame:
         },
         geometry=gpd.array.GeometryArray(geometry, crs=BNG),
         crs=BNG,
-    )[INCIDENT_COLUMNS]
+        copy=False,
+    )
+    if list(frame.columns) != INCIDENT_COLUMNS:
+        frame = frame[INCIDENT_COLUMNS]
     if frame.dtypes.equals(_model_dtypes(settings.timezone, settings)):
         return frame
     log.warning("incident frame built the slow way: the data model changed")
