@@ -57,11 +57,12 @@ POLICEUK_COLUMNS: tuple[str, ...] = (
     "LSOA code", "LSOA name", "Crime type", "Last outcome category", "Context",
 )
 POLICEUK_REQUIRED: tuple[str, ...] = ("Crime ID", "Month", "Longitude", "Latitude", "Crime type")
-#: The police.uk columns read. An ASB row's id is derived from all but Crime ID: Location and
-#: LSOA follow from the map point (and LSOA codes were revised in 2023), and an outcome can
-#: change when police.uk republishes a month, so none of those may change an incident's id.
-POLICEUK_READ: tuple[str, ...] = ("Crime ID", "Month", "Reported by", "Falls within", "Longitude",
-                                  "Latitude", "Crime type", "Context")
+#: The police.uk columns read. An ASB row's id is derived from all but Crime ID. The others
+#: follow from these (Falls within from the force, Location and LSOA from the map point, and LSOA
+#: codes were revised in 2023) or change when police.uk republishes a month (the outcome), so
+#: none of them may change an incident's id.
+POLICEUK_READ: tuple[str, ...] = ("Crime ID", "Month", "Reported by", "Longitude", "Latitude",
+                                  "Crime type", "Context")
 BTP = "British Transport Police"
 
 #: Files of this many bytes or more get a progress bar on a terminal (about 150,000 police.uk
@@ -444,12 +445,9 @@ def _police_uk(table: CsvTable, rows: _Rows, *, label: str) -> _Part | None:
                 checks.police_fields(col["Month"], col.get("Reported by"), col["Crime type"],
                                      settings))
 
-    def ids_here() -> _Ids:
-        checks.prepare_transform(wgs84)
-        return _ids(t, where["Crime ID"], order=POLICEUK_READ)
-
-    # Two threads: this one hashes ids in Python, the other works in Arrow and numpy.
-    ids, (pairs, fields) = _run(ids_here, columns)
+    # PROJ prepares a transformation once per thread: do it in this one, while others work.
+    ids, (pairs, fields) = _ids(t, where["Crime ID"], order=POLICEUK_READ, also=columns,
+                                before=lambda: checks.prepare_transform(wgs84))
     located = checks.locate(pairs, wgs84)
     types = fields.types
     # Free the columns no message will quote (repeated ids read the whole rows again).
@@ -511,8 +509,7 @@ def _force(table: CsvTable, rows: _Rows, columns: ForceColumns, *, label: str) -
                 checks.parse_datetimes(dt_col, dayfirst=columns.dayfirst, tz=settings.timezone),
                 checks.crime_types(t.column(roles["type"]), settings))
 
-    ids, (pairs, (ns, precision, bad, empty), types) = _run(
-        lambda: _ids(t, roles["id"], order=()), others)
+    ids, (pairs, (ns, precision, bad, empty), types) = _ids(t, roles["id"], order=(), also=others)
     crs = _coordinate_crs(columns, x_name, y_name, pairs)
     located = checks.locate(pairs, crs)
     if roles["id"] is None and rows.n:
@@ -677,7 +674,7 @@ def _read_geo(src: Source, *, columns: ForceColumns, source: str | None, setting
                      | {"__x": pa.array(np.char.mod("%r", x).tolist() if n else [], pa.string()),
                         "__y": pa.array(np.char.mod("%r", y).tolist() if n else [], pa.string())})
     id_i = roles["id"]
-    ids = _ids(table, id_i, order=())
+    ids, _ = _ids(table, id_i, order=())
     if id_i is None and n:
         rows.report.warn("no id column: ids derived from row content", n)
     types = checks.crime_types(table.column(roles["type"]), settings)
@@ -796,24 +793,42 @@ class _Ids:
         return pa.chunked_array(out, type=pa.string())
 
 
-def _ids(table: pa.Table, id_index: int | None, *, order: Sequence[str]) -> _Ids:
+def _ids(table: pa.Table, id_index: int | None, *, order: Sequence[str],
+         also: Callable[[], object] | None = None,
+         before: Callable[[], object] | None = None) -> tuple[_Ids, object]:
+    """Every row's id: the file's own, or one derived from the row's text where it has none.
+
+    The search for repeated ids runs in another thread meanwhile, and so does `also` (whose
+    result is returned too); `before` runs in this thread before the ids are derived.
+    """
     n = table.num_rows
-    if id_index is None:
-        own = _repeat("", n)
-    else:
-        own = checks.as_strings(table.column(id_index))
+    own = _repeat("", n) if id_index is None else checks.as_strings(table.column(id_index))
     missing = checks.lengths(own) == 0 if n else np.zeros(0, dtype=bool)
-    repeated = checks.duplicated_positions(own, ~missing)
+
+    def others() -> tuple:
+        return (also() if also is not None else None,
+                checks.duplicated_positions(own, ~missing))
+
+    def here() -> pa.Array:
+        if before is not None:
+            before()
+        return _derive(table, id_index, missing, order)
+
+    derived, (extra, repeated) = _run(here, others)
+    return _Ids(own, missing, derived, repeated), extra
+
+
+def _derive(table: pa.Table, id_index: int | None, missing: np.ndarray,
+            order: Sequence[str]) -> pa.Array:
     if not missing.any():
-        return _Ids(own, missing, pa.array([], type=pa.string()), repeated)
+        return pa.array([], type=pa.string())
     without = table.filter(pa.array(missing)).combine_chunks()
     # A fixed column order keeps ids stable if a later file orders its columns differently.
     names = table.column_names
     rank = {_key(c): i for i, c in enumerate(order)}
     others = [i for i in range(len(names)) if i != id_index]
     others.sort(key=lambda i: (rank.get(_key(names[i]), len(rank)), _key(names[i]), i))
-    fields = [checks.as_strings(without.column(i)) for i in others]
-    return _Ids(own, missing, checks.derive_ids(fields), repeated)
+    return checks.derive_ids([checks.as_strings(without.column(i)) for i in others])
 
 
 def _duplicates(source: CsvTable | pa.Table, ids: _Ids, rows: _Rows, id_name: str) -> np.ndarray:
