@@ -274,12 +274,6 @@ def number_pairs(x: np.ndarray, y: np.ndarray, missing: np.ndarray) -> Pairs:
     return Pairs(ux, uy, empty, empty.copy(), no, no.copy(), codes)
 
 
-def empty_strings(n: int) -> pa.Array:
-    """`n` empty strings, built straight from buffers."""
-    return pa.StringArray.from_buffers(n, pa.py_buffer(np.zeros(n + 1, dtype=np.int32)),
-                                       pa.py_buffer(b""))
-
-
 def _text(col):
     if not pa.types.is_string(col.type):
         col = pc.cast(col, pa.string())
@@ -701,32 +695,35 @@ def derive_ids(parts: Sequence[pa.Array]) -> pa.Array:
     `parts` are the rows' fields (string arrays of equal length, in a fixed column order). The id
     is a BLAKE2b digest of the fields plus the row's occurrence number among identical rows, so
     two identical rows stay two incidents and reading the same file again gives the same ids.
+    Each distinct row is hashed once.
     """
     n = len(parts[0]) if parts else 0
     if n == 0:
         return pa.array([], type=pa.string())
-    joined = pc.binary_join_element_wise(*(combined(p) for p in parts), "\x1f")
-    data = memoryview(joined.buffers()[2] or b"")
-    bounds = _offsets(joined).tolist()
+    encoded = pc.dictionary_encode(
+        pc.binary_join_element_wise(*(combined(p) for p in parts), "\x1f"))
+    distinct = encoded.dictionary
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    data = memoryview(distinct.buffers()[2] or b"")
+    bounds = _offsets(distinct).tolist()
     base = hashlib.blake2b(digest_size=10, person=b"hotspots-row")
     digests = bytearray()
     for start, end in zip(bounds[:-1], bounds[1:], strict=True):
         h = base.copy()
         h.update(data[start:end])
         digests += h.digest()
-    raw = np.frombuffer(bytes(digests), dtype="S10")
-    # Occurrence number of each digest, counted in file order.
-    order = np.argsort(raw, kind="stable")
-    ranked = raw[order]
+    # Occurrence number of each row among the identical ones, counted in file order.
+    order = np.argsort(codes, kind="stable")
+    ranked = codes[order]
     new_run = np.ones(n, dtype=bool)
     new_run[1:] = ranked[1:] != ranked[:-1]
     run_start = np.maximum.accumulate(np.where(new_run, np.arange(n), 0))
     occurrence = np.empty(n, dtype=np.int64)
     occurrence[order] = np.arange(n) - run_start + 1
-    hexed = _HEX[np.frombuffer(bytes(digests), dtype=np.uint8)].reshape(n, 10).view("S20").ravel()
+    hexed = _HEX[np.frombuffer(bytes(digests), dtype=np.uint8)].reshape(-1, 10).view("S20").ravel()
     return pc.binary_join_element_wise(
         pa.scalar(DERIVED_PREFIX.rstrip("-")),
-        pa.array(hexed, type=pa.binary()).cast(pa.string()),
+        pa.array(hexed, type=pa.binary()).cast(pa.string()).take(pa.array(codes)),
         pc.cast(pa.array(occurrence), pa.string()),
         "-",
     )

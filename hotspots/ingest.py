@@ -440,14 +440,14 @@ def _police_uk(table: CsvTable, rows: _Rows, *, label: str) -> _Part | None:
     settings = rows.settings
     wgs84 = pyproj.CRS.from_user_input("EPSG:4326")
 
-    def columns() -> tuple:
+    def columns() -> tuple[checks.Pairs, checks.PoliceFields]:
         return (checks.text_pairs(col["Longitude"], col["Latitude"]),
                 checks.police_fields(col["Month"], col.get("Reported by"), col["Crime type"],
                                      settings))
 
-    # PROJ prepares a transformation once per thread: do it in this one, while others work.
-    ids, (pairs, fields) = _ids(t, where["Crime ID"], order=POLICEUK_READ, also=columns,
-                                before=lambda: checks.prepare_transform(wgs84))
+    # PROJ prepares a transformation once per thread: do it in this one.
+    ids, (pairs, fields), _ = _ids(t, where["Crime ID"], order=POLICEUK_READ, also=columns,
+                                   before=lambda: checks.prepare_transform(wgs84))
     located = checks.locate(pairs, wgs84)
     types = fields.types
     # Free the columns no message will quote (repeated ids read the whole rows again).
@@ -509,7 +509,8 @@ def _force(table: CsvTable, rows: _Rows, columns: ForceColumns, *, label: str) -
                 checks.parse_datetimes(dt_col, dayfirst=columns.dayfirst, tz=settings.timezone),
                 checks.crime_types(t.column(roles["type"]), settings))
 
-    ids, (pairs, (ns, precision, bad, empty), types) = _ids(t, roles["id"], order=(), also=others)
+    ids, (pairs, (ns, precision, bad, empty), types), _ = _ids(t, roles["id"], order=(),
+                                                                 also=others)
     crs = _coordinate_crs(columns, x_name, y_name, pairs)
     located = checks.locate(pairs, crs)
     if roles["id"] is None and rows.n:
@@ -674,7 +675,7 @@ def _read_geo(src: Source, *, columns: ForceColumns, source: str | None, setting
                      | {"__x": pa.array(np.char.mod("%r", x).tolist() if n else [], pa.string()),
                         "__y": pa.array(np.char.mod("%r", y).tolist() if n else [], pa.string())})
     id_i = roles["id"]
-    ids, _ = _ids(table, id_i, order=())
+    ids, _, _ = _ids(table, id_i, order=())
     if id_i is None and n:
         rows.report.warn("no id column: ids derived from row content", n)
     types = checks.crime_types(table.column(roles["type"]), settings)
@@ -795,27 +796,27 @@ class _Ids:
 
 def _ids(table: pa.Table, id_index: int | None, *, order: Sequence[str],
          also: Callable[[], object] | None = None,
-         before: Callable[[], object] | None = None) -> tuple[_Ids, object]:
+         before: Callable[[], object] | None = None) -> tuple[_Ids, object, object]:
     """Every row's id: the file's own, or one derived from the row's text where it has none.
 
-    The search for repeated ids runs in another thread meanwhile, and so does `also` (whose
-    result is returned too); `before` runs in this thread before the ids are derived.
+    Meanwhile another thread runs `also`; `before` runs in this thread first. Returns the ids
+    and the results of `also` and `before`.
     """
     n = table.num_rows
     own = _repeat("", n) if id_index is None else checks.as_strings(table.column(id_index))
     missing = checks.lengths(own) == 0 if n else np.zeros(0, dtype=bool)
 
-    def others() -> tuple:
-        return (also() if also is not None else None,
+    def here() -> tuple:
+        first = before() if before is not None else None
+        return (first, _derive(table, id_index, missing, order),
                 checks.duplicated_positions(own, ~missing))
 
-    def here() -> pa.Array:
-        if before is not None:
-            before()
-        return _derive(table, id_index, missing, order)
-
-    derived, (extra, repeated) = _run(here, others)
-    return _Ids(own, missing, derived, repeated), extra
+    if also is None:
+        first, derived, repeated = here()
+        extra = None
+    else:
+        (first, derived, repeated), extra = _run(here, also)
+    return _Ids(own, missing, derived, repeated), extra, first
 
 
 def _derive(table: pa.Table, id_index: int | None, missing: np.ndarray,

@@ -386,6 +386,18 @@ def test_asb_ids_are_derived_stable_and_distinct(street_csv, tmp_path, settings)
     assert read_incidents(other, settings=settings)["incident_id"].tolist()[1:] == ids
 
 
+def test_derived_id_scheme_is_pinned(tmp_path, settings):
+    # Ids already in a store must not change: BLAKE2b of the identifying fields, in this order,
+    # plus the occurrence number among identical rows.
+    import hashlib
+
+    path = write(tmp_path / "x.csv", policeuk_text([asb(lon="-1.530000", lat="53.790000")]))
+    fields = ["2024-05", WYP, "-1.530000", "53.790000", "Anti-social behaviour", ""]
+    digest = hashlib.blake2b("\x1f".join(fields).encode(), digest_size=10,
+                             person=b"hotspots-row").hexdigest()
+    assert read_incidents(path, settings=settings)["incident_id"].tolist() == [f"derived-{digest}-1"]
+
+
 def test_identical_duplicate_rows_warn_and_keep_one(tmp_path, settings):
     path = write(tmp_path / "x.csv", policeuk_text([crime(), crime(), crime("b" * 64)]))
     frame, report = read_incidents_report(path, settings=settings)
