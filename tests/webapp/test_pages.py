@@ -178,3 +178,15 @@ def test_empty_store_never_breaks(empty_app):
                  "/api/v1/hotspots", "/api/v1/wards", "/api/v1/evaluation", "/exports/hotspots.csv"):
         response = c.get(path)
         assert response.status_code in (200, 400), (path, response.get_data(as_text=True)[:300])
+
+
+def test_map_says_when_no_cell_is_significant(as_role):
+    c = as_role("viewer")
+    sparse = c.get("/map?period=2025-W30&category=asb&wards=E05011385").get_data(as_text=True)
+    dense = c.get("/map?period=2025-07&category=serious_violence").get_data(as_text=True)
+    found = re.search(r"(\d+) hotspot cells? in the chosen wards", sparse)
+    assert found and found.group(1) == "0"
+    assert "No cell passes the significance test" in sparse and "Try the month view" in sparse
+    found = re.search(r"(\d+) hotspot cells? in the chosen wards", dense)
+    assert found and int(found.group(1)) > 0
+    assert "No cell passes the significance test" not in dense
