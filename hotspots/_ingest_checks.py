@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -139,8 +138,12 @@ def _shared_dictionary(encoded: pa.ChunkedArray) -> pa.DictionaryArray | None:
         return pa.DictionaryArray.from_arrays(pa.array([], pa.int32()), pa.array([], pa.string()))
     chunks = encoded.chunks
     final = max((c.dictionary for c in chunks), key=len)
-    if not all(c.dictionary.equals(final.slice(0, len(c.dictionary))) for c in chunks):
-        return None
+    for c in chunks:
+        # A spot check at both ends of each chunk's dictionary (a full one would cost as much as
+        # unifying the dictionaries for a column of mostly distinct values).
+        d = c.dictionary
+        if len(d) and (d[0] != final[0] or d[len(d) - 1] != final[len(d) - 1]):
+            return None
     return pa.DictionaryArray.from_arrays(pa.concat_arrays([c.indices for c in chunks]), final)
 
 
@@ -417,28 +420,6 @@ def _month_starts(words: Sequence[str | None], tz: str) -> tuple[np.ndarray, np.
     return ns, bad
 
 
-def _formats(dayfirst: bool) -> list[tuple[str, int]]:
-    """Date formats tried, each with its precision code."""
-    dm = ("%d", "%m") if dayfirst else ("%m", "%d")
-    out: list[tuple[str, int]] = []
-    for sep in ("/", "-", "."):
-        date = f"{dm[0]}{sep}{dm[1]}{sep}%Y"
-        short = f"{dm[0]}{sep}{dm[1]}{sep}%y"
-        for d in (date, short):
-            out += [(f"{d} %H:%M:%S", 2), (f"{d} %H:%M", 2), (f"{d} %I:%M:%S %p", 2),
-                    (f"{d} %I:%M %p", 2), (f"{d} %H:%M:%S.%f", 2), (d, 1)]
-    for sep in ("-", "/"):
-        d = f"%Y{sep}%m{sep}%d"
-        out += [(f"{d} %H:%M:%S", 2), (f"{d}T%H:%M:%S", 2), (f"{d} %H:%M", 2), (f"{d}T%H:%M", 2),
-                (f"{d} %H:%M:%S.%f", 2), (f"{d}T%H:%M:%S.%f", 2), (d, 1)]
-    out += [("%d %b %Y %H:%M", 2), ("%d %B %Y %H:%M", 2), ("%d %b %Y", 1), ("%d %B %Y", 1),
-            ("%Y%m%d%H%M%S", 2), ("%Y%m%d", 1), ("%Y-%m", 0)]
-    return out
-
-
-_OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}:?\d{2})$")
-
-
 #: Dates outside these years are taken for typing errors (and stay within nanosecond times).
 _EARLIEST, _LATEST = pd.Timestamp("1900-01-01"), pd.Timestamp("2200-01-01")
 
@@ -451,80 +432,135 @@ def _plausible(times) -> np.ndarray:
     return np.asarray(index.notna() & (index >= _EARLIEST) & (index < _LATEST), dtype=bool)
 
 
-def _try(values: pd.Series, fmt: str) -> pd.Series:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return pd.to_datetime(values, format=fmt, errors="coerce")
+_TIME = (r"(?:[ T]+(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,](?P<f>\d{1,9}))?)?"
+         r"\s*(?P<p>[AaPp]\.?[Mm]\.?)?)?")
+
+#: Date layouts read, most common first. In `numeric`, `a` and `b` are day and month in the
+#: order `dayfirst` says; `z` is a UTC offset.
+_LAYOUTS: tuple[tuple[str, str], ...] = (
+    ("numeric", r"^(?P<a>\d{1,2})[/.-](?P<b>\d{1,2})[/.-](?P<y>\d{4}|\d{2})" + _TIME + "$"),
+    ("iso", r"^(?P<y>\d{4})[-/](?P<m>\d{1,2})[-/](?P<d>\d{1,2})" + _TIME
+            + r"\s*(?P<z>Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?$"),
+    ("named", r"^(?P<d>\d{1,2})(?:st|nd|rd|th)?[ -](?P<mon>[A-Za-z]{3,9})\.?[ ,-]+(?P<y>\d{4})"
+              + _TIME + "$"),
+    ("compact", r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})(?:T?(?P<H>\d{2})(?P<M>\d{2})(?P<S>\d{2})?)?$"),
+    ("month", r"^(?P<y>\d{4})-(?P<m>\d{1,2})$"),
+)
+
+_MONTH_NAMES = {name: i + 1 for i, names in enumerate(
+    ("jan january", "feb february", "mar march", "apr april", "may", "jun june", "jul july",
+     "aug august", "sep sept september", "oct october", "nov november", "dec december"))
+    for name in names.split()}
+
+
+def _group(match: pa.StructArray, name: str) -> pa.Array | None:
+    if match.type.get_field_index(name) < 0:
+        return None
+    return pc.fill_null(match.field(name), "")
+
+
+def _number(match: pa.StructArray, name: str) -> np.ndarray:
+    """A matched group as int64; -1 where it took no part."""
+    text = _group(match, name)
+    if text is None:
+        return np.full(len(match), -1, dtype=np.int64)
+    text = pc.if_else(pc.equal(text, ""), "-1", text)
+    return np.asarray(pc.cast(text, pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _datetimes_of(words: pa.Array, layout: str, pattern: str, dayfirst: bool,
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Read `words` in one layout: (matched and valid, nanoseconds (UTC where there was an
+    offset, else naive), had an offset, precision code)."""
+    n = len(words)
+    match = pc.extract_regex(words, pattern)
+    ok = ~np.asarray(match.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    if layout == "numeric":
+        a, b = _number(match, "a"), _number(match, "b")
+        day, month = (a, b) if dayfirst else (b, a)
+    elif layout == "named":
+        day = _number(match, "d")
+        names = pc.utf8_lower(_group(match, "mon")).to_pylist()
+        month = np.array([_MONTH_NAMES.get(v, -1) for v in names], dtype=np.int64)
+    elif layout == "month":
+        day, month = np.ones(n, dtype=np.int64), _number(match, "m")
+    else:
+        day, month = _number(match, "d"), _number(match, "m")
+    year = _number(match, "y")
+    year = np.where((year >= 0) & (year < 100), np.where(year < 70, 2000 + year, 1900 + year), year)
+    hour, minute, second = _number(match, "H"), _number(match, "M"), _number(match, "S")
+    has_time = hour >= 0
+    half = _group(match, "p")
+    if half is not None:
+        first = pc.utf8_slice_codeunits(pc.utf8_lower(half), 0, 1)
+        pm = np.asarray(pc.equal(first, "p").to_numpy(zero_copy_only=False), dtype=bool)
+        am = np.asarray(pc.equal(first, "a").to_numpy(zero_copy_only=False), dtype=bool)
+        ok &= ~((am | pm) & ((hour < 1) | (hour > 12)))
+        hour = np.where(pm & (hour < 12), hour + 12, np.where(am & (hour == 12), 0, hour))
+    ok &= (year >= 1900) & (year < 2200) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
+    ok &= ~has_time | ((hour < 24) & (minute < 60) & (second < 60))
+    months = np.where(ok, (year - 1970) * 12 + month - 1, 0).astype("datetime64[M]")
+    dates = months.astype("datetime64[D]") + np.where(ok, day - 1, 0)
+    ok &= dates.astype("datetime64[M]") == months  # no 31 February
+    ns = dates.astype("datetime64[ns]").view(np.int64).copy()
+    ns += np.maximum(hour, 0) * 3_600_000_000_000 + np.maximum(minute, 0) * 60_000_000_000
+    ns += np.maximum(second, 0) * 1_000_000_000
+    fraction = _group(match, "f")
+    if fraction is not None:
+        nines = pc.utf8_rpad(fraction, 9, "0")
+        ns += np.where(ok & (lengths(fraction) > 0), _number(
+            pa.StructArray.from_arrays([nines], ["f"]), "f"), 0)
+    zone = _group(match, "z")
+    aware = np.zeros(n, dtype=bool)
+    if zone is not None:
+        aware = ok & (lengths(zone) > 0)
+        for i in np.flatnonzero(aware):  # offsets are few: a handful of distinct texts
+            z = zone[int(i)].as_py()
+            if z[0] in "+-":
+                digits = z[1:].replace(":", "")
+                minutes = int(digits[:2]) * 60 + (int(digits[2:4]) if len(digits) >= 4 else 0)
+                ns[i] -= (1 if z[0] == "+" else -1) * minutes * 60_000_000_000
+    precision = np.where(has_time, 2, 0 if layout == "month" else 1).astype(np.int8)
+    return ok, ns, aware, precision
 
 
 def parse_datetimes(col, *, dayfirst: bool, tz: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Parse a text column of dates or date-times.
 
-    Returns (UTC nanoseconds, precision codes, bad mask, empty mask) per row. Naive times are
-    local to `tz`: an ambiguous time (the repeated hour when clocks go back) is read as the first
-    of the two, a time that does not exist (clocks going forward) is moved forward. Times with a
-    UTC offset are converted. Each distinct text is parsed once.
+    Returns (UTC nanoseconds, precision codes, bad mask, empty mask) per row. Reads 31/12/2024
+    23:59 (day first unless `dayfirst` is False; 2- or 4-digit years; / - or . between the parts;
+    seconds and fractions optional; 12-hour times with am/pm), ISO 8601 with or without a UTC
+    offset, 31 Dec 2024, 20241231[235959] and 2024-12 (a month). Naive times are local to `tz`:
+    an ambiguous time (the hour repeated when clocks go back) is read as the first of the two, a
+    time that does not exist (clocks going forward) is moved forward. Each distinct text is read
+    once, by regular expressions in Arrow and arithmetic in numpy.
     """
     arr = as_dictionary(col)
-    words = pd.Series(pc.utf8_trim_whitespace(arr.dictionary).to_numpy(zero_copy_only=False),
-                      dtype=object)
+    words = pc.utf8_trim_whitespace(pc.fill_null(arr.dictionary, ""))
     n = len(words)
+    empty = lengths(words) == 0
     ns = np.zeros(n, dtype=np.int64)
     prec = np.full(n, 2, dtype=np.int8)
-    done = np.zeros(n, dtype=bool)
-    empty = (words.str.len() == 0).to_numpy()
-    done |= empty
-
-    offset = words.str.match(_OFFSET).fillna(False).to_numpy(dtype=bool) & ~done
-    if offset.any():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            parsed = pd.to_datetime(words[offset], format="ISO8601", utc=True, errors="coerce")
-        good = _plausible(parsed)
-        where = np.flatnonzero(offset)[good]
-        ns[where] = pd.DatetimeIndex(parsed[good]).as_unit("ns").asi8
-        done[where] = True
-
-    naive = np.zeros(n, dtype=np.int64)
-    naive_done = np.zeros(n, dtype=bool)
-    formats = _formats(dayfirst)
-
-    def apply(fmt: str, code: int) -> None:
-        todo = np.flatnonzero(~done & ~naive_done)
+    done = empty.copy()
+    aware = np.zeros(n, dtype=bool)
+    for layout, pattern in _LAYOUTS:
+        todo = np.flatnonzero(~done)
         if not len(todo):
-            return
-        parsed = _try(words.iloc[todo], fmt)
-        good = _plausible(parsed)
-        if good.any():
-            where = todo[good]
-            naive[where] = pd.DatetimeIndex(parsed[good]).as_unit("ns").asi8
-            naive_done[where] = True
-            prec[where] = code
-
-    # Find the formats in use from sample values, then sweep every format over what is left.
-    unparseable: set[int] = set()
-    for _round in range(8):
-        todo = np.flatnonzero(~done & ~naive_done)
-        todo = [i for i in todo[: len(unparseable) + 1] if i not in unparseable]
-        if not todo:
             break
-        probe = words.iloc[todo[:1]]
-        for fmt, code in formats:
-            if _plausible(_try(probe, fmt)).all():
-                apply(fmt, code)
-                break
-        else:
-            unparseable.add(todo[0])
-    for fmt, code in formats:
-        apply(fmt, code)
-
-    if naive_done.any():
-        where = np.flatnonzero(naive_done)
-        local = pd.DatetimeIndex(naive[where].view("datetime64[ns]"))
+        ok, values, offset, precision = _datetimes_of(
+            words.take(pa.array(todo, type=pa.int64())), layout, pattern, dayfirst)
+        where = todo[ok]
+        ns[where] = values[ok]
+        prec[where] = precision[ok]
+        aware[where] = offset[ok]
+        done[where] = True
+    naive = done & ~empty & ~aware
+    if naive.any():
+        where = np.flatnonzero(naive)
+        local = pd.DatetimeIndex(ns[where].view("datetime64[ns]"))
         local = local.tz_localize(tz, ambiguous=np.ones(len(where), dtype=bool),
                                   nonexistent="shift_forward")
         ns[where] = local.as_unit("ns").asi8
-        done |= naive_done
     bad = ~done
     codes = arr.indices.to_numpy(zero_copy_only=False)
     return ns[codes], prec[codes], bad[codes], empty[codes]
@@ -649,9 +685,9 @@ def duplicated_positions(ids: pa.Array | pa.ChunkedArray, candidates: np.ndarray
 
 
 def _fixed_width_mix(ids: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
-    """A 64-bit mix of each id when the non-empty ids share one width (a multiple of 8 bytes);
-    0 for empty ids; None when the widths differ. Equal ids mix equally; ids that mix equally
-    are compared in full."""
+    """A 64-bit mix of the first and last 8 bytes of each id when the non-empty ids share one
+    width; 0 for empty ids; None when the widths differ. Equal ids mix equally; ids that mix
+    equally are compared in full (random ids differ anywhere, numbered ones at the end)."""
     chunks = ids.chunks if isinstance(ids, pa.ChunkedArray) else [ids]
     width = None
     for chunk in chunks:
@@ -664,7 +700,7 @@ def _fixed_width_mix(ids: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
                 width = int(w[0])
             if int(w.min()) != width or int(w.max()) != width:
                 return None
-    if width is None or width < 8 or width % 8:
+    if width is None:
         return None
     out = []
     for chunk in chunks:
@@ -675,10 +711,14 @@ def _fixed_width_mix(ids: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
             nonempty = np.diff(offsets) > 0
             # Empty ids take no bytes, so the others lie back to back in the data buffer.
             data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
-            words = np.ascontiguousarray(data).view("<u8").reshape(-1, width // 8)
-            # The first and last 8 bytes: random ids differ anywhere, numbered ones at the end.
-            mix = words[:, 0] * np.uint64(0x9E3779B97F4A7C15)
-            mix ^= words[:, -1]
+            rows = data.reshape(-1, width)
+            k = min(width, 8)
+            head = np.zeros((len(rows), 8), dtype=np.uint8)
+            tail = np.zeros((len(rows), 8), dtype=np.uint8)
+            head[:, :k] = rows[:, :k]
+            tail[:, :k] = rows[:, width - k:]
+            mix = head.view("<u8").ravel() * np.uint64(0x9E3779B97F4A7C15)
+            mix ^= tail.view("<u8").ravel()
             full[nonempty] = mix
         out.append(full)
     return np.concatenate(out) if out else np.zeros(0, dtype=np.uint64)

@@ -190,6 +190,24 @@ def test_duplicate_id_with_different_content(tmp_path, settings):
         read_incidents(path, settings=settings)
 
 
+def test_duplicate_id_differing_in_a_column_not_otherwise_read(tmp_path, settings):
+    rows = [crime("f" * 64), crime("f" * 64, outcome="Local resolution")]
+    path = write(tmp_path / "x.csv", policeuk_text(rows))
+    with pytest.raises(InputError, match="is also the id of row 2, which has different content"):
+        read_incidents(path, settings=settings)
+
+
+def test_force_export_duplicate_ids(tmp_path, settings):
+    header = "id,occurred_at,crime_type,easting,northing\n"
+    same = write(tmp_path / "same.csv", header + "X1,01/05/2024 10:00,Robbery,430000,433000\n" * 2)
+    frame, report = read_incidents_report(same, settings=settings)
+    assert len(frame) == 1 and report.warnings["duplicate row within file"] == 1
+    differ = write(tmp_path / "differ.csv", header + "X1,01/05/2024 10:00,Robbery,430000,433000\n"
+                   "X1,02/05/2024 10:00,Robbery,430000,433000\n")
+    with pytest.raises(InputError, match=r"row 3, column 'id': 'X1' is also the id of row 2"):
+        read_incidents(differ, settings=settings)
+
+
 def test_malformed_row(tmp_path, settings):
     text = policeuk_text([crime()]) + "only,three,fields\n"
     path = write(tmp_path / "x.csv", text)
