@@ -47,7 +47,6 @@ class ProblemLog:
         self.items: list[Problem] = []
         self._shown: Counter = Counter()
         self._more: Counter = Counter()
-        self._kind_text: dict[tuple, str] = {}
 
     def __bool__(self) -> bool:
         return bool(self.items) or bool(self._more)
@@ -84,7 +83,6 @@ class ProblemLog:
             self._shown[key] += shown
         if n > shown:
             self._more[key] += n - shown
-            self._kind_text[key] = expected
 
     def problems(self) -> list[Problem]:
         """Every problem, with one summary per (file, kind, column) that went over the cap."""

@@ -612,6 +612,8 @@ def _read_geo(src: Source, *, columns: ForceColumns, source: str | None, setting
                              "EPSG:27700 for British National Grid or EPSG:4326 for "
                              "longitude/latitude", kind="missing CRS"))
         return None
+    if n == 0:
+        return None  # no features, hence perhaps no fields either: nothing to check
     attrs = [c for c in gdf.columns if c != gdf.geometry.name]
     roles = _force_roles(attrs, ForceColumns(id_col=columns.id_col,
                                              datetime_col=columns.datetime_col,
