@@ -804,21 +804,20 @@ def _ids(table: pa.Table, id_index: int | None, *, order: Sequence[str],
     Meanwhile another thread runs `also`; `before` runs in this thread first. Returns the ids
     and the results of `also` and `before`.
     """
-    n = table.num_rows
-    own = _repeat("", n) if id_index is None else checks.as_strings(table.column(id_index))
-    missing = checks.lengths(own) == 0 if n else np.zeros(0, dtype=bool)
-
     def here() -> tuple:
         first = before() if before is not None else None
-        return (first, _derive(table, id_index, missing, order),
-                checks.duplicated_positions(own, ~missing))
+        n = table.num_rows
+        own = _repeat("", n) if id_index is None else checks.as_strings(table.column(id_index))
+        missing = checks.lengths(own) == 0 if n else np.zeros(0, dtype=bool)
+        ids = _Ids(own, missing, _derive(table, id_index, missing, order),
+                   checks.duplicated_positions(own, ~missing))
+        return ids, first
 
     if also is None:
-        first, derived, repeated = here()
-        extra = None
+        (ids, first), extra = here(), None
     else:
-        (first, derived, repeated), extra = _run(here, also)
-    return _Ids(own, missing, derived, repeated), extra, first
+        (ids, first), extra = _run(here, also)
+    return ids, extra, first
 
 
 def _derive(table: pa.Table, id_index: int | None, missing: np.ndarray,
