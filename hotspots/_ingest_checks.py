@@ -232,6 +232,7 @@ class Pairs:
     x_bad: np.ndarray  # per pair: text that is not a finite number
     y_bad: np.ndarray
     codes: np.ndarray  # per row: index of its pair
+    words: pa.Array | None = None  # per pair: its text ("x<US>y"), when read from text
 
 
 _SEP = "\x1f"
@@ -257,7 +258,7 @@ def text_pairs(x_col, y_col) -> Pairs:
     parts = pc.split_pattern(words, _SEP, max_splits=1)
     xv, xem, xb = _parse_numbers(pc.list_element(parts, 0))
     yv, yem, yb = _parse_numbers(pc.list_element(parts, 1))
-    return Pairs(xv, yv, xem, yem, xb, yb, encoded.indices.to_numpy(zero_copy_only=False))
+    return Pairs(xv, yv, xem, yem, xb, yb, encoded.indices.to_numpy(zero_copy_only=False), words)
 
 
 def number_pairs(x: np.ndarray, y: np.ndarray, missing: np.ndarray) -> Pairs:
@@ -331,22 +332,69 @@ class Located:
         return self.shapes[self.pairs.codes[keep]]
 
 
-def locate(pairs: Pairs, crs: pyproj.CRS) -> Located:
-    """Check and project each distinct pair once and build its Point; records no problems."""
+class PointCache:
+    """Coordinate pairs already checked and built during one read, by CRS and text: police.uk
+    files repeat the same anonymous map points month after month."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def lookup(self, crs: str, words: pa.Array) -> np.ndarray:
+        """Index of each pair text in the cache, -1 where it is new."""
+        if crs not in self._known:
+            return np.full(len(words), -1, dtype=np.int64)
+        found = pc.index_in(words, value_set=self._known[crs][0])
+        return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+    def get(self, crs: str) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]:
+        return self._known[crs]
+
+    def add(self, crs: str, words: pa.Array, inside: np.ndarray, swapped: np.ndarray,
+            shapes: np.ndarray) -> None:
+        if crs in self._known:
+            w, i, s, p = self._known[crs]
+            words, inside = pa.concat_arrays([w, words]), np.concatenate([i, inside])
+            swapped, shapes = np.concatenate([s, swapped]), np.concatenate([p, shapes])
+        self._known[crs] = (words, inside, swapped, shapes)
+
+
+def locate(pairs: Pairs, crs: pyproj.CRS, cache: PointCache | None = None) -> Located:
+    """Check and project each distinct pair once and build its Point; records no problems.
+
+    With a `cache`, pairs met in earlier files of the same read are not built again.
+    """
     p = pairs
-    valid = ~(p.x_empty | p.y_empty | p.x_bad | p.y_bad)
     src = crs.to_string()
-    ex, en = transform(p.x, p.y, src)
+    n = len(p.x)
+    inside = np.zeros(n, dtype=bool)
+    swapped = np.zeros(n, dtype=bool)
+    shapes = np.full(n, None, dtype=object)
+    todo = np.arange(n)
+    if cache is not None and p.words is not None:
+        known = cache.lookup(src, p.words)
+        hit = known >= 0
+        if hit.any():
+            _, c_inside, c_swapped, c_shapes = cache.get(src)
+            inside[hit], swapped[hit] = c_inside[known[hit]], c_swapped[known[hit]]
+            shapes[hit] = c_shapes[known[hit]]
+            todo = np.flatnonzero(~hit)
+    x, y = p.x[todo], p.y[todo]
+    valid = ~(p.x_empty | p.y_empty | p.x_bad | p.y_bad)[todo]
+    ex, en = transform(x, y, src)
     projected = not crs.is_geographic and _transformer(src, BNG) is not None
     if crs.is_geographic:
-        cx, cy, xr, yr = p.x, p.y, GB_LON, GB_LAT
+        cx, cy, xr, yr = x, y, GB_LON, GB_LAT
     else:
         cx, cy, xr, yr = ex, en, GB_EASTING, GB_NORTHING
-    inside = valid & _within(cx, xr) & _within(cy, yr)
-    swapped = valid & ~inside & _within(cy, xr) & _within(cx, yr)
-    shapes = np.full(len(valid), None, dtype=object)
-    where = np.flatnonzero(inside)
-    shapes[where] = shapely.points(ex[where], en[where])
+    new_inside = valid & _within(cx, xr) & _within(cy, yr)
+    new_swapped = valid & ~new_inside & _within(cy, xr) & _within(cx, yr)
+    new_shapes = np.full(len(todo), None, dtype=object)
+    where = np.flatnonzero(new_inside)
+    new_shapes[where] = shapely.points(ex[where], en[where])
+    inside[todo], swapped[todo], shapes[todo] = new_inside, new_swapped, new_shapes
+    if cache is not None and p.words is not None and len(todo):
+        cache.add(src, p.words.take(pa.array(todo, type=pa.int64())), new_inside, new_swapped,
+                  new_shapes)
     return Located(pairs, inside, swapped, shapes, projected)
 
 

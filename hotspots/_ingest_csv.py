@@ -21,6 +21,7 @@ from hotspots._ingest_sources import Source
 
 HEAD_BYTES = 1 << 16
 BLOCK_BYTES = 1 << 20
+MEMBER_IN_MEMORY_BYTES = 256 * 2**20  # zip members up to this size are decompressed at once
 
 STRING = pa.string()
 
@@ -231,6 +232,11 @@ def _parse(source: Source, encoding: str, column_types, on_bad_row, advance,
     if source.member is None:
         stream = pa.OSFile(str(source.path))
         position: Callable[[], int] = stream.tell
+    elif source.size <= MEMBER_IN_MEMORY_BYTES:
+        # Decompressing a member whole is much faster than Arrow pulling it through Python.
+        with source.open() as fh:
+            stream = pa.BufferReader(fh.read())
+        position = stream.tell
     else:
         stream = _CountingFile(source.open())
         position = lambda: stream.count  # noqa: E731

@@ -174,6 +174,7 @@ class _Rows:
     report: ReadReport
     settings: Settings
     active: np.ndarray = field(default=None)  # rows still being read
+    points: checks.PointCache | None = None  # shared by the files of one read
 
     def __post_init__(self) -> None:
         if self.active is None:
@@ -255,12 +256,13 @@ def read_incidents_report(paths: str | PathLike | Sequence[str | PathLike], *, f
     problems.extend(found)
 
     parts: list[_Part] = []
+    points = checks.PointCache()
     bar = _progress_bar(sum(s.size for s in sources), progress)
     try:
         for src in sources:
             part = _read_source(src, format=format, columns=columns, source=source,
                                 settings=settings, report=report, problems=problems,
-                                advance=bar.update if bar is not None else None)
+                                advance=bar.update if bar is not None else None, points=points)
             if part is not None:
                 parts.append(part)
     finally:
@@ -287,7 +289,7 @@ def _progress_bar(total: int, progress: bool | None):
 
 def _read_source(src: Source, *, format: str, columns: ForceColumns, source: str | None,
                  settings: Settings, report: ReadReport, problems: checks.ProblemLog,
-                 advance) -> _Part | None:
+                 advance, points: checks.PointCache | None = None) -> _Part | None:
     try:
         head = src.head(HEAD_BYTES)
     except (OSError, EOFError, RuntimeError, ValueError) as exc:
@@ -330,7 +332,8 @@ def _read_source(src: Source, *, format: str, columns: ForceColumns, source: str
         return None
     report.files.append(src.name)
     report.rows_read += table.table.num_rows
-    rows = _Rows(src.name, table.table.num_rows, table.rows.rows, problems, report, settings)
+    rows = _Rows(src.name, table.table.num_rows, table.rows.rows, problems, report, settings,
+                 points=points)
     _malformed(table, rows)
     if kind == "police.uk":
         return _police_uk(table, rows, label=source or "police.uk")
@@ -448,7 +451,7 @@ def _police_uk(table: CsvTable, rows: _Rows, *, label: str) -> _Part | None:
     # PROJ prepares a transformation once per thread: do it in this one.
     ids, (pairs, fields), _ = _ids(t, where["Crime ID"], order=POLICEUK_READ, also=columns,
                                    before=lambda: checks.prepare_transform(wgs84))
-    located = checks.locate(pairs, wgs84)
+    located = checks.locate(pairs, wgs84, rows.points)
     types = fields.types
     # Free the columns no message will quote (repeated ids read the whole rows again).
     col = {c: col[c] for c in ("Month", "Longitude", "Latitude")}
@@ -512,7 +515,7 @@ def _force(table: CsvTable, rows: _Rows, columns: ForceColumns, *, label: str) -
     ids, (pairs, (ns, precision, bad, empty), types), _ = _ids(t, roles["id"], order=(),
                                                                  also=others)
     crs = _coordinate_crs(columns, x_name, y_name, pairs)
-    located = checks.locate(pairs, crs)
+    located = checks.locate(pairs, crs, rows.points)
     if roles["id"] is None and rows.n:
         rows.report.warn("no id column: ids derived from row content", rows.n)
     example = "31/12/2024 23:59" if columns.dayfirst else "12/31/2024 11:59 PM"

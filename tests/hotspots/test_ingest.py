@@ -556,6 +556,18 @@ def test_geo_file_round_trip_of_an_export(tmp_path, settings, street_csv):
     assert again["incident_id"].tolist() == frame["incident_id"].tolist()
 
 
+def test_progress_bar_shows_for_large_inputs_on_a_terminal(street_csv, settings, capsys,
+                                                          monkeypatch):
+    import hotspots.ingest as ingest
+
+    monkeypatch.setattr(ingest, "PROGRESS_BYTES", 1)
+    read_incidents(street_csv, settings=settings)  # stderr is not a terminal under pytest
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(ingest.sys.stderr, "isatty", lambda: True, raising=False)
+    read_incidents(street_csv, settings=settings)
+    assert "reading incidents" in capsys.readouterr().err
+
+
 def test_progress_bar_on_request(street_csv, settings, capsys):
     read_incidents(street_csv, settings=settings, progress=True)
     assert "reading incidents" in capsys.readouterr().err
