@@ -708,53 +708,37 @@ def police_fields(month, reporter, crime_type, settings: Settings) -> PoliceFiel
 # --- ids ----------------------------------------------------------------------------------------
 
 
-def duplicated_positions(ids: pa.Array | pa.ChunkedArray, candidates: np.ndarray) -> np.ndarray:
-    """Positions of the rows marked in `candidates` (bool) whose non-empty id occurs more than
-    once among them.
+@dataclass
+class IdColumn:
+    """A column of ids, trimmed, with what the duplicate search needs."""
 
-    Ids of one width (police.uk's 64 hex digits) are first compared by a 64-bit mix of their
-    bytes, which numpy computes for a million ids in milliseconds; only ids whose mix repeats
-    are compared as strings.
-    """
-    candidates = candidates & (lengths(ids) > 0)
-    mix = _fixed_width_mix(ids)
-    pos = np.flatnonzero(candidates)
-    if mix is not None:
-        mixed = mix[pos]
-        ordered = np.sort(mixed)
-        if not (ordered[1:] == ordered[:-1]).any():
-            return np.zeros(0, dtype=np.int64)
-        pos = pos[pd.Series(mixed).duplicated(keep=False).to_numpy()]
-    if len(pos) < 2:
-        return np.zeros(0, dtype=np.int64)
-    return pos[duplicated_strings(ids.take(pa.array(pos, type=pa.int64())))]
+    own: pa.Array | pa.ChunkedArray  # "" where missing
+    missing: np.ndarray  # bool per row
+    mix: np.ndarray | None  # per row: 64-bit mix of the id's bytes, when all ids share a width
 
 
-def _fixed_width_mix(ids: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
-    """A 64-bit mix of the first and last 8 bytes of each id when the non-empty ids share one
-    width; 0 for empty ids; None when the widths differ. Equal ids mix equally; ids that mix
-    equally are compared in full (random ids differ anywhere, numbered ones at the end)."""
-    chunks = ids.chunks if isinstance(ids, pa.ChunkedArray) else [ids]
-    width = None
-    for chunk in chunks:
-        if chunk.null_count or not pa.types.is_string(chunk.type):
-            return None
-        w = np.diff(_offsets(chunk))
-        w = w[w > 0]
-        if len(w):
-            if width is None:
-                width = int(w[0])
-            if int(w.min()) != width or int(w.max()) != width:
-                return None
-    if width is None:
-        return None
-    out = []
-    for chunk in chunks:
-        n = len(chunk)
-        full = np.zeros(n, dtype=np.uint64)
-        if n and chunk.buffers()[2] is not None:
+def id_column(col, *, trimmed: bool = False) -> IdColumn:
+    """Read an id column in one pass over its buffers: lengths, the duplicate-search mix, and
+    whether any id may have white space to trim (then trimmed, and read again)."""
+    if not pa.types.is_string(col.type):
+        col = pc.cast(col, pa.string())
+    if col.null_count:
+        col = pc.fill_null(col, "")
+    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    widths = [np.diff(_offsets(c)) for c in chunks]
+    missing = np.concatenate(widths) == 0 if widths else np.zeros(0, dtype=bool)
+    present = np.concatenate(widths)[~missing] if widths else np.zeros(0, dtype=np.int32)
+    width = int(present[0]) if len(present) else 0
+    if not width or int(present.min()) != width or int(present.max()) != width:
+        if not trimmed and any(_may_need_trim(c) for c in chunks):
+            return id_column(pc.utf8_trim_whitespace(col), trimmed=True)
+        return IdColumn(col, missing, None)
+    mixes, spaced = [], False
+    for chunk, w in zip(chunks, widths, strict=True):
+        full = np.zeros(len(chunk), dtype=np.uint64)
+        nonempty = w > 0
+        if nonempty.any():
             offsets = _offsets(chunk)
-            nonempty = np.diff(offsets) > 0
             # Empty ids take no bytes, so the others lie back to back in the data buffer.
             data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
             rows = data.reshape(-1, width)
@@ -763,11 +747,34 @@ def _fixed_width_mix(ids: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
             tail = np.zeros((len(rows), 8), dtype=np.uint8)
             head[:, :k] = rows[:, :k]
             tail[:, :k] = rows[:, width - k:]
+            spaced = spaced or bool(_SPACE[rows[:, 0]].any() or _SPACE[rows[:, -1]].any())
             mix = head.view("<u8").ravel() * np.uint64(0x9E3779B97F4A7C15)
             mix ^= tail.view("<u8").ravel()
             full[nonempty] = mix
-        out.append(full)
-    return np.concatenate(out) if out else np.zeros(0, dtype=np.uint64)
+        mixes.append(full)
+    if spaced and not trimmed:
+        return id_column(pc.utf8_trim_whitespace(col), trimmed=True)
+    return IdColumn(col, missing, np.concatenate(mixes))
+
+
+def duplicated_positions(ids: IdColumn, candidates: np.ndarray) -> np.ndarray:
+    """Positions of the rows marked in `candidates` (bool) whose non-empty id occurs more than
+    once among them.
+
+    Ids of one width (police.uk's 64 hex digits) are first compared by a 64-bit mix of their
+    first and last 8 bytes (random ids differ anywhere, numbered ones at the end), which numpy
+    computes for a million ids in milliseconds; only ids whose mix repeats are compared in full.
+    """
+    pos = np.flatnonzero(candidates & ~ids.missing)
+    if ids.mix is not None:
+        mixed = ids.mix[pos]
+        ordered = np.sort(mixed)
+        if not (ordered[1:] == ordered[:-1]).any():
+            return np.zeros(0, dtype=np.int64)
+        pos = pos[pd.Series(mixed).duplicated(keep=False).to_numpy()]
+    if len(pos) < 2:
+        return np.zeros(0, dtype=np.int64)
+    return pos[duplicated_strings(ids.own.take(pa.array(pos, type=pa.int64())))]
 
 
 def duplicated_strings(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:

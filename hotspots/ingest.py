@@ -810,10 +810,9 @@ def _ids(table: pa.Table, id_index: int | None, *, order: Sequence[str],
     def here() -> tuple:
         first = before() if before is not None else None
         n = table.num_rows
-        own = _repeat("", n) if id_index is None else checks.as_strings(table.column(id_index))
-        missing = checks.lengths(own) == 0 if n else np.zeros(0, dtype=bool)
-        ids = _Ids(own, missing, _derive(table, id_index, missing, order),
-                   checks.duplicated_positions(own, ~missing))
+        own = checks.id_column(_repeat("", n) if id_index is None else table.column(id_index))
+        ids = _Ids(own.own, own.missing, _derive(table, id_index, own.missing, order),
+                   checks.duplicated_positions(own, ~own.missing))
         return ids, first
 
     if also is None:
@@ -827,13 +826,13 @@ def _derive(table: pa.Table, id_index: int | None, missing: np.ndarray,
             order: Sequence[str]) -> pa.Array:
     if not missing.any():
         return pa.array([], type=pa.string())
-    without = table.filter(pa.array(missing)).combine_chunks()
     # A fixed column order keeps ids stable if a later file orders its columns differently.
     names = table.column_names
     rank = {_key(c): i for i, c in enumerate(order)}
     others = [i for i in range(len(names)) if i != id_index]
     others.sort(key=lambda i: (rank.get(_key(names[i]), len(rank)), _key(names[i]), i))
-    return checks.derive_ids([checks.as_strings(without.column(i)) for i in others])
+    without = table.select(others).filter(pa.array(missing)).combine_chunks()
+    return checks.derive_ids([checks.as_strings(c) for c in without.columns])
 
 
 def _duplicates(source: CsvTable | pa.Table, ids: _Ids, rows: _Rows, id_name: str) -> np.ndarray:

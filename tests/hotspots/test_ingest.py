@@ -416,6 +416,14 @@ def test_derived_id_scheme_is_pinned(tmp_path, settings):
     assert read_incidents(path, settings=settings)["incident_id"].tolist() == [f"derived-{digest}-1"]
 
 
+def test_ids_are_trimmed_and_kept_as_text(tmp_path, settings):
+    text = ("id,occurred_at,crime_type,easting,northing\n"
+            " 007 ,01/05/2024 10:00,Robbery,430000,433000\n"
+            "\u00a3\u00e9,01/05/2024 10:00,Robbery,430000,433000\n")
+    frame = read_incidents(write(tmp_path / "e.csv", text), settings=settings)
+    assert frame["incident_id"].tolist() == ["007", "\u00a3\u00e9"]
+
+
 def test_identical_duplicate_rows_warn_and_keep_one(tmp_path, settings):
     path = write(tmp_path / "x.csv", policeuk_text([crime(), crime(), crime("b" * 64)]))
     frame, report = read_incidents_report(path, settings=settings)
