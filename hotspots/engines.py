@@ -28,13 +28,7 @@ import shapely
 from hotspots import cells as h3cells
 from hotspots._errors import InputError
 from hotspots.periods import Period
-from hotspots.ranking import (
-    Totals,
-    _month_aligned,
-    check_incidents,
-    check_precision,
-    select_incidents,
-)
+from hotspots.ranking import Totals, check_incidents, check_precision, select_incidents
 from hotspots.settings import Settings
 from hotspots.store import MANIFEST, IncidentStore
 
@@ -43,6 +37,7 @@ if TYPE_CHECKING:
     from distributed import Client
 
     from hotspots.binning import StudyArea
+    from hotspots.ranking import _Selection
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +47,6 @@ BNG = "EPSG:27700"
 SCHEDULER_TIMEOUT_S = 5
 #: Columns the counting reads from the store.
 COLUMNS: list[str] = ["occurred_at", "time_precision", "category", "crime_type", "harm", "geometry"]
-#: Rows per partition when a GeoDataFrame (not the store) is counted on the cluster.
-FRAME_CHUNK_ROWS = 500_000
 
 #: What each partition sends back: one row per (cell or ward position, period) it holds, position
 #: -1 for incidents in no cell (ward) of the study area, `order` -1. In a period that spans
@@ -230,14 +223,14 @@ def _month_parts(frame: gpd.GeoDataFrame, months: list[str], tz: str) -> list[gp
 
 
 def _bbox(area: StudyArea) -> tuple[float, float, float, float]:
-    """The study area's extent widened by a cell edge: points beyond it are in no study cell, so
-    the partitions need not bin them."""
+    """The study area's extent widened by more than a cell's width: points beyond it are in no
+    study cell, so the partitions need not bin them."""
     x0, y0, x1, y1 = shapely.total_bounds(area.polygons)
     margin = 1.5 * float(np.sqrt(h3cells.cell_area_km2(area.resolution)) * 1000.0)
     return (x0 - margin, y0 - margin, x1 + margin, y1 + margin)
 
 
-def _groups(part: gpd.GeoDataFrame, sel, pos: np.ndarray, partition_info: dict | None) -> pd.DataFrame:
+def _groups(part: gpd.GeoDataFrame, sel: _Selection, pos: np.ndarray, partition_info: dict | None) -> pd.DataFrame:
     """Count, harm and flags per (position, period) of one partition's selection (see
     `_GROUP_META`). Harm is summed in row order, as the in-memory engine sums it."""
     t = len(sel.periods)
@@ -269,7 +262,7 @@ def _groups(part: gpd.GeoDataFrame, sel, pos: np.ndarray, partition_info: dict |
     return pd.concat([grouped, single], ignore_index=True)
 
 
-def _positions(sel, cells: np.ndarray, resolution: int,
+def _positions(sel: _Selection, cells: np.ndarray, resolution: int,
                bbox: tuple[float, float, float, float]) -> np.ndarray:
     """Position of each selected incident's H3 cell in the sorted study-area `cells`, -1 for
     none (what `StudyArea.locate` gives, without binning points far from the study area)."""
@@ -311,8 +304,7 @@ def _ward_locator(area: StudyArea) -> StudyArea:
 def _totals(groups: pd.DataFrame, *, rows: int, periods: list[Period]) -> Totals:
     """Dense totals (rows x periods) from the gathered groups; checks the precision over all."""
     t = len(periods)
-    if not _month_aligned(periods[-1]):
-        check_precision(periods[-1], int(groups["monthly"].sum()))
+    check_precision(periods[-1], int(groups["monthly"].sum()))  # marked only where it matters
     # Single incidents in the order the in-memory engine meets them; a (row, period) is either
     # grouped or made of single incidents, never both, so adding the two sums is exact.
     alone = groups["order"].to_numpy() >= 0
