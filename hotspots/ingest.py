@@ -882,15 +882,12 @@ def _part(keep: np.ndarray, ids: _Ids, occurred: Callable[[np.ndarray], np.ndarr
     `occurred(keep)` gives the kept rows' times in UTC nanoseconds."""
     type_codes = types.codes[keep]
 
-    def strings() -> tuple[pa.ChunkedArray, pa.Array]:
+    def others() -> tuple:
         labels = pc.take(types.words, pa.array(type_codes, type=pa.int32()))
-        return ids.kept(keep), labels
-
-    def numbers() -> tuple:
-        return (occurred(keep), precision[keep], types.category[type_codes],
+        return (labels, occurred(keep), precision[keep], types.category[type_codes],
                 types.harm[type_codes], points.geometry(keep))
 
-    (ns, prec, category, harm, geometry), (kept_ids, labels) = _run(numbers, strings)
+    kept_ids, (labels, ns, prec, category, harm, geometry) = _run(lambda: ids.kept(keep), others)
     ids.own = ids.derived = None
     return _Part(ids=kept_ids, occurred_ns=ns, precision=prec, types=labels, category=category,
                  harm=harm, geometry=geometry, source=str(label))
