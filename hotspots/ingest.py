@@ -443,14 +443,13 @@ def _police_uk(table: CsvTable, rows: _Rows, *, label: str) -> _Part | None:
     settings = rows.settings
     wgs84 = pyproj.CRS.from_user_input("EPSG:4326")
 
-    def columns() -> tuple[checks.Pairs, checks.PoliceFields]:
-        return (checks.text_pairs(col["Longitude"], col["Latitude"]),
-                checks.police_fields(col["Month"], col.get("Reported by"), col["Crime type"],
-                                     settings))
-
     # PROJ prepares a transformation once per thread: do it in this one.
-    ids, (pairs, fields), _ = _ids(t, where["Crime ID"], order=POLICEUK_READ, also=columns,
-                                   before=lambda: checks.prepare_transform(wgs84))
+    ids, (pairs, fields), _ = _ids(
+        t, where["Crime ID"], order=POLICEUK_READ,
+        also=(lambda: checks.text_pairs(col["Longitude"], col["Latitude"]),
+              lambda: checks.police_fields(col["Month"], col.get("Reported by"),
+                                           col["Crime type"], settings)),
+        before=lambda: checks.prepare_transform(wgs84))
     located = checks.locate(pairs, wgs84, rows.points)
     types = fields.types
     # Free the columns no message will quote (repeated ids read the whole rows again).
@@ -507,13 +506,12 @@ def _force(table: CsvTable, rows: _Rows, columns: ForceColumns, *, label: str) -
     x_name, y_name = header[roles["x"]], header[roles["y"]]
     x_col, y_col = t.column(roles["x"]), t.column(roles["y"])
 
-    def others() -> tuple:
-        return (checks.text_pairs(x_col, y_col),
-                checks.parse_datetimes(dt_col, dayfirst=columns.dayfirst, tz=settings.timezone),
-                checks.crime_types(t.column(roles["type"]), settings))
-
-    ids, (pairs, (ns, precision, bad, empty), types), _ = _ids(t, roles["id"], order=(),
-                                                                 also=others)
+    ids, (pairs, (ns, precision, bad, empty), types), _ = _ids(
+        t, roles["id"], order=(),
+        also=(lambda: checks.text_pairs(x_col, y_col),
+              lambda: checks.parse_datetimes(dt_col, dayfirst=columns.dayfirst,
+                                             tz=settings.timezone),
+              lambda: checks.crime_types(t.column(roles["type"]), settings)))
     crs = _coordinate_crs(columns, x_name, y_name, pairs)
     located = checks.locate(pairs, crs, rows.points)
     if roles["id"] is None and rows.n:
@@ -714,13 +712,13 @@ def _run(here: Callable[[], object], *jobs: Callable[[], object]) -> list:
     """
     if _WORKERS < 2 or not jobs:
         return [here(), *(job() for job in jobs)]
-    with ThreadPoolExecutor(max_workers=min(_WORKERS - 1, len(jobs))) as pool:
+    with ThreadPoolExecutor(max_workers=min(_WORKERS, len(jobs))) as pool:
         futures = [pool.submit(job) for job in jobs]
         first = here()
         return [first, *(f.result() for f in futures)]
 
 
-_WORKERS = min(2, os.cpu_count() or 1)
+_WORKERS = min(4, os.cpu_count() or 1)  # threads besides the calling one
 
 
 def _coordinates(rows: _Rows, located: checks.Located, x_text: Callable, y_text: Callable,
@@ -800,12 +798,12 @@ class _Ids:
 
 
 def _ids(table: pa.Table, id_index: int | None, *, order: Sequence[str],
-         also: Callable[[], object] | None = None,
-         before: Callable[[], object] | None = None) -> tuple[_Ids, object, object]:
+         also: Sequence[Callable[[], object]] = (),
+         before: Callable[[], object] | None = None) -> tuple[_Ids, list, object]:
     """Every row's id: the file's own, or one derived from the row's text where it has none.
 
-    Meanwhile another thread runs `also`; `before` runs in this thread first. Returns the ids
-    and the results of `also` and `before`.
+    Meanwhile other threads run the jobs in `also`; `before` runs in this thread first. Returns
+    the ids, the results of `also` and the result of `before`.
     """
     def here() -> tuple:
         first = before() if before is not None else None
@@ -815,10 +813,7 @@ def _ids(table: pa.Table, id_index: int | None, *, order: Sequence[str],
                    checks.duplicated_positions(own, ~own.missing))
         return ids, first
 
-    if also is None:
-        (ids, first), extra = here(), None
-    else:
-        (ids, first), extra = _run(here, also)
+    (ids, first), *extra = _run(here, *also)
     return ids, extra, first
 
 
