@@ -325,8 +325,18 @@ def _read_source(src: Source, *, format: str, columns: ForceColumns, source: str
         names = [h for h in sniffed.header if _key(h) in wanted]
         if len(set(names)) == len(names):
             include = names
-    table = read_table(src, sniffed, {}, include=include, newlines_in_values=kind != "police.uk",
-                       advance=advance)
+    def read() -> CsvTable | Problem:
+        return read_table(src, sniffed, {}, include=include,
+                          newlines_in_values=kind != "police.uk", advance=advance)
+
+    def meanwhile() -> None:
+        # Work this thread can do while Arrow parses: PROJ's choice of transformation (made
+        # once per thread, so here) and the data model's dtypes.
+        if kind == "police.uk":
+            checks.prepare_transform(pyproj.CRS.from_user_input("EPSG:4326"))
+        _model_dtypes(settings.timezone, settings)
+
+    _, table = _run(meanwhile, read)
     if isinstance(table, Problem):
         problems.add(table)
         return None
@@ -443,13 +453,11 @@ def _police_uk(table: CsvTable, rows: _Rows, *, label: str) -> _Part | None:
     settings = rows.settings
     wgs84 = pyproj.CRS.from_user_input("EPSG:4326")
 
-    # PROJ prepares a transformation once per thread: do it in this one.
     ids, (pairs, fields), _ = _ids(
         t, where["Crime ID"], order=POLICEUK_READ,
         also=(lambda: checks.text_pairs(col["Longitude"], col["Latitude"]),
               lambda: checks.police_fields(col["Month"], col.get("Reported by"),
-                                           col["Crime type"], settings)),
-        before=lambda: checks.prepare_transform(wgs84))
+                                           col["Crime type"], settings)))
     located = checks.locate(pairs, wgs84, rows.points)
     types = fields.types
     # Free the columns no message will quote (repeated ids read the whole rows again).
