@@ -172,8 +172,8 @@ def test_foot_patrols_walk_the_drive_network_when_no_walk_network_is_cached(run,
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    ([], "give exactly one of --week"),
-    (["--week", "2025-W23", "--month", "2025-06"], "give exactly one of --week"),
+    ([], "the store is empty: run `hotspots demo`"),
+    (["--week", "2025-W23", "--month", "2025-06"], "not both"),
     (["--week", "2025-W23", "--dwell", "20"], "outside the 10 to 16 minutes"),
     (["--week", "2025-W23", "--teams", "9"], "9 teams asked for"),
     (["--week", "2025-W99"], "no ISO week 99"),
@@ -198,6 +198,10 @@ def test_plan_end_to_end_on_demo_incidents(run, home, tmp_path, settings):
                  "--per-ward", "5", "--time-limit", "1", "--out", str(out), "--sheet", str(sheet))
     assert result.exit_code == 0, result.output
     assert "APPROXIMATE" in result.output
+    # With no period named, the latest complete week in the store is planned, and announced.
+    latest = run("plan", "--category", "asb", "--teams", "1", "--per-ward", "2", "--time-limit", "0.5")
+    assert latest.exit_code == 0, latest.output
+    assert "period: 2025-W30 (the latest complete week in the store" in latest.output
     doc = json.loads(out.read_text())
     assert doc["approximate"] is True
     stops = [f for f in doc["features"] if f["properties"]["kind"] == "stop"]

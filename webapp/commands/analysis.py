@@ -132,7 +132,11 @@ def choose_period(obj, store, *, week, month, period_text, date_from, date_to):
         return parse_period(period_text, tz=tz)
     if date_from is not None:
         return range_period(date_from.date(), date_to.date(), tz=tz)
-    latest = store.load(period=store.months()[-1])
+    months = store.months()
+    if not months:
+        msg = "the store is empty: run `hotspots demo` or `hotspots ingest FILE` first."
+        raise InputError(msg)
+    latest = store.load(period=months[-1])
     chosen = latest_complete_period(latest, settings=obj.settings)
     obj.say(f"period: {chosen.label} (the latest complete {chosen.kind} in the store; "
             "choose another with --week or --month)")

@@ -185,7 +185,7 @@ def plan(obj, week, month, category, n_teams, shift_min, shift_start, dwell_min,
     """
     import pandas as pd
 
-    from hotspots.periods import parse_period, range_period
+    from hotspots.periods import range_period
     from hotspots.ranking import rank_hotspots
     from hotspots.store import IncidentStore
     from routing.network import load_network, network_path
@@ -193,12 +193,16 @@ def plan(obj, week, month, category, n_teams, shift_min, shift_start, dwell_min,
     from routing.plan import plan_patrols
     from routing.stops import check_dwell, merge_stops, stops_from_ranking
     from routing.teams import default_teams
+    from webapp.commands.analysis import choose_period
 
     settings = obj.settings
-    if (week is None) == (month is None):
-        msg = "give exactly one of --week (e.g. 2025-W23) or --month (e.g. 2025-06)."
+    if week is not None and month is not None:
+        msg = "give one of --week (e.g. 2025-W23) or --month (e.g. 2025-06), not both."
         raise InputError(msg)
-    period = parse_period(week or month, tz=settings.timezone)
+    store = IncidentStore(settings.home, settings=settings)
+    # The period named, or the latest complete one in the store (announced), as `hotspots rank`.
+    period = choose_period(obj, store, week=week, month=month, period_text=None,
+                           date_from=None, date_to=None)
     mode = mode or settings.patrol_mode
     if dwell_min is not None:
         check_dwell(dwell_min)
@@ -211,7 +215,6 @@ def plan(obj, week, month, category, n_teams, shift_min, shift_start, dwell_min,
     first = period.shift(-(n_hist - 1)) if period.kind in ("week", "month") else period
     span = range_period(first.start.date(), (period.end - pd.Timedelta(days=1)).date(),
                         tz=settings.timezone)
-    store = IncidentStore(settings.home, settings=settings)
     incidents = store.load(period=span, categories=categories)
     if len(incidents) == 0:
         msg = (f"the store holds no {' or '.join(categories)} incidents for {period.label}; "
