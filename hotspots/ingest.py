@@ -221,7 +221,17 @@ def read_incidents(paths: str | PathLike | Sequence[str | PathLike], *, format: 
     ------
     InputError
         Anything wrong with any file, with every problem found in `problems` (file, row as a
-        spreadsheet numbers it with the header as row 1, column, value, what was expected).
+        spreadsheet numbers it with the header as row 1, column, value, what was expected). Past
+        100 problems of one kind in one column of a file, the rest are counted in one more.
+
+    Notes
+    -----
+    Rows keep their file order. A row without an id (police.uk ASB) gets
+    ``derived-<BLAKE2b of its identifying fields>-<n>``, n counting identical rows in the file,
+    so reading the same file again gives the same ids. Police.uk times are the first instant of
+    the month (`time_precision` "month"); force exports' naive times are local (Europe/London by
+    default), the repeated hour when clocks go back read as its first occurrence and the missing
+    hour when they go forward moved forward.
     """
     frame, _report = read_incidents_report(paths, format=format, columns=columns, source=source,
                                            settings=settings, progress=progress)
