@@ -291,8 +291,15 @@ def _transformer(src: str, dst: str) -> pyproj.Transformer | None:
 
 
 def prepare_transform(crs: pyproj.CRS, dst: str = BNG) -> None:
-    """Choose the transformation from `crs` ahead of use (PROJ takes a moment)."""
-    _transformer(crs.to_string(), dst)
+    """Set the transformation from `crs` up ahead of use: PROJ lists the candidates when the
+    transformer is made and picks one at the first point it transforms (here, one in Leeds)."""
+    tr = _transformer(crs.to_string(), dst)
+    if tr is not None:
+        x, y = (-1.55, 53.8) if crs.is_geographic else (430_000.0, 433_000.0)
+        if not crs.is_geographic:
+            x, y = _transformer(BNG, crs.to_string()).transform(x, y, errcheck=False)
+        with np.errstate(all="ignore"):
+            tr.transform(x, y, errcheck=False)
 
 
 def transform(x: np.ndarray, y: np.ndarray, src: str, dst: str = BNG) -> tuple[np.ndarray, np.ndarray]:
