@@ -244,7 +244,17 @@ def reference_rank(incidents, area, *, category: str, week: str, settings):
             warnings.simplefilter("ignore")
             g = esda.G_Local(harm[k].to_numpy(dtype=float), weights, transform="B", star=True, permutations=0)
         z[:, k] = np.nan_to_num(g.Zs)
-        p = 2 * stats.norm.sf(np.abs(z[:, k]))
+        # Significance: the exact Poisson tail of each cell's local count (itself and its
+        # neighbours), cell by cell, as the service decides it (see hotspots.stats.local_count_p).
+        # The tails are taken for all cells at once: the reference is meant to be plain, not
+        # slowed by a scipy call per cell.
+        counts_k = count[k].to_numpy(dtype=float)
+        members = [[i, *weights.neighbors[i]] for i in range(len(counts_k))]
+        local = np.array([counts_k[m].sum() for m in members])
+        lam = np.array([len(m) for m in members]) * counts_k.mean()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tails = np.minimum(stats.poisson.sf(local - 1, lam), stats.poisson.cdf(local, lam))
+        p = np.where(lam > 0, np.minimum(1.0, 2 * tails), 1.0)
         sig = stats.false_discovery_control(p, method="bh") <= settings.fdr_alpha
         hot[:, k] = sig & (z[:, k] > 0)
         cold[:, k] = sig & (z[:, k] < 0)
