@@ -20,6 +20,13 @@ from hotspots._errors import InputError
 CATEGORY_OPTION = click.Choice(["asb", "serious_violence", "other", "all"])
 
 
+def _with_options(func, options):
+    """Apply click options so that `--help` lists them in the order given."""
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 def period_options(func):
     """--week / --month / --period / --from + --to: at most one way of naming the period."""
     options = [
@@ -32,9 +39,7 @@ def period_options(func):
         click.option("--to", "date_to", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
                      help="Last day of a date range (with --from)."),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    return _with_options(func, options)
 
 
 def scope_options(func):
@@ -44,9 +49,7 @@ def scope_options(func):
         click.option("--wards", "ward_spec", default="priority", show_default=True,
                      help="Wards: 'priority', 'all', or ward codes/names separated by commas."),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    return _with_options(func, options)
 
 
 def engine_options(func):
@@ -59,9 +62,7 @@ def engine_options(func):
                      help="Dask scheduler to use with --engine dask [default: the dask_scheduler "
                           "setting; if empty, a local cluster is started]."),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    return _with_options(func, options)
 
 
 def _engine(obj, engine: str | None, scheduler: str | None):
