@@ -19,6 +19,26 @@ TREND_CLASSES: tuple[str, ...] = (
 )
 
 
+def _cell_columns(values: np.ndarray, weights: sp.spmatrix, noun: str) -> tuple[np.ndarray, bool]:
+    """`values` as a float (cells x periods) array, whether it was 1-D, and a check that
+    `weights` is cells x cells."""
+    x = np.asarray(values, dtype=np.float64)
+    one_d = x.ndim == 1
+    if one_d:
+        x = x[:, None]
+    n = x.shape[0]
+    if weights.shape != (n, n):
+        msg = f"`weights` is {weights.shape[0]}x{weights.shape[1]} but there are {n} {noun}."
+        raise InputError(msg)
+    return x, one_d
+
+
+def _neighbourhood_sums(x: np.ndarray, weights: sp.spmatrix) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell and column, the sum over the cell and its neighbours, and (as a column) how many
+    cells that neighbourhood holds (W_i)."""
+    return weights @ x, np.asarray(weights.sum(axis=1)).ravel()[:, None]
+
+
 def gi_star(values: np.ndarray, weights: sp.spmatrix) -> tuple[np.ndarray, np.ndarray]:
     """Getis-Ord Gi* z-scores and p-values with binary weights, the cell itself included.
 
@@ -44,18 +64,11 @@ def gi_star(values: np.ndarray, weights: sp.spmatrix) -> tuple[np.ndarray, np.nd
         if its z is positive and it survives the false-discovery-rate control. Columns with no
         variation (all values equal) give z = 0 and p = 1.
     """
-    x = np.asarray(values, dtype=np.float64)
-    one_d = x.ndim == 1
-    if one_d:
-        x = x[:, None]
+    x, one_d = _cell_columns(values, weights, "values")
     n = x.shape[0]
-    if weights.shape != (n, n):
-        msg = f"`weights` is {weights.shape[0]}x{weights.shape[1]} but there are {n} values."
-        raise InputError(msg)
     z = np.zeros_like(x)
     if n >= 2:
-        local = weights @ x
-        w_i = np.asarray(weights.sum(axis=1)).ravel()[:, None]
+        local, w_i = _neighbourhood_sums(x, weights)
         mean = x.mean(axis=0)
         sd = np.sqrt(np.maximum((x * x).mean(axis=0) - mean * mean, 0.0))
         spread = np.sqrt(np.maximum(n * w_i - w_i * w_i, 0.0) / (n - 1))
@@ -97,16 +110,10 @@ def local_count_p(counts: np.ndarray, weights: sp.spmatrix) -> np.ndarray:
     ndarray
         p-values shaped like `counts`; 1 where the column has no incidents.
     """
-    c = np.asarray(counts, dtype=np.float64)
-    one_d = c.ndim == 1
-    if one_d:
-        c = c[:, None]
+    c, one_d = _cell_columns(counts, weights, "counts")
     n = c.shape[0]
-    if weights.shape != (n, n):
-        msg = f"`weights` is {weights.shape[0]}x{weights.shape[1]} but there are {n} counts."
-        raise InputError(msg)
-    local = np.rint(weights @ c)
-    w_i = np.asarray(weights.sum(axis=1)).ravel()[:, None]
+    local, w_i = _neighbourhood_sums(c, weights)
+    local = np.rint(local)
     expected = w_i * c.mean(axis=0)[None, :] if n else np.zeros_like(c)
     with np.errstate(divide="ignore", invalid="ignore"):
         upper = stats.poisson.sf(local - 1, expected)
