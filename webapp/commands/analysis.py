@@ -52,6 +52,16 @@ def scope_options(func):
     return _with_options(func, options)
 
 
+def output_options(func):
+    """--format / --out of the commands that export cells or wards."""
+    return _with_options(func, [
+        click.option("--format", "fmt", type=click.Choice(["table", "geojson", "csv", "gpkg"]),
+                     default="table", show_default=True, help="Output format."),
+        click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="Write here instead of stdout (needed for gpkg)."),
+    ])
+
+
 def engine_options(func):
     """--engine / --scheduler: count in this process or on a Dask cluster."""
     options = [
@@ -220,10 +230,7 @@ def hotspot_table(frame) -> str:
               help="H3 resolution [default: h3_resolution setting, 10].")
 @click.option("--weight", type=click.Choice(["harm", "count"]), default="harm", show_default=True,
               help="Weigh incidents by harm (Crime Harm Index days) or count them.")
-@click.option("--format", "fmt", type=click.Choice(["table", "geojson", "csv", "gpkg"]), default="table",
-              show_default=True, help="Output format.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write here instead of stdout (needed for gpkg).")
+@output_options
 @engine_options
 @click.pass_obj
 def rank(obj, category, ward_spec, week, month, period_text, date_from, date_to, top, resolution,
@@ -275,10 +282,7 @@ def ward_table_text(frame) -> str:
 @period_options
 @click.option("--weight", type=click.Choice(["harm", "count"]), default="harm", show_default=True,
               help="Rank wards by harm or by count.")
-@click.option("--format", "fmt", type=click.Choice(["table", "geojson", "csv", "gpkg"]), default="table",
-              show_default=True, help="Output format.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write here instead of stdout (needed for gpkg).")
+@output_options
 @engine_options
 @click.pass_obj
 def wards_cmd(obj, category, ward_spec, week, month, period_text, date_from, date_to, weight, fmt,
