@@ -17,6 +17,7 @@ import pandas as pd
 
 from hotspots import cells as h3cells
 from hotspots._errors import InputError
+from hotspots._validate import check_geoframe
 from hotspots.binning import StudyArea, check_wards, study_area
 from hotspots.periods import Period, month_period, parse_period, range_period, week_period
 from hotspots.settings import CATEGORIES, Settings, get_settings
@@ -73,20 +74,13 @@ def check_incidents(incidents: Any, *, name: str = "incidents") -> None:
     InputError
         Naming the argument, what was expected, what came and a hint.
     """
-    if not isinstance(incidents, gpd.GeoDataFrame):
-        msg = (f"`{name}` must be a GeoDataFrame of incidents (see hotspots.schema), not "
-               f"{type(incidents).__name__}.")
-        raise InputError(msg)
+    check_geoframe(incidents, name, expected="of incidents (see hotspots.schema)",
+                   empty_hint=". Has a filter removed every row?",
+                   crs_hint="incidents are in EPSG:27700 (use set_crs('EPSG:27700') if they are).")
     missing = [c for c in _NEEDED if c not in incidents.columns]
     if missing:
         msg = (f"`{name}` lacks the column(s) {', '.join(missing)}; expected the incident data "
                "model's columns (load incidents with IncidentStore.load or hotspots.ingest).")
-        raise InputError(msg)
-    if incidents.crs is None:
-        msg = f"`{name}` has no CRS; incidents are in EPSG:27700 (use set_crs('EPSG:27700') if they are)."
-        raise InputError(msg)
-    if len(incidents) == 0:
-        msg = f"`{name}` contains zero rows. Has a filter removed every row?"
         raise InputError(msg)
     if not pd.api.types.is_datetime64_any_dtype(incidents["occurred_at"]):
         msg = (f"`{name}` column occurred_at is {incidents['occurred_at'].dtype}, not a datetime; "

@@ -23,6 +23,7 @@ import shapely
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from hotspots._errors import InputError
+from hotspots._validate import check_geoframe
 from hotspots.settings import Settings, get_settings
 from routing._matrix import (
     UNREACHABLE_S,
@@ -201,15 +202,9 @@ def plan_patrols(
 
 
 def _check_stops(stops: Any) -> gpd.GeoDataFrame:
-    if not isinstance(stops, gpd.GeoDataFrame):
-        msg = f"`stops` must be a GeoDataFrame from stops_from_ranking, not {type(stops).__name__}."
-        raise InputError(msg)
-    if len(stops) == 0:
-        msg = "`stops` contains zero rows: there is nothing to patrol. Has a filter removed every hotspot?"
-        raise InputError(msg)
-    if stops.crs is None:
-        msg = "`stops` has no CRS; set one with GeoDataFrame.set_crs (stops_from_ranking gives EPSG:27700)."
-        raise InputError(msg)
+    check_geoframe(stops, "stops", expected="from stops_from_ranking",
+                   empty_hint=": there is nothing to patrol. Has a filter removed every hotspot?",
+                   crs_hint="set one with GeoDataFrame.set_crs (stops_from_ranking gives EPSG:27700).")
     for col in ("prize", "dwell_min"):
         if col not in stops.columns:
             msg = f"`stops` has no {col!r} column; build stops with routing.stops_from_ranking."

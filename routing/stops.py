@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from hotspots._errors import InputError
+from hotspots._validate import check_geoframe
 from hotspots.settings import CATEGORIES, Settings, get_settings
 from routing._matrix import graph_index, nearest_nodes, street_distances
 from routing.network import BNG
@@ -104,15 +105,9 @@ def stops_from_ranking(
         An empty ranking, missing columns, a bad prize, dwell or window.
     """
     settings = settings or get_settings()
-    if not isinstance(ranking, gpd.GeoDataFrame):
-        msg = f"`ranking` must be a GeoDataFrame from rank_hotspots, not {type(ranking).__name__}."
-        raise InputError(msg)
-    if len(ranking) == 0:
-        msg = "`ranking` contains zero rows, so there are no stops. Has a filter removed every row?"
-        raise InputError(msg)
-    if ranking.crs is None:
-        msg = "`ranking` has no CRS; set one with GeoDataFrame.set_crs (rank_hotspots gives EPSG:27700)."
-        raise InputError(msg)
+    check_geoframe(ranking, "ranking", expected="from rank_hotspots",
+                   empty_hint=", so there are no stops. Has a filter removed every row?",
+                   crs_hint="set one with GeoDataFrame.set_crs (rank_hotspots gives EPSG:27700).")
     prize = prize or settings.patrol_prize
     if prize not in PRIZES:
         msg = f"`prize` is {prize!r}; expected one of {', '.join(PRIZES)}."
