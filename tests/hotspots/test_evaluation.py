@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import geopandas as gpd
-import h3
 import numpy as np
 import pandas as pd
 import pytest
-import shapely
-from pyproj import Transformer
 
 from hotspots import InputError
 from hotspots.binning import study_area
@@ -18,29 +14,13 @@ from hotspots.evaluation import (
     rolling_backtest,
     summarise_backtest,
 )
-from hotspots.periods import parse_period
-from hotspots.schema import make_incidents
 from hotspots.stats import gi_star
-
-TO_BNG = Transformer.from_crs(4326, 27700, always_xy=True)
-ASB = "Anti-social behaviour"
-VIOLENCE = "Violence and sexual offences"
+from tests.hotspots.hexes import ASB, VIOLENCE, centre, incidents, two_wards, week_day
 
 
 @pytest.fixture
 def wards():
-    return gpd.GeoDataFrame(
-        {"ward_code": ["W1", "W2"], "ward_name": ["West", "East"]},
-        geometry=[shapely.box(430000, 433000, 431500, 434200), shapely.box(431500, 433000, 432600, 434000)],
-        crs=27700,
-    )
-
-
-def centre(lat, lng):
-    cell = h3.latlng_to_cell(lat, lng, 10)
-    clat, clng = h3.cell_to_latlng(cell)
-    x, y = TO_BNG.transform(clng, clat)
-    return x, y, h3.str_to_int(cell)
+    return two_wards()
 
 
 A = centre(53.7945, -1.5410)
@@ -50,19 +30,11 @@ D = centre(53.7930, -1.5300)
 
 
 def at(week, day=2):
-    return (parse_period(week).start + pd.Timedelta(days=day, hours=13)).tz_localize(None)
+    return week_day(week, day, hour=13)
 
 
 def frame(rows, settings):
-    xs, ys, ts, types = [], [], [], []
-    for (x, y, _), when, crime, n in rows:
-        xs += [x] * n
-        ys += [y] * n
-        ts += [when] * n
-        types += [crime] * n
-    return make_incidents(incident_id=[f"e{i}" for i in range(len(xs))], occurred_at=pd.Series(ts),
-                          time_precision="minute", crime_type=types, x=xs, y=ys, source="test",
-                          settings=settings)
+    return incidents(rows, settings, prefix="e")
 
 
 @pytest.fixture

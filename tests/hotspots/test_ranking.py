@@ -7,15 +7,11 @@ import re
 import warnings
 
 import esda
-import geopandas as gpd
-import h3
 import libpysal
 import numpy as np
 import pandas as pd
 import pytest
-import shapely
 from geopandas.testing import assert_geodataframe_equal
-from pyproj import Transformer
 
 from hotspots import InputError
 from hotspots.binning import study_area
@@ -29,53 +25,18 @@ from hotspots.ranking import (
     rank_wards,
     window_period,
 )
-from hotspots.schema import make_incidents
-
-TO_BNG = Transformer.from_crs(4326, 27700, always_xy=True)
-ASB = "Anti-social behaviour"
-VIOLENCE = "Violence and sexual offences"
+from tests.hotspots.hexes import ASB, VIOLENCE, centre, incidents, two_wards, week_day
 
 
 @pytest.fixture
 def wards():
-    """Two hand-made wards sharing the edge x = 431500 (EPSG:27700)."""
-    return gpd.GeoDataFrame(
-        {"ward_code": ["W1", "W2"], "ward_name": ["West", "East"]},
-        geometry=[shapely.box(430000, 433000, 431500, 434200), shapely.box(431500, 433000, 432600, 434000)],
-        crs=27700,
-    )
-
-
-def centre(lat, lng, res=10):
-    """The BNG centre of the cell holding a lat/lng (and the cell)."""
-    cell = h3.latlng_to_cell(lat, lng, res)
-    clat, clng = h3.cell_to_latlng(cell)
-    x, y = TO_BNG.transform(clng, clat)
-    return x, y, h3.str_to_int(cell)
+    return two_wards()
 
 
 # Three cells well inside the hand-made wards (W1 west, W2 east).
 A = centre(53.7945, -1.5410)   # W1
 B = centre(53.7945, -1.5205)   # W2
 C_ = centre(53.7970, -1.5330)  # W1, away from A
-
-
-def week_day(week: str, day: int = 2, hour: int = 12) -> pd.Timestamp:
-    monday = parse_period(week).start
-    return (monday + pd.Timedelta(days=day, hours=hour)).tz_localize(None)
-
-
-def incidents(rows, settings, precision="minute"):
-    """rows: (point, timestamp, crime type, repeat)."""
-    xs, ys, times, types = [], [], [], []
-    for (x, y, _), when, crime, repeat in rows:
-        xs += [x] * repeat
-        ys += [y] * repeat
-        times += [when] * repeat
-        types += [crime] * repeat
-    return make_incidents(incident_id=[f"i{i}" for i in range(len(xs))], occurred_at=pd.Series(times),
-                          time_precision=precision, crime_type=types, x=xs, y=ys, source="test",
-                          settings=settings)
 
 
 @pytest.fixture
