@@ -232,7 +232,6 @@ class Pairs:
     x_bad: np.ndarray  # per pair: text that is not a finite number
     y_bad: np.ndarray
     codes: np.ndarray  # per row: index of its pair
-    words: pa.Array | None = None  # per pair: its text ("x<US>y"), when read from text
 
 
 _SEP = "\x1f"
@@ -258,7 +257,101 @@ def text_pairs(x_col, y_col) -> Pairs:
     parts = pc.split_pattern(words, _SEP, max_splits=1)
     xv, xem, xb = _parse_numbers(pc.list_element(parts, 0))
     yv, yem, yb = _parse_numbers(pc.list_element(parts, 1))
-    return Pairs(xv, yv, xem, yem, xb, yb, encoded.indices.to_numpy(zero_copy_only=False), words)
+    return Pairs(xv, yv, xem, yem, xb, yb, encoded.indices.to_numpy(zero_copy_only=False))
+
+
+def float_pairs(x_col, y_col) -> Pairs:
+    """Distinct pairs of two columns the reader parsed as finite numbers (null where empty).
+
+    The rows with an empty coordinate share three more pairs: no x, no y, neither."""
+    x = _floats(x_col)
+    y = _floats(y_col)
+    x_empty, y_empty = np.isnan(x), np.isnan(y)
+    valid = ~x_empty & ~y_empty
+    codes = np.empty(len(x), dtype=np.int64)
+    everywhere = bool(valid.all())
+    vx, vy = (x, y) if everywhere else (x[valid], y[valid])
+    inverse, ux, uy = _factorize_pairs(vx, vy)
+    if everywhere:
+        codes[:] = inverse
+    else:
+        codes[valid] = inverse
+    k = len(ux)
+    codes[x_empty & ~y_empty] = k
+    codes[y_empty & ~x_empty] = k + 1
+    codes[x_empty & y_empty] = k + 2
+    nan3 = np.full(3, np.nan)
+    ux = np.concatenate([ux, nan3])
+    uy = np.concatenate([uy, nan3])
+    xe = np.concatenate([np.zeros(k, dtype=bool), [True, False, True]])
+    ye = np.concatenate([np.zeros(k, dtype=bool), [False, True, True]])
+    no = np.zeros(k + 3, dtype=bool)
+    return Pairs(ux, uy, xe, ye, no, no.copy(), codes)
+
+
+def _factorize_pairs(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Code of each (x, y) pair, and the distinct pairs.
+
+    The pairs are first told apart by a 64-bit mix of their bits (one integer hash, several
+    times faster than hashing the pairs as complex numbers); the mix is then checked to have
+    merged only equal pairs, and the slow way is taken in the unlikely case it did not.
+    """
+    with np.errstate(over="ignore"):
+        mix = x.view(np.uint64) * np.uint64(0x9E3779B97F4A7C15) ^ y.view(np.uint64)
+    encoded = pc.dictionary_encode(pa.array(mix))  # Arrow's hash table: twice pandas' speed
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    uniq = encoded.dictionary
+    some = np.empty(len(uniq), dtype=np.int64)
+    some[codes] = np.arange(len(x))  # a row of each code (any will do: the check follows)
+    ux, uy = x[some], y[some]
+    if np.array_equal(ux[codes], x) and np.array_equal(uy[codes], y):
+        return codes, ux, uy
+    codes, both = pd.factorize(x + 1j * y)  # pragma: no cover - a collision of the mix
+    return codes, np.ascontiguousarray(both.real), np.ascontiguousarray(both.imag)
+
+
+def _floats(col) -> np.ndarray:
+    """A float column as one numpy array, NaN where null."""
+    arr = combined(col)
+    if arr.null_count:
+        arr = pc.fill_null(arr, np.nan)
+    return arr.to_numpy(zero_copy_only=False)
+
+
+def coordinate_text(values: np.ndarray) -> pa.Array:
+    """Each coordinate as canonical text: six decimals (as police.uk writes them) when that
+    is exact, else the shortest text that reads back as the same number; "" for none.
+
+    Derived ids are made from this text rather than the file's, so a file whose coordinates
+    were re-saved as "-1.53" instead of "-1.530000" still gives the same ids.
+
+    (Six decimals for any value under about 4.5e9 in size; beyond, where no coordinate lies,
+    the shortest text.) Vectorised: a value is a six-decimal number exactly when its
+    millionths, rounded to an
+    integer and divided back, give the value again (the quotient of two exact doubles is
+    correctly rounded, and the next six-decimal number is much further away than the rounding
+    error); those integers are printed in pieces. Only the others go through Python.
+    """
+    values = np.asarray(values, dtype="float64")
+    finite = np.isfinite(values)
+    with np.errstate(invalid="ignore", over="ignore"):
+        millionths = np.where(finite & (np.abs(values) < 2**52 / 1e6), np.round(values * 1e6), 0.0)
+        exact = finite & (millionths / 1e6 == values) & (np.abs(values) < 2**52 / 1e6)
+    whole = np.abs(millionths).astype(np.int64)
+    sign = np.where(np.signbit(values), "-", "")
+    text = pc.binary_join_element_wise(
+        pa.array(sign, type=pa.string()),
+        pc.cast(pa.array(whole // 1_000_000), pa.string()),
+        pc.utf8_lpad(pc.cast(pa.array(whole % 1_000_000), pa.string()), 6, "0"),
+        "",
+    )
+    text = pc.binary_join_element_wise(
+        pc.utf8_slice_codeunits(text, 0, -6), pc.utf8_slice_codeunits(text, -6), ".")
+    other = np.flatnonzero(~exact)
+    if len(other):
+        patch = ["" if v != v else repr(v) for v in values[other].tolist()]
+        text = pc.replace_with_mask(text, pa.array(~exact), pa.array(patch, type=pa.string()))
+    return text
 
 
 def number_pairs(x: np.ndarray, y: np.ndarray, missing: np.ndarray) -> Pairs:
@@ -340,29 +433,35 @@ class Located:
 
 
 class PointCache:
-    """Coordinate pairs already checked and built during one read, by CRS and text: police.uk
+    """Coordinate pairs already checked and built during one read, by CRS and value: police.uk
     files repeat the same anonymous map points month after month."""
 
     def __init__(self) -> None:
-        self._known: dict[str, tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._known: dict[str, tuple[pd.Index, np.ndarray, np.ndarray, np.ndarray]] = {}
 
-    def lookup(self, crs: str, words: pa.Array) -> np.ndarray:
-        """Index of each pair text in the cache, -1 where it is new."""
-        if crs not in self._known:
-            return np.full(len(words), -1, dtype=np.int64)
-        found = pc.index_in(words, value_set=self._known[crs][0])
-        return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    def lookup(self, crs: str, x: np.ndarray, y: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """Index of each (x, y) in the cache, -1 where it is new or not `valid`."""
+        found = np.full(len(x), -1, dtype=np.int64)
+        if crs in self._known and valid.any():
+            found[valid] = self._known[crs][0].get_indexer(x[valid] + 1j * y[valid])
+        return found
 
-    def get(self, crs: str) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]:
+    def get(self, crs: str) -> tuple[pd.Index, np.ndarray, np.ndarray, np.ndarray]:
         return self._known[crs]
 
-    def add(self, crs: str, words: pa.Array, inside: np.ndarray, swapped: np.ndarray,
-            shapes: np.ndarray) -> None:
+    def add(self, crs: str, x: np.ndarray, y: np.ndarray, valid: np.ndarray, inside: np.ndarray,
+            swapped: np.ndarray, shapes: np.ndarray) -> None:
+        """Remember the `valid` pairs (each value once)."""
+        keys = x[valid] + 1j * y[valid]
+        _, first = np.unique(keys, return_index=True)
+        take = np.flatnonzero(valid)[np.sort(first)]
+        keys, inside, swapped, shapes = x[take] + 1j * y[take], inside[take], swapped[take], shapes[take]
         if crs in self._known:
-            w, i, s, p = self._known[crs]
-            words, inside = pa.concat_arrays([w, words]), np.concatenate([i, inside])
-            swapped, shapes = np.concatenate([s, swapped]), np.concatenate([p, shapes])
-        self._known[crs] = (words, inside, swapped, shapes)
+            k, i, s, p = self._known[crs]
+            keys = np.concatenate([k.to_numpy(), keys])
+            inside, swapped = np.concatenate([i, inside]), np.concatenate([s, swapped])
+            shapes = np.concatenate([p, shapes])
+        self._known[crs] = (pd.Index(keys), inside, swapped, shapes)
 
 
 def locate(pairs: Pairs, crs: pyproj.CRS, cache: PointCache | None = None) -> Located:
@@ -376,9 +475,10 @@ def locate(pairs: Pairs, crs: pyproj.CRS, cache: PointCache | None = None) -> Lo
     inside = np.zeros(n, dtype=bool)
     swapped = np.zeros(n, dtype=bool)
     shapes = np.full(n, None, dtype=object)
+    valid_all = ~(p.x_empty | p.y_empty | p.x_bad | p.y_bad)
     todo = np.arange(n)
-    if cache is not None and p.words is not None:
-        known = cache.lookup(src, p.words)
+    if cache is not None:
+        known = cache.lookup(src, p.x, p.y, valid_all)
         hit = known >= 0
         if hit.any():
             _, c_inside, c_swapped, c_shapes = cache.get(src)
@@ -386,7 +486,7 @@ def locate(pairs: Pairs, crs: pyproj.CRS, cache: PointCache | None = None) -> Lo
             shapes[hit] = c_shapes[known[hit]]
             todo = np.flatnonzero(~hit)
     x, y = p.x[todo], p.y[todo]
-    valid = ~(p.x_empty | p.y_empty | p.x_bad | p.y_bad)[todo]
+    valid = valid_all[todo]
     ex, en = transform(x, y, src)
     projected = not crs.is_geographic and _transformer(src, BNG) is not None
     if crs.is_geographic:
@@ -399,9 +499,8 @@ def locate(pairs: Pairs, crs: pyproj.CRS, cache: PointCache | None = None) -> Lo
     where = np.flatnonzero(new_inside)
     new_shapes[where] = shapely.points(ex[where], en[where])
     inside[todo], swapped[todo], shapes[todo] = new_inside, new_swapped, new_shapes
-    if cache is not None and p.words is not None and len(todo):
-        cache.add(src, p.words.take(pa.array(todo, type=pa.int64())), new_inside, new_swapped,
-                  new_shapes)
+    if cache is not None and len(todo):
+        cache.add(src, x, y, valid, new_inside, new_swapped, new_shapes)
     return Located(pairs, inside, swapped, shapes, projected)
 
 
@@ -689,26 +788,30 @@ class PoliceFields:
     distinct value."""
 
     month_codes: np.ndarray  # per row
+    month_words: pa.Array  # per month text: the text, trimmed
     month_ns: np.ndarray  # per month text: first instant of the month, UTC nanoseconds
     bad_month: np.ndarray  # per month text
     btp: np.ndarray | None  # per row: reported by British Transport Police (None: no column)
+    reporter_codes: np.ndarray | None  # per row (None: no column)
+    reporter_words: pa.Array | None  # per force text: the text, trimmed
     types: Types
 
 
 def police_fields(month, reporter, crime_type, settings: Settings) -> PoliceFields:
     """Look up the month, force and crime type columns of a police.uk file."""
     months = as_dictionary(month)
-    month_ns, bad_month = _month_starts(months.dictionary.to_pylist(), settings.timezone)
-    btp = None
+    month_words = pc.utf8_trim_whitespace(months.dictionary)
+    month_ns, bad_month = _month_starts(month_words.to_pylist(), settings.timezone)
+    btp = reporter_codes = reporter_words = None
     if reporter is not None:
         reporters = as_dictionary(reporter)
-        is_btp = pc.equal(pc.utf8_lower(pc.utf8_trim_whitespace(reporters.dictionary)),
-                          "british transport police").to_numpy(zero_copy_only=False)
-        if is_btp.any():
-            btp = np.asarray(is_btp, dtype=bool)[reporters.indices.to_numpy(zero_copy_only=False)]
-        else:
-            btp = np.zeros(len(reporters), dtype=bool)
-    return PoliceFields(months.indices.to_numpy(zero_copy_only=False), month_ns, bad_month, btp,
+        reporter_words = pc.utf8_trim_whitespace(reporters.dictionary)
+        reporter_codes = reporters.indices.to_numpy(zero_copy_only=False)
+        is_btp = np.asarray(pc.equal(pc.utf8_lower(reporter_words), "british transport police")
+                            .to_numpy(zero_copy_only=False), dtype=bool)
+        btp = is_btp[reporter_codes] if is_btp.any() else np.zeros(len(reporter_codes), dtype=bool)
+    return PoliceFields(months.indices.to_numpy(zero_copy_only=False), month_words, month_ns,
+                        bad_month, btp, reporter_codes, reporter_words,
                         crime_types(crime_type, settings))
 
 
@@ -741,24 +844,33 @@ def id_column(col, *, trimmed: bool = False) -> IdColumn:
             return id_column(pc.utf8_trim_whitespace(col), trimmed=True)
         return IdColumn(col, missing, None)
     mixes, spaced = [], False
+    k = min(width, 8)
     for chunk, w in zip(chunks, widths, strict=True):
-        full = np.zeros(len(chunk), dtype=np.uint64)
         nonempty = w > 0
-        if nonempty.any():
-            offsets = _offsets(chunk)
-            # Empty ids take no bytes, so the others lie back to back in the data buffer.
-            data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
-            rows = data.reshape(-1, width)
-            k = min(width, 8)
-            head = np.zeros((len(rows), 8), dtype=np.uint8)
-            tail = np.zeros((len(rows), 8), dtype=np.uint8)
-            head[:, :k] = rows[:, :k]
-            tail[:, :k] = rows[:, width - k:]
-            spaced = spaced or bool(_SPACE[rows[:, 0]].any() or _SPACE[rows[:, -1]].any())
-            mix = head.view("<u8").ravel() * np.uint64(0x9E3779B97F4A7C15)
-            mix ^= tail.view("<u8").ravel()
+        n_full = int(nonempty.sum())
+        if not n_full:
+            mixes.append(np.zeros(len(chunk), dtype=np.uint64))
+            continue
+        offsets = _offsets(chunk)
+        # Empty ids take no bytes, so the others lie back to back in the data buffer.
+        rows = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+        rows = rows.reshape(n_full, width)
+        if k == 8:
+            head = np.ascontiguousarray(rows[:, :8]).view("<u8").ravel()
+            tail = np.ascontiguousarray(rows[:, width - 8:]).view("<u8").ravel()
+        else:
+            pad = np.zeros((2, n_full, 8), dtype=np.uint8)
+            pad[0, :, :k], pad[1, :, :k] = rows[:, :k], rows[:, width - k:]
+            head, tail = pad[0].view("<u8").ravel(), pad[1].view("<u8").ravel()
+        spaced = spaced or bool(_SPACE[rows[:, 0]].any() or _SPACE[rows[:, -1]].any())
+        mix = head * np.uint64(0x9E3779B97F4A7C15)
+        mix ^= tail
+        if n_full == len(chunk):
+            mixes.append(mix)
+        else:
+            full = np.zeros(len(chunk), dtype=np.uint64)
             full[nonempty] = mix
-        mixes.append(full)
+            mixes.append(full)
     if spaced and not trimmed:
         return id_column(pc.utf8_trim_whitespace(col), trimmed=True)
     return IdColumn(col, missing, np.concatenate(mixes))
@@ -775,7 +887,7 @@ def duplicated_positions(ids: IdColumn, candidates: np.ndarray) -> np.ndarray:
     pos = np.flatnonzero(candidates & ~ids.missing)
     if ids.mix is not None:
         mixed = ids.mix[pos]
-        ordered = np.sort(mixed)
+        ordered = np.sort(mixed)  # numpy's sort of integers beats any hash table here
         if not (ordered[1:] == ordered[:-1]).any():
             return np.zeros(0, dtype=np.int64)
         pos = pos[pd.Series(mixed).duplicated(keep=False).to_numpy()]
@@ -820,13 +932,18 @@ def derive_ids(parts: Sequence[pa.Array]) -> pa.Array:
     run_start = np.maximum.accumulate(np.where(new_run, np.arange(n), 0))
     occurrence = np.empty(n, dtype=np.int64)
     occurrence[order] = np.arange(n) - run_start + 1
-    hexed = _HEX[np.frombuffer(bytes(digests), dtype=np.uint8)].reshape(-1, 10).view("S20").ravel()
+    hexed = _HEX[np.frombuffer(bytes(digests), dtype=np.uint8)].view(np.uint8).reshape(-1, 20)
+    # "derived-" + 20 hex digits + "-", 29 bytes, built in place; then the occurrence number.
+    width = len(DERIVED_PREFIX) + 21
+    head = np.empty((n, width), dtype=np.uint8)
+    head[:, :len(DERIVED_PREFIX)] = np.frombuffer(DERIVED_PREFIX.encode(), dtype=np.uint8)
+    head[:, len(DERIVED_PREFIX):-1] = hexed[codes]
+    head[:, -1] = ord("-")
+    offsets = np.arange(n + 1, dtype=np.int32) * width
     return pc.binary_join_element_wise(
-        pa.scalar(DERIVED_PREFIX.rstrip("-")),
-        pa.array(hexed, type=pa.binary()).cast(pa.string()).take(pa.array(codes)),
-        pc.cast(pa.array(occurrence), pa.string()),
-        "-",
-    )
+        pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(head)),
+        pc.cast(pa.array(occurrence), pa.string()), "")
 
 
-_HEX = np.frombuffer(b"".join(f"{i:02x}".encode() for i in range(256)), dtype="S2").view(np.uint16)
+#: The two hex digits of each byte value, as one 16-bit item.
+_HEX = np.frombuffer(b"".join(f"{i:02x}".encode() for i in range(256)), dtype=np.uint16)

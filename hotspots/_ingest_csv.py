@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from hotspots._errors import Problem
 from hotspots._ingest_sources import Source
 
 HEAD_BYTES = 1 << 16
-BLOCK_BYTES = 1 << 20
+BLOCK_BYTES = 4 << 20
 MEMBER_IN_MEMORY_BYTES = 256 * 2**20  # zip members up to this size are decompressed at once
 
 STRING = pa.string()
@@ -49,16 +50,25 @@ class CsvTable:
     source: Source | None = None
     head: CsvHead | None = None
     newlines_in_values: bool = True
+    _full: pa.Table | None = field(default=None, repr=False)
 
     def full(self) -> pa.Table | None:
-        """Every column of the file (read again when only some were), or None if that fails."""
-        if self.table is not None and self.table.num_columns == len(self.header):
-            return self.table
+        """Every column of the file as text (read again when only some were, or some were read
+        as numbers), or None if that fails. Kept once read: only files with problems need it."""
+        if self._full is not None:
+            return self._full
+        t = self.table
+        if (t is not None and t.num_columns == len(self.header)
+                and all(pa.types.is_string(c.type) for c in t.columns)):
+            return t
         if self.source is None or self.head is None:
             return None
         head = CsvHead(self.encoding, self.head.header, self.head.first_line)
         again = read_table(self.source, head, {}, newlines_in_values=self.newlines_in_values)
-        return None if isinstance(again, Problem) else again.table
+        if isinstance(again, Problem):
+            return None
+        self._full = again.table
+        return self._full
 
 
 def not_text(source: Source, why: str) -> Problem:
@@ -182,10 +192,17 @@ def read_table(source: Source, head: CsvHead, types: dict[str, pa.DataType], *,
     which saves time and memory. `newlines_in_values=False` is faster, for files known to have
     no line breaks inside quoted values (a break there splits the row, which is then reported
     as malformed).
+
+    Types other than text are a shortcut for clean files: should a typed column hold a value
+    that does not convert (or a number that is not finite), the file is read again with every
+    column as text, so that the checks can quote each bad value as the file has it.
     """
-    column_types = {name: types.get(name, STRING) for name in head.header}
+    text_types = {name: STRING for name in head.header}
+    column_types = text_types | {name: t for name, t in types.items() if name in text_types}
+    typed = any(t != STRING for t in column_types.values())
     encoding = head.encoding
-    for _attempt in range(2):
+    advance = _Clamped(source.size, advance) if advance is not None else None
+    for _attempt in range(3):
         malformed: list[str] = []
 
         def on_bad_row(row, malformed=malformed) -> str:
@@ -200,6 +217,9 @@ def read_table(source: Source, head: CsvHead, types: dict[str, pa.DataType], *,
             if "UTF8" in text and encoding == "utf-8":
                 encoding = "cp1252"  # UTF-8 in the first bytes, Windows-1252 further on
                 continue
+            if typed and "conversion error" in text:
+                column_types, typed = text_types, False
+                continue
             text = text.replace("CSV parse error: ", "")
             return Problem(source.name, None, None, None, f"cannot be read as CSV ({text})",
                            kind="not CSV")
@@ -208,6 +228,9 @@ def read_table(source: Source, head: CsvHead, types: dict[str, pa.DataType], *,
         except (OSError, pa.ArrowException, EOFError) as exc:
             return Problem(source.name, None, None, None, f"cannot be read ({exc})",
                            kind="unreadable")
+        if typed and not _all_finite(table):
+            column_types, typed = text_types, False
+            continue
         # Hand the reader's block buffers back to the system: the checks that follow allocate
         # through numpy, which cannot reuse what Arrow's allocator keeps.
         pa.default_memory_pool().release_unused()
@@ -215,6 +238,28 @@ def read_table(source: Source, head: CsvHead, types: dict[str, pa.DataType], *,
         return CsvTable(table, encoding, rows, list(head.header), malformed, source, head,
                         newlines_in_values)
     return not_text(source, "its bytes are neither UTF-8 nor Windows-1252 text")  # pragma: no cover
+
+
+def _all_finite(table: pa.Table) -> bool:
+    """False when a floating-point column holds NaN or an infinity (nulls are fine)."""
+    for col in table.columns:
+        if pa.types.is_floating(col.type) and pc.any(pc.invert(pc.is_finite(col))).as_py():
+            return False
+    return True
+
+
+class _Clamped:
+    """Progress for one file that never passes the file's size (a file read twice)."""
+
+    def __init__(self, total: int, advance: Callable[[int], None]) -> None:
+        self._left = total
+        self._advance = advance
+
+    def __call__(self, step: int) -> None:
+        step = min(step, self._left)
+        if step > 0:
+            self._left -= step
+            self._advance(step)
 
 
 def _parse(source: Source, encoding: str, column_types, on_bad_row, advance,
@@ -227,6 +272,7 @@ def _parse(source: Source, encoding: str, column_types, on_bad_row, advance,
                                        invalid_row_handler=on_bad_row)
     convert_options = pacsv.ConvertOptions(
         column_types=column_types, strings_can_be_null=False, quoted_strings_can_be_null=False,
+        null_values=[""],  # only an empty number is missing: "NA" or "null" is a bad value
         include_columns=include,
     )
     if source.member is None:

@@ -11,7 +11,7 @@ import re
 import sys
 import warnings
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from os import PathLike
 
@@ -64,6 +64,10 @@ POLICEUK_REQUIRED: tuple[str, ...] = ("Crime ID", "Month", "Longitude", "Latitud
 POLICEUK_READ: tuple[str, ...] = ("Crime ID", "Month", "Reported by", "Longitude", "Latitude",
                                   "Crime type", "Context")
 BTP = "British Transport Police"
+#: How the police.uk columns are read, by `_key` of their names (others as text).
+POLICEUK_TYPES: dict[str, pa.DataType] = {
+    "longitude": pa.float64(), "latitude": pa.float64(),
+}
 
 #: Files of this many bytes or more get a progress bar on a terminal (about 150,000 police.uk
 #: rows or 400,000 force-export rows; every file of a million rows is over it).
@@ -328,15 +332,21 @@ def _read_source(src: Source, *, format: str, columns: ForceColumns, source: str
             return None
     # Every column is read as text and checked here. Police.uk values hold no line breaks, which
     # lets the reader split the file into blocks without tracking quotes; and of a police.uk
-    # file only the columns that are checked or identify an incident are converted.
+    # file only the columns that are checked or identify an incident are converted, the
+    # coordinates straight to numbers (the reader falls back to text should one not be a
+    # number). The columns of few values stay text: Arrow's dictionary conversion costs more
+    # than encoding them afterwards.
     include = None
+    types: dict[str, pa.DataType] = {}
     if kind == "police.uk":
         wanted = {_key(c) for c in POLICEUK_READ}
         names = [h for h in sniffed.header if _key(h) in wanted]
         if len(set(names)) == len(names):
             include = names
+            types = {h: POLICEUK_TYPES[_key(h)] for h in names if _key(h) in POLICEUK_TYPES}
+
     def read() -> CsvTable | Problem:
-        return read_table(src, sniffed, {}, include=include,
+        return read_table(src, sniffed, types, include=include,
                           newlines_in_values=kind != "police.uk", advance=advance)
 
     def meanwhile() -> None:
@@ -462,14 +472,32 @@ def _police_uk(table: CsvTable, rows: _Rows, *, label: str) -> _Part | None:
     col = {c: t.column(i) for c, i in where.items() if i is not None}
     settings = rows.settings
     wgs84 = pyproj.CRS.from_user_input("EPSG:4326")
+    as_numbers = pa.types.is_floating(col["Longitude"].type) and pa.types.is_floating(
+        col["Latitude"].type)
 
-    ids, (pairs, fields), _ = _ids(
-        t, where["Crime ID"], order=POLICEUK_READ,
-        also=(lambda: checks.text_pairs(col["Longitude"], col["Latitude"]),
-              lambda: checks.police_fields(col["Month"], col.get("Reported by"),
-                                           col["Crime type"], settings)))
-    located = checks.locate(pairs, wgs84, rows.points)
+    def own_ids() -> tuple[checks.IdColumn, np.ndarray]:
+        own = checks.id_column(col["Crime ID"])
+        return own, checks.duplicated_positions(own, ~own.missing)
+
+    def points() -> checks.Located:  # here: PROJ is set up for this thread
+        pairs = (checks.float_pairs if as_numbers else checks.text_pairs)(
+            col["Longitude"], col["Latitude"])
+        return checks.locate(pairs, wgs84, rows.points)
+
+    located, (own, repeated), fields = _run(
+        points, own_ids,
+        lambda: checks.police_fields(col["Month"], col.get("Reported by"), col["Crime type"],
+                                     settings))
+    # The ASB ids (a Python loop over distinct rows) are made in another thread while this one
+    # checks the rows; they are needed only when the kept rows are gathered.
+    derived = _later(_police_derived, own.missing, fields, located.pairs, col.get("Context"))
+    ids = _Ids(own.own, own.missing, derived, repeated)
     types = fields.types
+    if as_numbers:
+        # Only a message needs the text: read it again then (the numbers are all good).
+        x_text, y_text = _file_text(table, where["Longitude"]), _file_text(table, where["Latitude"])
+    else:
+        x_text, y_text = checks.values_at(col["Longitude"]), checks.values_at(col["Latitude"])
     # Free the columns no message will quote (repeated ids read the whole rows again).
     col = {c: col[c] for c in ("Month", "Longitude", "Latitude")}
     table.table = t = None
@@ -481,8 +509,7 @@ def _police_uk(table: CsvTable, rows: _Rows, *, label: str) -> _Part | None:
         pos, at = rows.at(fields.bad_month[fields.month_codes] & rows.active)
         rows.problems.add_rows(rows.file, at, "Month", checks.values_at(col["Month"]),
                                "is not a month like 2024-05", "unparseable month", pos)
-    good_point = _coordinates(rows, located, checks.values_at(col["Longitude"]),
-                              checks.values_at(col["Latitude"]), "Longitude", "Latitude", wgs84)
+    good_point = _coordinates(rows, located, x_text, y_text, "Longitude", "Latitude", wgs84)
     _type_problems(rows, types, "Crime type")
     keep = _duplicates(table, ids, rows, "Crime ID") & good_point
     if rows.problems:
@@ -491,6 +518,51 @@ def _police_uk(table: CsvTable, rows: _Rows, *, label: str) -> _Part | None:
     precision = np.zeros(rows.n, dtype=np.int8)  # month
     return _part(keep, ids, lambda k: fields.month_ns[fields.month_codes[k]], precision, types,
                  located, label)
+
+
+def _police_derived(missing: np.ndarray, fields: checks.PoliceFields, pairs: checks.Pairs,
+                    context: pa.ChunkedArray | None) -> pa.Array:
+    """Ids of the rows without a Crime ID (ASB), from their fields in `POLICEUK_READ` order
+    (Month, Reported by, Longitude, Latitude, Crime type, Context; those the file has).
+
+    The fields enter as trimmed text, the coordinates as canonical text
+    (`checks.coordinate_text`): police.uk writes six decimals, so its files give the same ids
+    as hashing their text would. Each field is taken from its distinct values.
+    """
+    if not missing.any():
+        return pa.array([], type=pa.string())
+    pos = np.flatnonzero(missing)
+
+    def at(words: pa.Array, codes: np.ndarray) -> pa.Array:
+        return words.take(pa.array(codes[pos]))
+
+    used, inverse = np.unique(pairs.codes[pos], return_inverse=True)
+    inverse = pa.array(inverse.ravel())
+    parts = [at(fields.month_words, fields.month_codes)]
+    if fields.reporter_codes is not None:
+        parts.append(at(fields.reporter_words, fields.reporter_codes))
+    parts += [checks.coordinate_text(pairs.x[used]).take(inverse),
+              checks.coordinate_text(pairs.y[used]).take(inverse),
+              at(fields.types.words, fields.types.codes)]
+    if context is not None:
+        if not checks.lengths(context).any():
+            parts.append(_repeat("", len(pos)))
+        else:
+            parts.append(checks.as_strings(checks.combined(context.take(pa.array(pos)))))
+    return checks.derive_ids(parts)
+
+
+def _file_text(table: CsvTable, index: int) -> Callable[[np.ndarray], list[str | None]]:
+    """The text of the file's column `index` (of the columns read) at some rows, read again
+    from the file when first asked for (for messages)."""
+    name = table.table.column_names[index]
+
+    def take(pos: np.ndarray) -> list[str | None]:
+        full = table.full()
+        if full is None:
+            return [None] * len(pos)
+        return checks.values_at(full.column(name))(pos)
+    return take
 
 
 # --- force exports ------------------------------------------------------------------------------
@@ -739,6 +811,22 @@ def _run(here: Callable[[], object], *jobs: Callable[[], object]) -> list:
 _WORKERS = min(4, os.cpu_count() or 1)  # threads besides the calling one
 
 
+def _later(fn: Callable[..., object], *args: object) -> Future:
+    """`fn(*args)` started in another thread (or run now when there is one core)."""
+    if _WORKERS < 2:
+        done: Future = Future()
+        try:
+            done.set_result(fn(*args))
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever asks for the result
+            done.set_exception(exc)
+        return done
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        return pool.submit(fn, *args)
+    finally:
+        pool.shutdown(wait=False)
+
+
 def _coordinates(rows: _Rows, located: checks.Located, x_text: Callable, y_text: Callable,
                  x_name: str, y_name: str, crs: pyproj.CRS) -> np.ndarray:
     """Leave out rows with no coordinates (counted), record the others' problems, and return
@@ -796,21 +884,27 @@ class _Ids:
 
     own: pa.Array | pa.ChunkedArray
     missing: np.ndarray  # bool per row
-    derived: pa.Array  # one per missing row, in row order
+    derived: pa.Array | Future  # one per missing row, in row order (or its future)
     repeated: np.ndarray  # positions of rows whose own id is not unique in the file
 
     def kept(self, keep: np.ndarray) -> pa.ChunkedArray:
-        """The id of each kept row, chunk by chunk (so no second copy of the column is made)."""
+        """The id of each kept row, chunk by chunk (so no second copy of the column is made):
+        one gather from the chunk's own ids followed by its derived ones."""
+        derived = self.derived.result() if isinstance(self.derived, Future) else self.derived
         out = []
         start = used = 0
         for chunk in _chunks(self.own):
             end = start + len(chunk)
             missing = self.missing[start:end]
-            if missing.any():
-                k = int(missing.sum())
-                chunk = pc.replace_with_mask(chunk, pa.array(missing), self.derived[used:used + k])
+            k = int(missing.sum())
+            if k:
+                pick = np.arange(len(chunk), dtype=np.int64)
+                pick[missing] = len(chunk) + np.arange(k)
+                chunk = pa.concat_arrays([chunk, derived[used:used + k]])
+                out.append(chunk.take(pa.array(pick[keep[start:end]])))
                 used += k
-            out.append(chunk.filter(pa.array(keep[start:end])))
+            else:
+                out.append(chunk.filter(pa.array(keep[start:end])))
             start = end
         return pa.chunked_array(out, type=pa.string())
 
