@@ -159,6 +159,48 @@ def test_coordinates_outside_great_britain(tmp_path, settings):
         read_incidents(path, settings=settings)
 
 
+def test_coordinate_messages_quote_the_file_text(tmp_path, settings):
+    # Clean numbers are read as numbers; a message still quotes the text as the file has it.
+    path = write(tmp_path / "x.csv", policeuk_text([crime(), crime("b" * 64, lon="2.352200",
+                                                                   lat="48.856600")]))
+    with pytest.raises(InputError, match=r"row 3, column 'Longitude/Latitude': '2.352200, "
+                                         r"48.856600' is outside Great Britain"):
+        read_incidents(path, settings=settings)
+
+
+@pytest.mark.parametrize("value", ["NaN", "inf", "NA", "null", "1,5"])
+def test_coordinate_words_are_not_numbers(tmp_path, settings, value):
+    path = write(tmp_path / "x.csv", policeuk_text([crime(), crime("b" * 64, lat=value)]))
+    with pytest.raises(InputError) as caught:
+        read_incidents(path, settings=settings)
+    assert f"row 3, column 'Latitude': {value!r} is not a number" in str(caught.value)
+
+
+def test_asb_ids_do_not_depend_on_coordinate_formatting(tmp_path, settings):
+    # A spreadsheet that re-saves -1.530000 as -1.53 must not turn ASB rows into new incidents.
+    six = write(tmp_path / "six.csv", policeuk_text([asb(lon="-1.530000", lat="53.790000")]))
+    short = write(tmp_path / "short.csv", policeuk_text([asb(lon="-1.53", lat=" 53.79 ")]))
+    ids = read_incidents(six, settings=settings)["incident_id"].tolist()
+    assert read_incidents(short, settings=settings)["incident_id"].tolist() == ids
+    # The same holds when a word among the coordinates (here in a British Transport Police row,
+    # which is left out) has the file read as text.
+    text = write(tmp_path / "text.csv", policeuk_text([
+        asb(lon="-1.53", lat="53.79"),
+        crime(reported_by="British Transport Police", lon="n/a", lat="n/a")]))
+    frame, report = read_incidents_report(text, settings=settings)
+    assert report.excluded["British Transport Police"] == 1
+    assert frame["incident_id"].tolist() == ids
+
+
+def test_ids_of_only_white_space_count_as_missing(tmp_path, settings):
+    path = write(tmp_path / "x.csv", policeuk_text([asb(), crime(crime_id="   ",
+                                                                 crime_type="Anti-social behaviour",
+                                                                 outcome="")]))
+    ids = read_incidents(path, settings=settings)["incident_id"].tolist()
+    assert ids[0].startswith("derived-") and ids[0].endswith("-1")
+    assert ids[1] == ids[0][:-1] + "2"
+
+
 def test_swapped_latitude_and_longitude(tmp_path, settings):
     path = write(tmp_path / "x.csv", policeuk_text([crime(lon="53.801277", lat="-1.548567")]))
     with pytest.raises(InputError, match="latitude and longitude look swapped"):
