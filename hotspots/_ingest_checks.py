@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -268,7 +269,7 @@ def float_pairs(x_col, y_col) -> Pairs:
     y = _floats(y_col)
     x_empty, y_empty = np.isnan(x), np.isnan(y)
     valid = ~x_empty & ~y_empty
-    codes = np.empty(len(x), dtype=np.int64)
+    codes = np.empty(len(x), dtype=np.int32)
     everywhere = bool(valid.all())
     vx, vy = (x, y) if everywhere else (x[valid], y[valid])
     inverse, ux, uy = _factorize_pairs(vx, vy)
@@ -316,6 +317,15 @@ def _floats(col) -> np.ndarray:
     if arr.null_count:
         arr = pc.fill_null(arr, np.nan)
     return arr.to_numpy(zero_copy_only=False)
+
+
+def numbers_at(col, pos: np.ndarray) -> np.ndarray:
+    """The numbers of a coordinate column (numbers, or text parsed as `text_pairs` does) at rows
+    `pos`; NaN where empty or not a number."""
+    if pa.types.is_floating(col.type):
+        return _floats(col)[pos]
+    values, _, _ = _parse_numbers(combined(col.take(pa.array(pos, type=pa.int64()))))
+    return values
 
 
 def coordinate_text(values: np.ndarray) -> pa.Array:
@@ -855,16 +865,13 @@ def id_column(col, *, trimmed: bool = False) -> IdColumn:
         # Empty ids take no bytes, so the others lie back to back in the data buffer.
         rows = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
         rows = rows.reshape(n_full, width)
-        if k == 8:
-            head = np.ascontiguousarray(rows[:, :8]).view("<u8").ravel()
-            tail = np.ascontiguousarray(rows[:, width - 8:]).view("<u8").ravel()
-        else:
-            pad = np.zeros((2, n_full, 8), dtype=np.uint8)
-            pad[0, :, :k], pad[1, :, :k] = rows[:, :k], rows[:, width - k:]
-            head, tail = pad[0].view("<u8").ravel(), pad[1].view("<u8").ravel()
-        spaced = spaced or bool(_SPACE[rows[:, 0]].any() or _SPACE[rows[:, -1]].any())
-        mix = head * np.uint64(0x9E3779B97F4A7C15)
-        mix ^= tail
+        # One pass over the ids copies their first and last 8 bytes; the rest works on those.
+        ends = np.zeros((n_full, 16), dtype=np.uint8)
+        ends[:, :k], ends[:, 8:8 + k] = rows[:, :k], rows[:, width - k:]
+        spaced = spaced or bool(_SPACE[ends[:, 0]].any() or _SPACE[ends[:, 7 + k]].any())
+        halves = ends.view("<u8")
+        mix = halves[:, 0] * np.uint64(0x9E3779B97F4A7C15)
+        mix ^= halves[:, 1]
         if n_full == len(chunk):
             mixes.append(mix)
         else:
@@ -920,10 +927,15 @@ def derive_ids(parts: Sequence[pa.Array]) -> pa.Array:
     bounds = _offsets(distinct).tolist()
     base = hashlib.blake2b(digest_size=10, person=b"hotspots-row")
     digests = bytearray()
-    for start, end in zip(bounds[:-1], bounds[1:], strict=True):
-        h = base.copy()
-        h.update(data[start:end])
-        digests += h.digest()
+    for first in range(0, len(bounds) - 1, _HASH_BATCH):
+        last = min(first + _HASH_BATCH, len(bounds) - 1)
+        for start, end in zip(bounds[first:last], bounds[first + 1:last + 1], strict=True):
+            h = base.copy()
+            h.update(data[start:end])
+            digests += h.digest()
+        # Let a thread waiting for the GIL have it now rather than after the switch interval:
+        # this loop runs beside threads that make many short calls into numpy and Arrow.
+        time.sleep(0)
     # Occurrence number of each row among the identical ones, counted in file order.
     order = np.argsort(codes, kind="stable")
     ranked = codes[order]
@@ -944,6 +956,9 @@ def derive_ids(parts: Sequence[pa.Array]) -> pa.Array:
         pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(head)),
         pc.cast(pa.array(occurrence), pa.string()), "")
 
+
+#: Rows hashed between two offers of the GIL (about a millisecond of work).
+_HASH_BATCH = 1024
 
 #: The two hex digits of each byte value, as one 16-bit item.
 _HEX = np.frombuffer(b"".join(f"{i:02x}".encode() for i in range(256)), dtype=np.uint16)

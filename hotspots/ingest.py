@@ -484,13 +484,27 @@ def _police_uk(table: CsvTable, rows: _Rows, *, label: str) -> _Part | None:
             col["Longitude"], col["Latitude"])
         return checks.locate(pairs, wgs84, rows.points)
 
-    located, (own, repeated), fields = _run(
-        points, own_ids,
-        lambda: checks.police_fields(col["Month"], col.get("Reported by"), col["Crime type"],
-                                     settings))
-    # The ASB ids (a Python loop over distinct rows) are made in another thread while this one
-    # checks the rows; they are needed only when the kept rows are gathered.
-    derived = _later(_police_derived, own.missing, fields, located.pairs, col.get("Context"))
+    # Three threads: this one the points (PROJ is set up here), one the ids, and one the month,
+    # force and crime type and then the ASB ids (a Python loop over distinct rows), which are
+    # needed only when the kept rows are gathered.
+    no_id = checks.lengths(col["Crime ID"]) == 0
+    fields_ready: Future = Future()
+
+    def fields_then_asb_ids() -> pa.Array:
+        try:
+            fields = checks.police_fields(col["Month"], col.get("Reported by"), col["Crime type"],
+                                          settings)
+        except BaseException as exc:
+            fields_ready.set_exception(exc)
+            raise
+        fields_ready.set_result(fields)
+        return _police_derived(no_id, fields, col)
+
+    derived = _later(fields_then_asb_ids)
+    located, (own, repeated) = _run(points, own_ids)
+    fields = fields_ready.result()
+    if not np.array_equal(own.missing, no_id):  # ids of only white space
+        derived = _later(_police_derived, own.missing, fields, col)
     ids = _Ids(own.own, own.missing, derived, repeated)
     types = fields.types
     if as_numbers:
@@ -520,14 +534,14 @@ def _police_uk(table: CsvTable, rows: _Rows, *, label: str) -> _Part | None:
                  located, label)
 
 
-def _police_derived(missing: np.ndarray, fields: checks.PoliceFields, pairs: checks.Pairs,
-                    context: pa.ChunkedArray | None) -> pa.Array:
+def _police_derived(missing: np.ndarray, fields: checks.PoliceFields,
+                    col: dict[str, pa.ChunkedArray]) -> pa.Array:
     """Ids of the rows without a Crime ID (ASB), from their fields in `POLICEUK_READ` order
     (Month, Reported by, Longitude, Latitude, Crime type, Context; those the file has).
 
-    The fields enter as trimmed text, the coordinates as canonical text
-    (`checks.coordinate_text`): police.uk writes six decimals, so its files give the same ids
-    as hashing their text would. Each field is taken from its distinct values.
+    The fields enter as trimmed text (the looked-up ones from their distinct values), the
+    coordinates as canonical text (`checks.coordinate_text`): police.uk writes six decimals,
+    so its files give the same ids as hashing their text would.
     """
     if not missing.any():
         return pa.array([], type=pa.string())
@@ -536,14 +550,16 @@ def _police_derived(missing: np.ndarray, fields: checks.PoliceFields, pairs: che
     def at(words: pa.Array, codes: np.ndarray) -> pa.Array:
         return words.take(pa.array(codes[pos]))
 
-    used, inverse = np.unique(pairs.codes[pos], return_inverse=True)
-    inverse = pa.array(inverse.ravel())
+    def coordinate(name: str) -> pa.Array:
+        used, inverse = np.unique(checks.numbers_at(col[name], pos), return_inverse=True)
+        return checks.coordinate_text(used).take(pa.array(inverse.ravel()))
+
     parts = [at(fields.month_words, fields.month_codes)]
     if fields.reporter_codes is not None:
         parts.append(at(fields.reporter_words, fields.reporter_codes))
-    parts += [checks.coordinate_text(pairs.x[used]).take(inverse),
-              checks.coordinate_text(pairs.y[used]).take(inverse),
+    parts += [coordinate("Longitude"), coordinate("Latitude"),
               at(fields.types.words, fields.types.codes)]
+    context = col.get("Context")
     if context is not None:
         if not checks.lengths(context).any():
             parts.append(_repeat("", len(pos)))
