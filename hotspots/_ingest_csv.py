@@ -274,6 +274,8 @@ def _parse(source: Source, encoding: str, column_types, on_bad_row, advance,
         column_types=column_types, strings_can_be_null=False, quoted_strings_can_be_null=False,
         null_values=[""],  # only an empty number is missing: "NA" or "null" is a bad value
         include_columns=include,
+        # Checked after the read instead, much faster for text that is all ASCII.
+        check_utf8=encoding != "utf-8",
     )
     if source.member is None:
         stream = pa.OSFile(str(source.path))
@@ -293,7 +295,27 @@ def _parse(source: Source, encoding: str, column_types, on_bad_row, advance,
             poller.finish(source.size)
     finally:
         stream.close()
+    if encoding == "utf-8" and not _valid_utf8(table):
+        raise pa.ArrowInvalid("CSV conversion error: invalid UTF8 data")
     return table
+
+
+def _valid_utf8(table: pa.Table) -> bool:
+    """Whether every text column holds valid UTF-8: bytes that are all ASCII are, and only a
+    chunk with other bytes is validated in full."""
+    for col in table.columns:
+        if not (pa.types.is_string(col.type) or pa.types.is_dictionary(col.type)):
+            continue
+        for chunk in col.chunks:
+            arr = chunk.dictionary if pa.types.is_dictionary(chunk.type) else chunk
+            data = arr.buffers()[2]
+            if data is None or not data.size or np.frombuffer(data, dtype=np.uint8).max() < 0x80:
+                continue
+            try:
+                arr.validate(full=True)
+            except pa.ArrowInvalid:
+                return False
+    return True
 
 
 class RowMap:

@@ -497,6 +497,24 @@ def test_bom_and_windows_1252_files_decode(tmp_path, settings, street_csv, encod
     assert len(frame) == 6
 
 
+@pytest.mark.parametrize("where", ["Crime type", "Context"])
+def test_windows_1252_after_the_first_block_of_ascii(tmp_path, settings, where):
+    # The encoding is guessed from the first 64 KB; a Windows-1252 byte far below them still
+    # has the whole file read as Windows-1252, in whichever column it appears (Context enters
+    # the derived id of an ASB row).
+    rows = [crime(f"{i:064x}") for i in range(1500)]
+    rows.append(crime("f" * 64, crime_type="Caf\u00e9 fight") if where == "Crime type"
+                else asb(context="Caf\u00e9"))
+    text = policeuk_text(rows)
+    path = write(tmp_path / "late.csv", text, encoding="cp1252")
+    assert path.stat().st_size > 2 * 65536
+    frame = read_incidents(path, settings=settings)
+    same = read_incidents(write(tmp_path / "utf8.csv", text), settings=settings)
+    assert len(frame) == 1501
+    assert frame["incident_id"].tolist() == same["incident_id"].tolist()
+    assert frame["crime_type"].tolist() == same["crime_type"].tolist()
+
+
 def test_force_export_in_windows_1252(tmp_path, settings):
     text = "id,occurred_at,crime_type,easting,northing\nX1,01/05/2024 10:00,Caf\u00e9 fight,430000,433000\n"
     path = write(tmp_path / "force.csv", text, encoding="cp1252")
