@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -264,51 +263,42 @@ def text_pairs(x_col, y_col) -> Pairs:
 def float_pairs(x_col, y_col) -> Pairs:
     """Distinct pairs of two columns the reader parsed as finite numbers (null where empty).
 
-    The rows with an empty coordinate share three more pairs: no x, no y, neither."""
+    An empty coordinate is NaN in its pair: rows with no x (or no y, or neither) share pairs
+    flagged empty."""
     x = _floats(x_col)
     y = _floats(y_col)
-    x_empty, y_empty = np.isnan(x), np.isnan(y)
-    valid = ~x_empty & ~y_empty
-    codes = np.empty(len(x), dtype=np.int32)
-    everywhere = bool(valid.all())
-    vx, vy = (x, y) if everywhere else (x[valid], y[valid])
-    inverse, ux, uy = _factorize_pairs(vx, vy)
-    if everywhere:
-        codes[:] = inverse
-    else:
-        codes[valid] = inverse
-    k = len(ux)
-    codes[x_empty & ~y_empty] = k
-    codes[y_empty & ~x_empty] = k + 1
-    codes[x_empty & y_empty] = k + 2
-    nan3 = np.full(3, np.nan)
-    ux = np.concatenate([ux, nan3])
-    uy = np.concatenate([uy, nan3])
-    xe = np.concatenate([np.zeros(k, dtype=bool), [True, False, True]])
-    ye = np.concatenate([np.zeros(k, dtype=bool), [False, True, True]])
-    no = np.zeros(k + 3, dtype=bool)
+    codes, ux, uy = _factorize_pairs(x, y)
+    xe, ye = np.isnan(ux), np.isnan(uy)
+    no = np.zeros(len(ux), dtype=bool)
     return Pairs(ux, uy, xe, ye, no, no.copy(), codes)
 
 
 def _factorize_pairs(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Code of each (x, y) pair, and the distinct pairs.
+    """Code of each (x, y) pair, and the distinct pairs, compared bit for bit.
 
     The pairs are first told apart by a 64-bit mix of their bits (one integer hash, several
-    times faster than hashing the pairs as complex numbers); the mix is then checked to have
-    merged only equal pairs, and the slow way is taken in the unlikely case it did not.
+    times faster than hashing the pairs as complex numbers). Rows with the same mix and the same
+    x have the same y (the mix and x give y back), so checking x confirms that the mix merged
+    only equal pairs; the slow way is taken in the unlikely case it did not.
     """
+    xb, yb = x.view(np.uint64), y.view(np.uint64)
     with np.errstate(over="ignore"):
-        mix = x.view(np.uint64) * np.uint64(0x9E3779B97F4A7C15) ^ y.view(np.uint64)
+        mix = xb * _PAIR_MIX
+    mix ^= yb
     encoded = pc.dictionary_encode(pa.array(mix))  # Arrow's hash table: twice pandas' speed
     codes = encoded.indices.to_numpy(zero_copy_only=False)
-    uniq = encoded.dictionary
-    some = np.empty(len(uniq), dtype=np.int64)
+    some = np.empty(len(encoded.dictionary), dtype=np.int64)
     some[codes] = np.arange(len(x))  # a row of each code (any will do: the check follows)
-    ux, uy = x[some], y[some]
-    if np.array_equal(ux[codes], x) and np.array_equal(uy[codes], y):
-        return codes, ux, uy
-    codes, both = pd.factorize(x + 1j * y)  # pragma: no cover - a collision of the mix
-    return codes, np.ascontiguousarray(both.real), np.ascontiguousarray(both.imag)
+    if not np.array_equal(xb[some][codes], xb):  # a collision of the mix: sort the pairs
+        keys = np.empty(len(x), dtype=[("x", "<u8"), ("y", "<u8")])
+        keys["x"], keys["y"] = xb, yb
+        _, some, codes = np.unique(keys, return_index=True, return_inverse=True)
+        codes = codes.ravel().astype(np.int32)
+    return codes, x[some], y[some]
+
+
+#: Odd 64-bit multiplier of the pair mix (the golden ratio's fraction).
+_PAIR_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
 def _floats(col) -> np.ndarray:
@@ -863,15 +853,23 @@ def id_column(col, *, trimmed: bool = False) -> IdColumn:
             continue
         offsets = _offsets(chunk)
         # Empty ids take no bytes, so the others lie back to back in the data buffer.
-        rows = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
-        rows = rows.reshape(n_full, width)
-        # One pass over the ids copies their first and last 8 bytes; the rest works on those.
-        ends = np.zeros((n_full, 16), dtype=np.uint8)
-        ends[:, :k], ends[:, 8:8 + k] = rows[:, :k], rows[:, width - k:]
-        spaced = spaced or bool(_SPACE[ends[:, 0]].any() or _SPACE[ends[:, 7 + k]].any())
-        halves = ends.view("<u8")
-        mix = halves[:, 0] * np.uint64(0x9E3779B97F4A7C15)
-        mix ^= halves[:, 1]
+        data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)
+        if width % 8 == 0 and offsets[0] % 8 == 0 and data.ctypes.data % 8 == 0:
+            # Whole 64-bit words: the first and last word of each id, read in place.
+            words = data[offsets[0]:offsets[-1]].view("<u8").reshape(n_full, width // 8)
+            head, tail = words[:, 0], words[:, -1]
+            first, last = (head & np.uint64(0xFF)), (tail >> np.uint64(56))
+        else:
+            rows = data[offsets[0]:offsets[-1]].reshape(n_full, width)
+            ends = np.zeros((n_full, 16), dtype=np.uint8)
+            ends[:, :k], ends[:, 8:8 + k] = rows[:, :k], rows[:, width - k:]
+            halves = ends.view("<u8")
+            head, tail = halves[:, 0], halves[:, 1]
+            first, last = ends[:, 0], ends[:, 7 + k]
+        spaced = spaced or bool(_SPACE[first.astype(np.intp)].any()
+                                or _SPACE[last.astype(np.intp)].any())
+        mix = head * np.uint64(0x9E3779B97F4A7C15)
+        mix ^= tail
         if n_full == len(chunk):
             mixes.append(mix)
         else:
@@ -927,15 +925,10 @@ def derive_ids(parts: Sequence[pa.Array]) -> pa.Array:
     bounds = _offsets(distinct).tolist()
     base = hashlib.blake2b(digest_size=10, person=b"hotspots-row")
     digests = bytearray()
-    for first in range(0, len(bounds) - 1, _HASH_BATCH):
-        last = min(first + _HASH_BATCH, len(bounds) - 1)
-        for start, end in zip(bounds[first:last], bounds[first + 1:last + 1], strict=True):
-            h = base.copy()
-            h.update(data[start:end])
-            digests += h.digest()
-        # Let a thread waiting for the GIL have it now rather than after the switch interval:
-        # this loop runs beside threads that make many short calls into numpy and Arrow.
-        time.sleep(0)
+    for start, end in zip(bounds[:-1], bounds[1:], strict=True):
+        h = base.copy()
+        h.update(data[start:end])
+        digests += h.digest()
     # Occurrence number of each row among the identical ones, counted in file order.
     order = np.argsort(codes, kind="stable")
     ranked = codes[order]
@@ -956,9 +949,6 @@ def derive_ids(parts: Sequence[pa.Array]) -> pa.Array:
         pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(head)),
         pc.cast(pa.array(occurrence), pa.string()), "")
 
-
-#: Rows hashed between two offers of the GIL (about a millisecond of work).
-_HASH_BATCH = 1024
 
 #: The two hex digits of each byte value, as one 16-bit item.
 _HEX = np.frombuffer(b"".join(f"{i:02x}".encode() for i in range(256)), dtype=np.uint16)

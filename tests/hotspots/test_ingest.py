@@ -159,6 +159,24 @@ def test_coordinates_outside_great_britain(tmp_path, settings):
         read_incidents(path, settings=settings)
 
 
+def test_points_stay_apart_when_the_pair_hash_collides(tmp_path, settings, monkeypatch):
+    # With a multiplier of zero every pair with the same latitude hashes alike: the check after
+    # hashing must notice and tell the points apart another way.
+    from hotspots import _ingest_checks
+
+    path = write(tmp_path / "x.csv", policeuk_text([
+        crime("a" * 64, lon="-1.540000", lat="53.800000"),
+        crime("b" * 64, lon="-1.550000", lat="53.800000"),
+        crime("c" * 64, lon="-1.540000", lat="53.800000"),
+        crime("d" * 64, lon="", lat="")]))
+    expected = read_incidents(path, settings=settings)
+    monkeypatch.setattr(_ingest_checks, "_PAIR_MIX", np.uint64(0))
+    frame = read_incidents(path, settings=settings)
+    assert frame.geometry.x.tolist() == expected.geometry.x.tolist()
+    assert frame.geometry.x.iloc[0] != frame.geometry.x.iloc[1]
+    assert frame.geometry.x.iloc[0] == frame.geometry.x.iloc[2]
+
+
 def test_coordinate_messages_quote_the_file_text(tmp_path, settings):
     # Clean numbers are read as numbers; a message still quotes the text as the file has it.
     path = write(tmp_path / "x.csv", policeuk_text([crime(), crime("b" * 64, lon="2.352200",
