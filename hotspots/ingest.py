@@ -232,7 +232,8 @@ def read_incidents(paths: str | PathLike | Sequence[str | PathLike], *, format: 
     -----
     Rows keep their file order. A row without an id (police.uk ASB) gets
     ``derived-<BLAKE2b of its identifying fields>-<n>``, n counting identical rows in the file,
-    so reading the same file again gives the same ids. Police.uk times are the first instant of
+    so reading the same file again gives the same ids (police.uk coordinates enter as numbers
+    with six decimals, so trimmed trailing zeros change no id). Police.uk times are the first instant of
     the month (`time_precision` "month"); force exports' naive times are local (Europe/London by
     default), the repeated hour when clocks go back read as its first occurrence and the missing
     hour when they go forward moved forward.
@@ -551,8 +552,10 @@ def _police_derived(missing: np.ndarray, fields: checks.PoliceFields,
         return words.take(pa.array(codes[pos]))
 
     def coordinate(name: str) -> pa.Array:
-        used, inverse = np.unique(checks.numbers_at(col[name], pos), return_inverse=True)
-        return checks.coordinate_text(used).take(pa.array(inverse.ravel()))
+        # Each distinct number is printed once (police.uk's points repeat).
+        encoded = pc.dictionary_encode(pa.array(checks.numbers_at(col[name], pos)))
+        used = encoded.dictionary.to_numpy(zero_copy_only=False)
+        return checks.coordinate_text(used).take(encoded.indices)
 
     parts = [at(fields.month_words, fields.month_codes)]
     if fields.reporter_codes is not None:
