@@ -499,13 +499,13 @@ def _police_uk(table: CsvTable, rows: _Rows, *, label: str) -> _Part | None:
             fields_ready.set_exception(exc)
             raise
         fields_ready.set_result(fields)
-        return _police_derived(no_id, fields, col)
+        return _police_derived(no_id, col, fields)
 
     derived = _later(fields_then_asb_ids)
     located, (own, repeated) = _run(points, own_ids)
     fields = fields_ready.result()
     if not np.array_equal(own.missing, no_id):  # ids of only white space
-        derived = _later(_police_derived, own.missing, fields, col)
+        derived = _later(_police_derived, own.missing, col, fields)
     ids = _Ids(own.own, own.missing, derived, repeated)
     types = fields.types
     if as_numbers:
@@ -535,8 +535,8 @@ def _police_uk(table: CsvTable, rows: _Rows, *, label: str) -> _Part | None:
                  located, label)
 
 
-def _police_derived(missing: np.ndarray, fields: checks.PoliceFields,
-                    col: dict[str, pa.ChunkedArray]) -> pa.Array:
+def _police_derived(missing: np.ndarray, col: dict[str, pa.ChunkedArray],
+                    fields: checks.PoliceFields) -> pa.Array:
     """Ids of the rows without a Crime ID (ASB), from their fields in `POLICEUK_READ` order
     (Month, Reported by, Longitude, Latitude, Crime type, Context; those the file has).
 
@@ -547,9 +547,18 @@ def _police_derived(missing: np.ndarray, fields: checks.PoliceFields,
     if not missing.any():
         return pa.array([], type=pa.string())
     pos = np.flatnonzero(missing)
+    looked_up = {"Month": (fields.month_words, fields.month_codes),
+                 "Reported by": (fields.reporter_words, fields.reporter_codes),
+                 "Crime type": (fields.types.words, fields.types.codes)}
 
-    def at(words: pa.Array, codes: np.ndarray) -> pa.Array:
-        return words.take(pa.array(codes[pos]))
+    def text(name: str) -> pa.Array:
+        if name in looked_up:
+            words, codes = looked_up[name]
+            return words.take(pa.array(codes[pos]))
+        column = col[name]
+        if not checks.lengths(column).any():
+            return _repeat("", len(pos))
+        return checks.as_strings(checks.combined(column.take(pa.array(pos))))
 
     def coordinate(name: str) -> pa.Array:
         # Each distinct number is printed once (police.uk's points repeat).
@@ -557,17 +566,8 @@ def _police_derived(missing: np.ndarray, fields: checks.PoliceFields,
         used = encoded.dictionary.to_numpy(zero_copy_only=False)
         return checks.coordinate_text(used).take(encoded.indices)
 
-    parts = [at(fields.month_words, fields.month_codes)]
-    if fields.reporter_codes is not None:
-        parts.append(at(fields.reporter_words, fields.reporter_codes))
-    parts += [coordinate("Longitude"), coordinate("Latitude"),
-              at(fields.types.words, fields.types.codes)]
-    context = col.get("Context")
-    if context is not None:
-        if not checks.lengths(context).any():
-            parts.append(_repeat("", len(pos)))
-        else:
-            parts.append(checks.as_strings(checks.combined(context.take(pa.array(pos)))))
+    parts = [coordinate(name) if name in ("Longitude", "Latitude") else text(name)
+             for name in POLICEUK_READ[1:] if name in col]
     return checks.derive_ids(parts)
 
 
