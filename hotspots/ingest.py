@@ -516,7 +516,6 @@ def _police_uk(table: CsvTable, rows: _Rows, *, label: str) -> _Part | None:
     # Free the columns no message will quote (repeated ids read the whole rows again).
     col = {c: col[c] for c in ("Month", "Longitude", "Latitude")}
     table.table = t = None
-    pa.default_memory_pool().release_unused()
     if settings.exclude_btp and fields.btp is not None:
         rows.report.exclude(BTP, int(fields.btp.sum()))
         rows.active &= ~fields.btp
@@ -643,7 +642,6 @@ def _force(table: CsvTable, rows: _Rows, columns: ForceColumns, *, label: str) -
     if rows.problems:
         return None
     table.table = t = x_col = y_col = dt_col = None
-    pa.default_memory_pool().release_unused()
     return _part(keep, ids, lambda k: ns[k], precision, types, located, label)
 
 
