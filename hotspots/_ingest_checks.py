@@ -302,11 +302,12 @@ _PAIR_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
 def _floats(col) -> np.ndarray:
-    """A float column as one numpy array, NaN where null."""
-    arr = combined(col)
-    if arr.null_count:
-        arr = pc.fill_null(arr, np.nan)
-    return arr.to_numpy(zero_copy_only=False)
+    """A float column as one numpy array, NaN where null (read-only when it is one chunk)."""
+    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    if not chunks:
+        return np.zeros(0, dtype="float64")
+    parts = [c.to_numpy(zero_copy_only=False) for c in chunks]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def numbers_at(col, pos: np.ndarray) -> np.ndarray:

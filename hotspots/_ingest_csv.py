@@ -21,7 +21,7 @@ from hotspots._errors import Problem
 from hotspots._ingest_sources import Source
 
 HEAD_BYTES = 1 << 16
-BLOCK_BYTES = 4 << 20
+BLOCK_BYTES = 2 << 20
 MEMBER_IN_MEMORY_BYTES = 256 * 2**20  # zip members up to this size are decompressed at once
 
 STRING = pa.string()
