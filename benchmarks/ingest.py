@@ -7,7 +7,7 @@ reports rows per second and peak resident memory (from `resource.getrusage` in t
 Targets: `read_incidents` (validation included) at least 0.5x the rows/s of `pandas.read_csv`,
 and a peak memory of at most 4x the CSV file's size.
 
-    python benchmarks/ingest.py [--rows 1000000] [--seed 0] [--repeat 3] [--keep DIR]
+    python benchmarks/ingest.py [--rows 1000000] [--seed 0] [--repeat 5] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--repeat", type=int, default=3,
+    parser.add_argument("--repeat", type=int, default=5,
                         help="Runs of each reader (fresh processes); the best time is reported.")
     parser.add_argument("--keep", type=Path, default=None,
                         help="Keep the generated CSV in this folder (and reuse it next time).")
