@@ -485,27 +485,18 @@ def _police_uk(table: CsvTable, rows: _Rows, *, label: str) -> _Part | None:
             col["Longitude"], col["Latitude"])
         return checks.locate(pairs, wgs84, rows.points)
 
-    # Three threads: this one the points (PROJ is set up here), one the ids, and one the month,
-    # force and crime type and then the ASB ids (a Python loop over distinct rows), which are
-    # needed only when the kept rows are gathered.
+    # This thread looks up the points (PROJ is set up here) while others read the ids and look
+    # up the month, force and crime type. The ASB ids (a Python loop over distinct rows) are
+    # made in one more thread, which starts on their coordinates at once and takes the other
+    # fields when they are looked up; they are needed only when the kept rows are gathered.
     no_id = checks.lengths(col["Crime ID"]) == 0
-    fields_ready: Future = Future()
-
-    def fields_then_asb_ids() -> pa.Array:
-        try:
-            fields = checks.police_fields(col["Month"], col.get("Reported by"), col["Crime type"],
-                                          settings)
-        except BaseException as exc:
-            fields_ready.set_exception(exc)
-            raise
-        fields_ready.set_result(fields)
-        return _police_derived(no_id, col, fields)
-
-    derived = _later(fields_then_asb_ids)
+    fields_later = _later(checks.police_fields, col["Month"], col.get("Reported by"),
+                          col["Crime type"], settings)
+    derived = _later(_police_derived, no_id, col, fields_later)
     located, (own, repeated) = _run(points, own_ids)
-    fields = fields_ready.result()
+    fields = fields_later.result()
     if not np.array_equal(own.missing, no_id):  # ids of only white space
-        derived = _later(_police_derived, own.missing, col, fields)
+        derived = _later(_police_derived, own.missing, col, fields_later)
     ids = _Ids(own.own, own.missing, derived, repeated)
     types = fields.types
     if as_numbers:
@@ -535,29 +526,17 @@ def _police_uk(table: CsvTable, rows: _Rows, *, label: str) -> _Part | None:
 
 
 def _police_derived(missing: np.ndarray, col: dict[str, pa.ChunkedArray],
-                    fields: checks.PoliceFields) -> pa.Array:
+                    fields: Future) -> pa.Array:
     """Ids of the rows without a Crime ID (ASB), from their fields in `POLICEUK_READ` order
     (Month, Reported by, Longitude, Latitude, Crime type, Context; those the file has).
 
-    The fields enter as trimmed text (the looked-up ones from their distinct values), the
-    coordinates as canonical text (`checks.coordinate_text`): police.uk writes six decimals,
-    so its files give the same ids as hashing their text would.
+    The fields enter as trimmed text (the month, force and type from their distinct values, as
+    `fields` will look them up), the coordinates as canonical text (`checks.coordinate_text`):
+    police.uk writes six decimals, so its files give the same ids as hashing their text would.
     """
     if not missing.any():
         return pa.array([], type=pa.string())
     pos = np.flatnonzero(missing)
-    looked_up = {"Month": (fields.month_words, fields.month_codes),
-                 "Reported by": (fields.reporter_words, fields.reporter_codes),
-                 "Crime type": (fields.types.words, fields.types.codes)}
-
-    def text(name: str) -> pa.Array:
-        if name in looked_up:
-            words, codes = looked_up[name]
-            return words.take(pa.array(codes[pos]))
-        column = col[name]
-        if not checks.lengths(column).any():
-            return _repeat("", len(pos))
-        return checks.as_strings(checks.combined(column.take(pa.array(pos))))
 
     def coordinate(name: str) -> pa.Array:
         # Each distinct number is printed once (police.uk's points repeat).
@@ -565,9 +544,18 @@ def _police_derived(missing: np.ndarray, col: dict[str, pa.ChunkedArray],
         used = encoded.dictionary.to_numpy(zero_copy_only=False)
         return checks.coordinate_text(used).take(encoded.indices)
 
-    parts = [coordinate(name) if name in ("Longitude", "Latitude") else text(name)
-             for name in POLICEUK_READ[1:] if name in col]
-    return checks.derive_ids(parts)
+    parts: dict[str, pa.Array] = {name: coordinate(name) for name in ("Longitude", "Latitude")}
+    context = col.get("Context")
+    if context is not None:
+        parts["Context"] = (_repeat("", len(pos)) if not checks.lengths(context).any()
+                            else checks.as_strings(checks.combined(context.take(pa.array(pos)))))
+    looked_up = fields.result()
+    for name, words, codes in (("Month", looked_up.month_words, looked_up.month_codes),
+                               ("Reported by", looked_up.reporter_words, looked_up.reporter_codes),
+                               ("Crime type", looked_up.types.words, looked_up.types.codes)):
+        if codes is not None:
+            parts[name] = words.take(pa.array(codes[pos]))
+    return checks.derive_ids([parts[name] for name in POLICEUK_READ[1:] if name in parts])
 
 
 def _file_text(table: CsvTable, index: int) -> Callable[[np.ndarray], list[str | None]]:
