@@ -283,7 +283,7 @@ def _factorize_pairs(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarr
     """
     xb, yb = x.view(np.uint64), y.view(np.uint64)
     with np.errstate(over="ignore"):
-        mix = xb * _PAIR_MIX
+        mix = xb * _MIX
     mix ^= yb
     encoded = pc.dictionary_encode(pa.array(mix))  # Arrow's hash table: twice pandas' speed
     codes = encoded.indices.to_numpy(zero_copy_only=False)
@@ -297,8 +297,9 @@ def _factorize_pairs(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return codes, x[some], y[some]
 
 
-#: Odd 64-bit multiplier of the pair mix (the golden ratio's fraction).
-_PAIR_MIX = np.uint64(0x9E3779B97F4A7C15)
+#: Odd 64-bit multiplier of the mixes that key ids and coordinate pairs (the golden ratio's
+#: fraction, as in Fibonacci hashing).
+_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
 def _floats(col) -> np.ndarray:
@@ -324,11 +325,11 @@ def coordinate_text(values: np.ndarray) -> pa.Array:
     is exact, else the shortest text that reads back as the same number; "" for none.
 
     Derived ids are made from this text rather than the file's, so a file whose coordinates
-    were re-saved as "-1.53" instead of "-1.530000" still gives the same ids.
+    were re-saved as "-1.53" instead of "-1.530000" still gives the same ids. (Six decimals
+    hold for values under about 4.5e9 in size; beyond, where no coordinate lies, the shortest
+    text is used.)
 
-    (Six decimals for any value under about 4.5e9 in size; beyond, where no coordinate lies,
-    the shortest text.) Vectorised: a value is a six-decimal number exactly when its
-    millionths, rounded to an
+    Vectorised: a value is a six-decimal number exactly when its millionths, rounded to an
     integer and divided back, give the value again (the quotient of two exact doubles is
     correctly rounded, and the next six-decimal number is much further away than the rounding
     error); those integers are printed in pieces. Only the others go through Python.
@@ -455,8 +456,9 @@ class PointCache:
         """Remember the `valid` pairs (each value once)."""
         keys = x[valid] + 1j * y[valid]
         _, first = np.unique(keys, return_index=True)
-        take = np.flatnonzero(valid)[np.sort(first)]
-        keys, inside, swapped, shapes = x[take] + 1j * y[take], inside[take], swapped[take], shapes[take]
+        first = np.sort(first)
+        take = np.flatnonzero(valid)[first]
+        keys, inside, swapped, shapes = keys[first], inside[take], swapped[take], shapes[take]
         if crs in self._known:
             k, i, s, p = self._known[crs]
             keys = np.concatenate([k.to_numpy(), keys])
@@ -869,7 +871,7 @@ def id_column(col, *, trimmed: bool = False) -> IdColumn:
             first, last = ends[:, 0], ends[:, 7 + k]
         spaced = spaced or bool(_SPACE[first.astype(np.intp)].any()
                                 or _SPACE[last.astype(np.intp)].any())
-        mix = head * np.uint64(0x9E3779B97F4A7C15)
+        mix = head * _MIX
         mix ^= tail
         if n_full == len(chunk):
             mixes.append(mix)

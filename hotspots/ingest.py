@@ -233,10 +233,10 @@ def read_incidents(paths: str | PathLike | Sequence[str | PathLike], *, format: 
     Rows keep their file order. A row without an id (police.uk ASB) gets
     ``derived-<BLAKE2b of its identifying fields>-<n>``, n counting identical rows in the file,
     so reading the same file again gives the same ids (police.uk coordinates enter as numbers
-    with six decimals, so trimmed trailing zeros change no id). Police.uk times are the first instant of
-    the month (`time_precision` "month"); force exports' naive times are local (Europe/London by
-    default), the repeated hour when clocks go back read as its first occurrence and the missing
-    hour when they go forward moved forward.
+    with six decimals, so trimmed trailing zeros change no id). Police.uk times are the first
+    instant of the month (`time_precision` "month"); force exports' naive times are local
+    (Europe/London by default), the repeated hour when clocks go back read as its first
+    occurrence and the missing hour when they go forward moved forward.
     """
     frame, _report = read_incidents_report(paths, format=format, columns=columns, source=source,
                                            settings=settings, progress=progress)
@@ -473,8 +473,7 @@ def _police_uk(table: CsvTable, rows: _Rows, *, label: str) -> _Part | None:
     col = {c: t.column(i) for c, i in where.items() if i is not None}
     settings = rows.settings
     wgs84 = pyproj.CRS.from_user_input("EPSG:4326")
-    as_numbers = pa.types.is_floating(col["Longitude"].type) and pa.types.is_floating(
-        col["Latitude"].type)
+    as_numbers = all(pa.types.is_floating(col[c].type) for c in ("Longitude", "Latitude"))
 
     def own_ids() -> tuple[checks.IdColumn, np.ndarray]:
         own = checks.id_column(col["Crime ID"])

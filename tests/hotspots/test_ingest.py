@@ -170,7 +170,7 @@ def test_points_stay_apart_when_the_pair_hash_collides(tmp_path, settings, monke
         crime("c" * 64, lon="-1.540000", lat="53.800000"),
         crime("d" * 64, lon="", lat="")]))
     expected = read_incidents(path, settings=settings)
-    monkeypatch.setattr(_ingest_checks, "_PAIR_MIX", np.uint64(0))
+    monkeypatch.setattr(_ingest_checks, "_MIX", np.uint64(0))
     frame = read_incidents(path, settings=settings)
     assert frame.geometry.x.tolist() == expected.geometry.x.tolist()
     assert frame.geometry.x.iloc[0] != frame.geometry.x.iloc[1]
