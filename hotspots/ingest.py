@@ -433,6 +433,17 @@ def _force_roles(header: Sequence[str], columns: ForceColumns) -> dict[str, int 
     return roles
 
 
+def _missing_roles(roles: dict[str, int | None], columns: ForceColumns,
+                   needed: Sequence[tuple[str, str]]) -> list[str]:
+    """The required columns not found: for each role in `needed` the name the user gave
+    (`<role>_col`) or what the column holds; a named id column that is missing comes first."""
+    missing = [getattr(columns, f"{role}_col") or what for role, what in needed
+               if roles[role] is None]
+    if columns.id_col is not None and roles["id"] is None:
+        missing.insert(0, columns.id_col)
+    return missing
+
+
 def _malformed(table: CsvTable, rows: _Rows) -> None:
     if not table.malformed:
         return
@@ -577,15 +588,9 @@ def _force(table: CsvTable, rows: _Rows, columns: ForceColumns, *, label: str) -
     t = table.table
     header = t.column_names
     roles = _force_roles(header, columns)
-    missing = []
-    for role, given, what in (("datetime", columns.datetime_col, "date and time"),
-                              ("type", columns.type_col, "crime type"),
-                              ("x", columns.x_col, "easting or longitude"),
-                              ("y", columns.y_col, "northing or latitude")):
-        if roles[role] is None:
-            missing.append(given or what)
-    if columns.id_col is not None and roles["id"] is None:
-        missing.insert(0, columns.id_col)
+    missing = _missing_roles(roles, columns, (("datetime", "date and time"), ("type", "crime type"),
+                                              ("x", "easting or longitude"),
+                                              ("y", "northing or latitude")))
     if missing:
         _missing_columns(rows, missing, header,
                          " (name the columns with `columns`: id_col, datetime_col, type_col, "
@@ -713,13 +718,7 @@ def _read_geo(src: Source, *, columns: ForceColumns, source: str | None, setting
     roles = _force_roles(attrs, ForceColumns(id_col=columns.id_col,
                                              datetime_col=columns.datetime_col,
                                              type_col=columns.type_col))
-    missing = []
-    for role, given, what in (("datetime", columns.datetime_col, "date and time"),
-                              ("type", columns.type_col, "crime type")):
-        if roles[role] is None:
-            missing.append(given or what)
-    if columns.id_col is not None and roles["id"] is None:
-        missing.insert(0, columns.id_col)
+    missing = _missing_roles(roles, columns, (("datetime", "date and time"), ("type", "crime type")))
     if missing:
         _missing_columns(rows, missing, attrs,
                          " (name the columns with `columns`: id_col, datetime_col, type_col)")
