@@ -367,6 +367,18 @@ def test_geo_file_without_crs(tmp_path, settings):
         read_incidents(path, settings=settings)
 
 
+def test_geo_file_without_the_required_fields(tmp_path, settings):
+    path = tmp_path / "bare.gpkg"
+    frame = _points_frame([shapely.Point(430000, 433000)], "EPSG:27700")
+    frame[["geometry"]].assign(note="x").to_file(path)
+    with pytest.raises(InputError, match=r"bare\.gpkg: is missing the required columns 'date and "
+                                         r"time', 'crime type'; the columns found are: note"):
+        read_incidents(path, settings=settings)
+    with pytest.raises(InputError, match=r"missing the required columns 'ref', 'when'"):
+        read_incidents(path, settings=settings,
+                       columns=ForceColumns(id_col="ref", datetime_col="when"))
+
+
 def test_geo_file_with_non_points(tmp_path, settings):
     path = tmp_path / "areas.gpkg"
     square = shapely.box(430000, 433000, 430100, 433100)
