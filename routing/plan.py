@@ -75,6 +75,7 @@ def plan_patrols(
     time_limit_s: float = 5,
     seed: int = 0,
     variants: int = 1,
+    solution_limit: int | None = None,
     settings: Settings | None = None,
 ) -> PatrolPlan:
     """Plan patrol routes that collect the most prize within every team's shift.
@@ -101,6 +102,11 @@ def plan_patrols(
         How many different near-optimal plans to make. The first is the best plan found; the
         others are solved with seeded random changes to the prizes and travel costs, so routes
         are not predictable. All are in `plan.variants`.
+    solution_limit
+        Stop each search after this many solutions as well as at the time limit. The search is
+        otherwise stopped by the clock, so a busy machine may return a different plan; with a
+        limit that is reached first, the same stops, teams and seed give the same plans on any
+        machine (for plans that must be reproduced, e.g. for an audit).
     settings
         Resolved settings; read with `get_settings()` when None.
 
@@ -124,6 +130,9 @@ def plan_patrols(
         raise InputError(msg)
     if not time_limit_s > 0:
         msg = f"`time_limit_s` must be positive, not {time_limit_s}."
+        raise InputError(msg)
+    if solution_limit is not None and not (isinstance(solution_limit, int) and solution_limit >= 1):
+        msg = f"`solution_limit` must be a whole number of at least 1, not {solution_limit!r}."
         raise InputError(msg)
     networks = _networks_for(network, teams)
     approximate = networks is None
@@ -163,7 +172,8 @@ def plan_patrols(
                              0.25 * time_limit_s)
             sequences, status = _solve(teams, data, prize, dwell_min, windows, n_stops,
                                        time_limit_s=budget, rng=rng,
-                                       avoid=list(plans) if v else [])
+                                       avoid=list(plans) if v else [],
+                                       solution_limit=solution_limit)
             solve_total += time.perf_counter() - t0
             key = tuple(tuple(s) for s in sequences)
             if key not in seen or attempt == 3:
@@ -356,7 +366,8 @@ def _network_data(stops: gpd.GeoDataFrame, stop_xy: np.ndarray, base_xy: np.ndar
 
 def _solve(teams: list[Team], data: dict[str, _ModeData], prize: np.ndarray,
            dwell_min: np.ndarray, windows: np.ndarray, n_stops: int, *, time_limit_s: float,
-           rng: np.random.Generator | None, avoid: list) -> tuple[list[list[int]], str]:
+           rng: np.random.Generator | None, avoid: list,
+           solution_limit: int | None = None) -> tuple[list[list[int]], str]:
     """Solve one prize-collecting routing problem; return each team's stop sequence."""
     n_teams = len(teams)
     n = n_stops + n_teams
@@ -445,6 +456,8 @@ def _solve(teams: list[Team], data: dict[str, _ModeData], prize: np.ndarray,
     params.local_search_metaheuristic = (
         routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH)
     params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
+    if solution_limit is not None:
+        params.solution_limit = solution_limit
     solution = routing.SolveWithParameters(params)
     status = _STATUS.get(routing.status(), str(routing.status()))
     if solution is None:

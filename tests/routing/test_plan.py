@@ -110,6 +110,13 @@ def test_no_stops(settings, grid_drive):
         plan_patrols(stops, [Team("A", BASE)], network=grid_drive, settings=settings)
 
 
+@pytest.mark.parametrize("limit", [0, -3, 2.5, "10"])
+def test_bad_solution_limit(settings, limit):
+    with pytest.raises(InputError, match="`solution_limit` must be a whole number of at least 1"):
+        plan_patrols(_grid_stops(settings), [Team("A", BASE)], solution_limit=limit,
+                     settings=settings)
+
+
 def test_no_teams(settings):
     with pytest.raises(InputError, match="`teams` is empty"):
         plan_patrols(_grid_stops(settings), [], settings=settings)
@@ -326,10 +333,12 @@ def test_approximate_plan_uses_straight_lines_times_circuity(settings):
 
 
 def test_variants_differ_are_seeded_and_near_optimal(settings, grid_drive):
+    # A solution limit, not the clock, ends each search: the same seed must give the same plans
+    # however busy the machine is.
     stops = _grid_stops(settings, 12, seed=5)
     teams = [Team("A", BASE, "16:00", 50), Team("B", grid_lonlat(4, 4), "16:00", 50)]
-    plan = plan_patrols(stops, teams, network=grid_drive, time_limit_s=0.4, seed=7, variants=3,
-                        settings=settings)
+    plan = plan_patrols(stops, teams, network=grid_drive, time_limit_s=30, seed=7, variants=3,
+                        solution_limit=200, settings=settings)
     assert len(plan.variants) == 3
     assert plan.variants[0] is plan
     routes = [tuple(tuple(v.stop_id for v in r.visits) for r in p.routes) for p in plan.variants]
@@ -338,8 +347,8 @@ def test_variants_differ_are_seeded_and_near_optimal(settings, grid_drive):
         assert p.prize >= 0.75 * plan.prize
         for r in p.routes:
             check_route_is_real(r, grid_drive, r.team.base, settings)
-    again = plan_patrols(stops, teams, network=grid_drive, time_limit_s=0.4, seed=7, variants=3,
-                         settings=settings)
+    again = plan_patrols(stops, teams, network=grid_drive, time_limit_s=30, seed=7, variants=3,
+                         solution_limit=200, settings=settings)
     assert [tuple(tuple(v.stop_id for v in r.visits) for r in p.routes)
             for p in again.variants] == routes
 
