@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import crime_shares  # benchmarks/crime_shares.py, beside this script
+
 # One core for the H3 kernels (h3ronpy uses rayon) and BLAS; set before anything imports them.
 os.environ.setdefault("RAYON_NUM_THREADS", "1")
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -44,14 +46,6 @@ CATEGORY = "serious_violence"
 WEEK = "2025-W30"
 END = "2025-07-27"  # a Sunday: the last day of the generated data
 WEEKS = 104
-
-#: Police.uk crime types and their approximate share of Leeds records.
-CRIME_TYPES: dict[str, float] = {
-    "Anti-social behaviour": 8.0, "Violence and sexual offences": 38.0, "Public order": 10.0,
-    "Criminal damage and arson": 8.0, "Shoplifting": 7.0, "Other theft": 7.0, "Vehicle crime": 6.0,
-    "Burglary": 5.0, "Drugs": 2.0, "Theft from the person": 2.0, "Robbery": 1.4,
-    "Possession of weapons": 0.9, "Bicycle theft": 1.0, "Other crime": 3.7,
-}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -140,8 +134,8 @@ def generate_incidents(n: int, *, seed: int):
     occurred = pd.Series(pd.DatetimeIndex(stamps, tz="UTC").tz_convert(settings.timezone)).astype(
         occurred_at_dtype(settings.timezone))
     del stamps
-    names = np.array(list(CRIME_TYPES), dtype=object)
-    shares = np.array(list(CRIME_TYPES.values()))
+    names = np.array(list(crime_shares.LEEDS), dtype=object)
+    shares = np.array(list(crime_shares.LEEDS.values()))
     codes = rng.choice(len(names), size=n, p=shares / shares.sum())
     cats, harms = categorise(pd.Series(names, dtype="str"), settings)
     crime_type = pd.Series(pd.Categorical.from_codes(codes, names)).astype("str")

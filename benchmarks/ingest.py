@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import crime_shares  # benchmarks/crime_shares.py, beside this script
+
 # numpy and pandas are imported inside the functions that use them: the parent process must stay
 # small, because a child's peak RSS (getrusage) starts from its parent's size at fork.
 
@@ -28,24 +30,6 @@ POLICEUK_HEADER = [
     "Crime ID", "Month", "Reported by", "Falls within", "Longitude", "Latitude", "Location",
     "LSOA code", "LSOA name", "Crime type", "Last outcome category", "Context",
 ]
-
-#: Police.uk crime types with their approximate share of Leeds records (DESIGN data README).
-CRIME_TYPES: dict[str, float] = {
-    "Anti-social behaviour": 8.0,
-    "Violence and sexual offences": 38.0,
-    "Public order": 10.0,
-    "Criminal damage and arson": 8.0,
-    "Shoplifting": 7.0,
-    "Other theft": 7.0,
-    "Vehicle crime": 6.0,
-    "Burglary": 5.0,
-    "Drugs": 2.0,
-    "Theft from the person": 2.0,
-    "Robbery": 1.4,
-    "Possession of weapons": 0.9,
-    "Bicycle theft": 1.0,
-    "Other crime": 3.7,
-}
 
 OUTCOMES = [
     "Investigation complete; no suspect identified",
@@ -77,8 +61,8 @@ def generate_policeuk_csv(path: Path, *, rows: int, seed: int = 0) -> int:
     import pandas as pd
 
     rng = np.random.default_rng(seed)
-    names = list(CRIME_TYPES)
-    weights = np.array(list(CRIME_TYPES.values()))
+    names = list(crime_shares.LEEDS)
+    weights = np.array(list(crime_shares.LEEDS.values()))
     crime = rng.choice(len(names), rows, p=weights / weights.sum())
     asb = crime == 0
 

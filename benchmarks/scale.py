@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import crime_shares  # benchmarks/crime_shares.py, beside this script
+
 # numpy, pandas and the project are imported inside the functions: the parent only orchestrates,
 # so each child's peak RSS is its own work.
 
@@ -43,14 +45,6 @@ RESOLUTION = 8
 #: Bytes of RSS per incident the in-memory engine needs (loaded frame and peak while ranking),
 #: measured on this benchmark; used to skip it where it would not fit.
 MEMORY_BYTES_PER_INCIDENT = 600
-
-#: Police.uk crime types and their approximate national shares.
-CRIME_TYPES: dict[str, float] = {
-    "Anti-social behaviour": 17.0, "Violence and sexual offences": 34.0, "Public order": 9.0,
-    "Criminal damage and arson": 8.0, "Shoplifting": 7.0, "Other theft": 7.0, "Vehicle crime": 6.0,
-    "Burglary": 4.5, "Drugs": 2.5, "Theft from the person": 1.5, "Robbery": 1.2,
-    "Possession of weapons": 0.8, "Bicycle theft": 1.0, "Other crime": 0.5,
-}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -143,8 +137,8 @@ def child_generate(home: str, n: int, months: int, seed: int) -> dict:
     hy = ty[:, None] + rng.normal(0, 1, (n_towns, hot_per_town)) * town_sd[:, None]
     hot_w = rng.lognormal(0.0, 1.0, (n_towns, hot_per_town))
     hot_sd = rng.uniform(80, 300, (n_towns, hot_per_town))
-    names = np.array(list(CRIME_TYPES), dtype=object)
-    shares = np.array(list(CRIME_TYPES.values()))
+    names = np.array(list(crime_shares.NATIONAL), dtype=object)
+    shares = np.array(list(crime_shares.NATIONAL.values()))
     labels = _months(months)
     per_month = np.full(months, n // months)
     per_month[: n - per_month.sum()] += 1
