@@ -231,6 +231,9 @@ def reference_rank(incidents, area, *, category: str, week: str, settings):
     harm = harm.reindex(index=cells, columns=range(len(history)), fill_value=0)
     count = count.reindex(index=cells, columns=range(len(history)), fill_value=0)
     z = np.zeros(harm.shape)
+    # Each cell's neighbourhood (itself and its neighbours), the same in every period.
+    members = [[i, *weights.neighbors[i]] for i in range(len(cells))]
+    sizes = np.array([len(m) for m in members])
     hot = np.zeros(harm.shape, dtype=bool)
     cold = np.zeros(harm.shape, dtype=bool)
     for k in range(len(history)):
@@ -243,9 +246,8 @@ def reference_rank(incidents, area, *, category: str, week: str, settings):
         # The tails are taken for all cells at once: the reference is meant to be plain, not
         # slowed by a scipy call per cell.
         counts_k = count[k].to_numpy(dtype=float)
-        members = [[i, *weights.neighbors[i]] for i in range(len(counts_k))]
         local = np.array([counts_k[m].sum() for m in members])
-        lam = np.array([len(m) for m in members]) * counts_k.mean()
+        lam = sizes * counts_k.mean()
         with np.errstate(divide="ignore", invalid="ignore"):
             tails = np.minimum(stats.poisson.sf(local - 1, lam), stats.poisson.cdf(local, lam))
         p = np.where(lam > 0, np.minimum(1.0, 2 * tails), 1.0)

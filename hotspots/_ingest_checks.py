@@ -335,10 +335,10 @@ def coordinate_text(values: np.ndarray) -> pa.Array:
     error); those integers are printed in pieces. Only the others go through Python.
     """
     values = np.asarray(values, dtype="float64")
-    finite = np.isfinite(values)
     with np.errstate(invalid="ignore", over="ignore"):
-        millionths = np.where(finite & (np.abs(values) < 2**52 / 1e6), np.round(values * 1e6), 0.0)
-        exact = finite & (millionths / 1e6 == values) & (np.abs(values) < 2**52 / 1e6)
+        small = np.isfinite(values) & (np.abs(values) < 2**52 / 1e6)
+        millionths = np.where(small, np.round(values * 1e6), 0.0)
+        exact = small & (millionths / 1e6 == values)
     whole = np.abs(millionths).astype(np.int64)
     sign = np.where(np.signbit(values), "-", "")
     text = pc.binary_join_element_wise(
@@ -947,10 +947,15 @@ def derive_ids(parts: Sequence[pa.Array]) -> pa.Array:
     head[:, :len(DERIVED_PREFIX)] = np.frombuffer(DERIVED_PREFIX.encode(), dtype=np.uint8)
     head[:, len(DERIVED_PREFIX):-1] = hexed[codes]
     head[:, -1] = ord("-")
+    return pc.binary_join_element_wise(fixed_width_strings(head, n, width),
+                                       pc.cast(pa.array(occurrence), pa.string()), "")
+
+
+def fixed_width_strings(data, n: int, width: int) -> pa.Array:
+    """A string array of `n` values of `width` bytes each, laid back to back in `data` (bytes
+    or a uint8 array), built straight from the buffers."""
     offsets = np.arange(n + 1, dtype=np.int32) * width
-    return pc.binary_join_element_wise(
-        pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(head)),
-        pc.cast(pa.array(occurrence), pa.string()), "")
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
 
 
 #: The two hex digits of each byte value, as one 16-bit item.

@@ -303,15 +303,14 @@ def _valid_utf8(table: pa.Table) -> bool:
     """Whether every text column holds valid UTF-8: bytes that are all ASCII are, and only a
     chunk with other bytes is validated in full."""
     for col in table.columns:
-        if not (pa.types.is_string(col.type) or pa.types.is_dictionary(col.type)):
+        if not pa.types.is_string(col.type):
             continue
         for chunk in col.chunks:
-            arr = chunk.dictionary if pa.types.is_dictionary(chunk.type) else chunk
-            data = arr.buffers()[2]
+            data = chunk.buffers()[2]
             if data is None or not data.size or np.frombuffer(data, dtype=np.uint8).max() < 0x80:
                 continue
             try:
-                arr.validate(full=True)
+                chunk.validate(full=True)
             except pa.ArrowInvalid:
                 return False
     return True

@@ -1027,8 +1027,7 @@ def _chunks(arr: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
 def _repeat(text: str, n: int) -> pa.Array:
     """A string array holding `text` `n` times, built straight from its buffers."""
     raw = text.encode("utf-8")
-    offsets = np.arange(n + 1, dtype=np.int32) * len(raw)
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(raw * n))
+    return checks.fixed_width_strings(raw * n, n, len(raw))
 
 
 def _frame(parts: list[_Part], settings: Settings) -> gpd.GeoDataFrame:
