@@ -20,6 +20,11 @@ import pyproj
 import shapely
 
 from hotspots._errors import Problem
+
+try:  # the optional C extension (setup.py): the same digests as hashlib, without the GIL
+    from hotspots import _rowhash
+except ImportError:  # pragma: no cover - built wherever a C compiler is present
+    _rowhash = None
 from hotspots.schema import BNG, categorise
 from hotspots.settings import CATEGORIES, Settings
 
@@ -924,14 +929,7 @@ def derive_ids(parts: Sequence[pa.Array]) -> pa.Array:
         pc.binary_join_element_wise(*(combined(p) for p in parts), "\x1f"))
     distinct = encoded.dictionary
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    data = memoryview(distinct.buffers()[2] or b"")
-    bounds = _offsets(distinct).tolist()
-    base = hashlib.blake2b(digest_size=10, person=b"hotspots-row")
-    digests = bytearray()
-    for start, end in zip(bounds[:-1], bounds[1:], strict=True):
-        h = base.copy()
-        h.update(data[start:end])
-        digests += h.digest()
+    digests = row_digests(distinct.buffers()[2] or b"", _offsets(distinct))
     # Occurrence number of each row among the identical ones, counted in file order.
     order = np.argsort(codes, kind="stable")
     ranked = codes[order]
@@ -940,15 +938,46 @@ def derive_ids(parts: Sequence[pa.Array]) -> pa.Array:
     run_start = np.maximum.accumulate(np.where(new_run, np.arange(n), 0))
     occurrence = np.empty(n, dtype=np.int64)
     occurrence[order] = np.arange(n) - run_start + 1
-    hexed = _HEX[np.frombuffer(bytes(digests), dtype=np.uint8)].view(np.uint8).reshape(-1, 20)
+    hexed = (_HEX[np.frombuffer(digests, dtype=np.uint8)].view(np.uint8)
+             .reshape(-1, 2 * ROW_DIGEST_SIZE))
     # "derived-" + 20 hex digits + "-", 29 bytes, built in place; then the occurrence number.
-    width = len(DERIVED_PREFIX) + 21
+    width = len(DERIVED_PREFIX) + 2 * ROW_DIGEST_SIZE + 1
     head = np.empty((n, width), dtype=np.uint8)
     head[:, :len(DERIVED_PREFIX)] = np.frombuffer(DERIVED_PREFIX.encode(), dtype=np.uint8)
     head[:, len(DERIVED_PREFIX):-1] = hexed[codes]
     head[:, -1] = ord("-")
     return pc.binary_join_element_wise(fixed_width_strings(head, n, width),
                                        pc.cast(pa.array(occurrence), pa.string()), "")
+
+
+#: Size and personalisation of the BLAKE2b digest of an ASB row (changing either changes ids).
+ROW_DIGEST_SIZE = 10
+ROW_DIGEST_PERSON = b"hotspots-row"
+
+
+def row_digests(data, offsets: np.ndarray, *, compiled: bool | None = None) -> bytes:
+    """The BLAKE2b digest of each message data[offsets[i]:offsets[i + 1]], back to back.
+
+    The compiled `hotspots._rowhash` (built at install when a C compiler is present) hashes them
+    all in one call without holding the GIL; hashlib gives the same digests one message at a
+    time otherwise (or when `compiled` is False).
+    """
+    offsets = np.ascontiguousarray(offsets, dtype=np.int32)
+    if compiled is None:
+        compiled = _rowhash is not None
+    if compiled:
+        if _rowhash is None:
+            raise RuntimeError("hotspots._rowhash is not built")
+        return _rowhash.blake2b_many(data, offsets, ROW_DIGEST_SIZE, ROW_DIGEST_PERSON)
+    view = memoryview(data)
+    bounds = offsets.tolist()
+    base = hashlib.blake2b(digest_size=ROW_DIGEST_SIZE, person=ROW_DIGEST_PERSON)
+    digests = bytearray()
+    for start, end in zip(bounds[:-1], bounds[1:], strict=True):
+        h = base.copy()
+        h.update(view[start:end])
+        digests += h.digest()
+    return bytes(digests)
 
 
 def fixed_width_strings(data, n: int, width: int) -> pa.Array:

@@ -300,9 +300,11 @@ def _parse(source: Source, encoding: str, column_types, on_bad_row, advance,
 
 
 def _valid_utf8(table: pa.Table) -> bool:
-    """Whether every text column holds valid UTF-8: bytes that are all ASCII are, and only a
-    chunk with other bytes is validated in full."""
+    """Whether every text column (and every dictionary of text) holds valid UTF-8: bytes that
+    are all ASCII are, and only a chunk with other bytes is validated in full."""
     for col in table.columns:
+        if pa.types.is_dictionary(col.type):
+            col = pa.chunked_array([c.dictionary for c in col.chunks], type=col.type.value_type)
         if not pa.types.is_string(col.type):
             continue
         for chunk in col.chunks:

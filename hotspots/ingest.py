@@ -64,9 +64,11 @@ POLICEUK_REQUIRED: tuple[str, ...] = ("Crime ID", "Month", "Longitude", "Latitud
 POLICEUK_READ: tuple[str, ...] = ("Crime ID", "Month", "Reported by", "Longitude", "Latitude",
                                   "Crime type", "Context")
 BTP = "British Transport Police"
+_WORDS = pa.dictionary(pa.int32(), pa.string())
 #: How the police.uk columns are read, by `_key` of their names (others as text).
 POLICEUK_TYPES: dict[str, pa.DataType] = {
     "longitude": pa.float64(), "latitude": pa.float64(),
+    "month": _WORDS, "reportedby": _WORDS, "crimetype": _WORDS,
 }
 
 #: Files of this many bytes or more get a progress bar on a terminal (about 150,000 police.uk
@@ -335,8 +337,8 @@ def _read_source(src: Source, *, format: str, columns: ForceColumns, source: str
     # lets the reader split the file into blocks without tracking quotes; and of a police.uk
     # file only the columns that are checked or identify an incident are converted, the
     # coordinates straight to numbers (the reader falls back to text should one not be a
-    # number). The columns of few values stay text: Arrow's dictionary conversion costs more
-    # than encoding them afterwards.
+    # number), and the columns of few values (month, force, crime type) to dictionaries, which
+    # the reader's threads build block by block: each distinct value is then looked up once.
     include = None
     types: dict[str, pa.DataType] = {}
     if kind == "police.uk":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -476,16 +477,74 @@ def test_asb_ids_are_derived_stable_and_distinct(street_csv, tmp_path, settings)
     assert read_incidents(other, settings=settings)["incident_id"].tolist()[1:] == ids
 
 
-def test_derived_id_scheme_is_pinned(tmp_path, settings):
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "hashlib"])
+def test_derived_id_scheme_is_pinned(tmp_path, settings, monkeypatch, compiled):
     # Ids already in a store must not change: BLAKE2b of the identifying fields, in this order,
-    # plus the occurrence number among identical rows.
+    # plus the occurrence number among identical rows; with the compiled hash or without it.
     import hashlib
 
+    from hotspots import _ingest_checks
+    if compiled:
+        _compiled_row_hash()
+    else:
+        monkeypatch.setattr(_ingest_checks, "_rowhash", None)
     path = write(tmp_path / "x.csv", policeuk_text([asb(lon="-1.530000", lat="53.790000")]))
     fields = ["2024-05", WYP, "-1.530000", "53.790000", "Anti-social behaviour", ""]
     digest = hashlib.blake2b("\x1f".join(fields).encode(), digest_size=10,
                              person=b"hotspots-row").hexdigest()
     assert read_incidents(path, settings=settings)["incident_id"].tolist() == [f"derived-{digest}-1"]
+
+
+def _messages(seed: int) -> tuple[list[bytes], bytes, np.ndarray]:
+    # Lengths around BLAKE2b's 128-byte blocks, and random ones.
+    rng = np.random.default_rng(seed)
+    lengths = [0, 1, 8, 127, 128, 129, 255, 256, 257, *rng.integers(0, 400, 300).tolist()]
+    messages = [rng.bytes(k) for k in lengths]
+    offsets = np.concatenate([[0], np.cumsum([len(m) for m in messages])]).astype(np.int32)
+    return messages, b"".join(messages), offsets
+
+
+def _compiled_row_hash():
+    from hotspots import _ingest_checks
+    if _ingest_checks._rowhash is None:
+        if os.environ.get("HOTSPOTS_REQUIRE_ROWHASH"):
+            pytest.fail("hotspots._rowhash was not built at install (C compiler or headers missing)")
+        pytest.skip("hotspots._rowhash was not built at install (no C compiler)")
+    return _ingest_checks._rowhash
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "hashlib"])
+def test_row_digests_are_blake2b_of_each_message(compiled):
+    import hashlib
+
+    from hotspots._ingest_checks import row_digests
+    if compiled:
+        _compiled_row_hash()
+    messages, data, offsets = _messages(7)
+    want = b"".join(hashlib.blake2b(m, digest_size=10, person=b"hotspots-row").digest()
+                    for m in messages)
+    assert row_digests(data, offsets, compiled=compiled) == want
+    # A slice of the messages: offsets that do not start at 0.
+    assert row_digests(data, offsets[5:40], compiled=compiled) == want[50:390]
+
+
+def test_compiled_row_hash_checks_its_arguments():
+    import hashlib
+
+    rowhash = _compiled_row_hash()
+    data = b"abcdef"
+    good = np.array([0, 3, 6], dtype=np.int32)
+    assert rowhash.blake2b_many(data, good, 64, b"") == b"".join(
+        hashlib.blake2b(m).digest() for m in (b"abc", b"def"))
+    for offsets in ([0, 3, 7], [0, 4, 3], [-1, 3, 6]):
+        with pytest.raises(ValueError, match="do not bound a message"):
+            rowhash.blake2b_many(data, np.array(offsets, dtype=np.int32), 10, b"")
+    with pytest.raises(ValueError, match="int32"):
+        rowhash.blake2b_many(data, b"\x00\x00", 10, b"")
+    with pytest.raises(ValueError, match="digest_size"):
+        rowhash.blake2b_many(data, good, 65, b"")
+    with pytest.raises(ValueError, match="person"):
+        rowhash.blake2b_many(data, good, 10, b"x" * 17)
 
 
 def test_ids_are_trimmed_and_kept_as_text(tmp_path, settings):
