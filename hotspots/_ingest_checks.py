@@ -316,12 +316,28 @@ def _floats(col) -> np.ndarray:
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
+def rows_at(col: pa.Array | pa.ChunkedArray, pos: np.ndarray) -> pa.Array:
+    """The values of `col` at the ascending positions `pos`, as one array (dictionaries
+    decoded); each chunk gives its own rows, so the column is never copied whole."""
+    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    bounds = np.cumsum([0, *(len(c) for c in chunks)])
+    cut = np.searchsorted(pos, bounds)
+    out = []
+    for chunk, start, lo, hi in zip(chunks, bounds[:-1], cut[:-1], cut[1:], strict=True):
+        if hi > lo:
+            part = chunk.take(pa.array(pos[lo:hi] - start, type=pa.int64()))
+            out.append(part.dictionary_decode() if pa.types.is_dictionary(part.type) else part)
+    value_type = col.type.value_type if pa.types.is_dictionary(col.type) else col.type
+    return pa.concat_arrays(out) if out else pa.array([], type=value_type)
+
+
 def numbers_at(col, pos: np.ndarray) -> np.ndarray:
-    """The numbers of a coordinate column (numbers, or text parsed as `text_pairs` does) at rows
-    `pos`; NaN where empty or not a number."""
+    """The numbers of a coordinate column (numbers, or text parsed as `text_pairs` does) at the
+    ascending rows `pos`; NaN where empty or not a number."""
+    values = rows_at(col, pos)
     if pa.types.is_floating(col.type):
-        return _floats(col)[pos]
-    values, _, _ = _parse_numbers(combined(col.take(pa.array(pos, type=pa.int64()))))
+        return values.to_numpy(zero_copy_only=False)
+    values, _, _ = _parse_numbers(values)
     return values
 
 
@@ -940,12 +956,17 @@ def derive_ids(parts: Sequence[pa.Array]) -> pa.Array:
     occurrence[order] = np.arange(n) - run_start + 1
     hexed = (_HEX[np.frombuffer(digests, dtype=np.uint8)].view(np.uint8)
              .reshape(-1, 2 * ROW_DIGEST_SIZE))
-    # "derived-" + 20 hex digits + "-", 29 bytes, built in place; then the occurrence number.
+    # "derived-" + 20 hex digits + "-", 29 bytes, built in place; then the occurrence number
+    # (in place too when every row occurs fewer than ten times, as nearly always).
     width = len(DERIVED_PREFIX) + 2 * ROW_DIGEST_SIZE + 1
-    head = np.empty((n, width), dtype=np.uint8)
+    one_digit = int(occurrence.max()) < 10
+    head = np.empty((n, width + one_digit), dtype=np.uint8)
     head[:, :len(DERIVED_PREFIX)] = np.frombuffer(DERIVED_PREFIX.encode(), dtype=np.uint8)
-    head[:, len(DERIVED_PREFIX):-1] = hexed[codes]
-    head[:, -1] = ord("-")
+    head[:, len(DERIVED_PREFIX):width - 1] = hexed[codes]
+    head[:, width - 1] = ord("-")
+    if one_digit:
+        head[:, width] = occurrence + ord("0")
+        return fixed_width_strings(head, n, width + 1)
     return pc.binary_join_element_wise(fixed_width_strings(head, n, width),
                                        pc.cast(pa.array(occurrence), pa.string()), "")
 
@@ -980,11 +1001,12 @@ def row_digests(data, offsets: np.ndarray, *, compiled: bool | None = None) -> b
     return bytes(digests)
 
 
-def fixed_width_strings(data, n: int, width: int) -> pa.Array:
-    """A string array of `n` values of `width` bytes each, laid back to back in `data` (bytes
-    or a uint8 array), built straight from the buffers."""
-    offsets = np.arange(n + 1, dtype=np.int32) * width
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+def fixed_width_strings(data, n: int, width: int, *, large: bool = False) -> pa.Array:
+    """A string array (`large`: large_string, pandas' own) of `n` values of `width` bytes each,
+    laid back to back in `data` (bytes or a uint8 array), built straight from the buffers."""
+    offsets = np.arange(n + 1, dtype=np.int64 if large else np.int32) * width
+    kind = pa.LargeStringArray if large else pa.StringArray
+    return kind.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
 
 
 #: The two hex digits of each byte value, as one 16-bit item.

@@ -498,17 +498,16 @@ def _police_uk(table: CsvTable, rows: _Rows, *, label: str) -> _Part | None:
         return checks.locate(pairs, wgs84, rows.points)
 
     # This thread looks up the points (PROJ is set up here) while others read the ids and look
-    # up the month, force and crime type. The ASB ids (a Python loop over distinct rows) are
-    # made in one more thread, which starts on their coordinates at once and takes the other
-    # fields when they are looked up; they are needed only when the kept rows are gathered.
+    # up the month, force and crime type. The ASB ids are made from those rows' own text in one
+    # more thread, started first: the kept rows cannot be gathered without them.
     no_id = checks.lengths(col["Crime ID"]) == 0
+    derived = _later(_police_derived, no_id, col)
     fields_later = _later(checks.police_fields, col["Month"], col.get("Reported by"),
                           col["Crime type"], settings)
-    derived = _later(_police_derived, no_id, col, fields_later)
     located, (own, repeated) = _run(points, own_ids)
     fields = fields_later.result()
     if not np.array_equal(own.missing, no_id):  # ids of only white space
-        derived = _later(_police_derived, own.missing, col, fields_later)
+        derived = _later(_police_derived, own.missing, col)
     ids = _Ids(own.own, own.missing, derived, repeated)
     types = fields.types
     if as_numbers:
@@ -537,14 +536,13 @@ def _police_uk(table: CsvTable, rows: _Rows, *, label: str) -> _Part | None:
                  located, label)
 
 
-def _police_derived(missing: np.ndarray, col: dict[str, pa.ChunkedArray],
-                    fields: Future) -> pa.Array:
+def _police_derived(missing: np.ndarray, col: dict[str, pa.ChunkedArray]) -> pa.Array:
     """Ids of the rows without a Crime ID (ASB), from their fields in `POLICEUK_READ` order
     (Month, Reported by, Longitude, Latitude, Crime type, Context; those the file has).
 
-    The fields enter as trimmed text (the month, force and type from their distinct values, as
-    `fields` will look them up), the coordinates as canonical text (`checks.coordinate_text`):
-    police.uk writes six decimals, so its files give the same ids as hashing their text would.
+    The fields enter as trimmed text, the coordinates as canonical text
+    (`checks.coordinate_text`): police.uk writes six decimals, so its files give the same ids
+    as hashing their text would.
     """
     if not missing.any():
         return pa.array([], type=pa.string())
@@ -558,15 +556,11 @@ def _police_derived(missing: np.ndarray, col: dict[str, pa.ChunkedArray],
 
     parts: dict[str, pa.Array] = {name: coordinate(name) for name in ("Longitude", "Latitude")}
     context = col.get("Context")
-    if context is not None:
-        parts["Context"] = (_repeat("", len(pos)) if not checks.lengths(context).any()
-                            else checks.as_strings(checks.combined(context.take(pa.array(pos)))))
-    looked_up = fields.result()
-    for name, words, codes in (("Month", looked_up.month_words, looked_up.month_codes),
-                               ("Reported by", looked_up.reporter_words, looked_up.reporter_codes),
-                               ("Crime type", looked_up.types.words, looked_up.types.codes)):
-        if codes is not None:
-            parts[name] = words.take(pa.array(codes[pos]))
+    if context is not None and not checks.lengths(context).any():
+        parts["Context"] = _repeat("", len(pos))
+    for name in ("Month", "Reported by", "Crime type", "Context"):
+        if name in col and name not in parts:
+            parts[name] = checks.as_strings(checks.rows_at(col[name], pos))
     return checks.derive_ids([parts[name] for name in POLICEUK_READ[1:] if name in parts])
 
 
@@ -995,7 +989,8 @@ def _part(keep: np.ndarray, ids: _Ids, occurred: Callable[[np.ndarray], np.ndarr
     type_codes = types.codes[keep]
 
     def others() -> tuple:
-        labels = pc.take(types.words, pa.array(type_codes, type=pa.int32()))
+        # Large strings, as pandas keeps them: the frame takes them without a copy.
+        labels = pc.take(types.words.cast(pa.large_string()), pa.array(type_codes, type=pa.int32()))
         return (labels, occurred(keep), precision[keep], types.category[type_codes],
                 types.harm[type_codes], points.geometry(keep))
 
@@ -1026,10 +1021,11 @@ def _chunks(arr: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
     return list(arr.chunks) if isinstance(arr, pa.ChunkedArray) else [arr]
 
 
-def _repeat(text: str, n: int) -> pa.Array:
-    """A string array holding `text` `n` times, built straight from its buffers."""
+def _repeat(text: str, n: int, *, large: bool = False) -> pa.Array:
+    """A string array (`large`: large_string) holding `text` `n` times, built straight from its
+    buffers."""
     raw = text.encode("utf-8")
-    return checks.fixed_width_strings(raw * n, n, len(raw))
+    return checks.fixed_width_strings(raw * n, n, len(raw), large=large)
 
 
 def _frame(parts: list[_Part], settings: Settings) -> gpd.GeoDataFrame:
@@ -1044,9 +1040,9 @@ def _frame(parts: list[_Part], settings: Settings) -> gpd.GeoDataFrame:
     if n == 0:
         return empty_incidents(settings)
     ids = pa.chunked_array([c for p in parts for c in _chunks(p.ids)], type=pa.string())
-    types = pa.chunked_array([c for p in parts for c in _chunks(p.types)], type=pa.string())
-    sources = pa.chunked_array([_repeat(p.source, len(p.occurred_ns)) for p in parts],
-                               type=pa.string())
+    types = pa.chunked_array([c for p in parts for c in _chunks(p.types)], type=pa.large_string())
+    sources = pa.chunked_array([_repeat(p.source, len(p.occurred_ns), large=True) for p in parts],
+                               type=pa.large_string())
     ns = _joined([p.occurred_ns for p in parts])
     precision = _joined([p.precision for p in parts])
     category = _joined([p.category for p in parts])

@@ -477,6 +477,18 @@ def test_asb_ids_are_derived_stable_and_distinct(street_csv, tmp_path, settings)
     assert read_incidents(other, settings=settings)["incident_id"].tolist()[1:] == ids
 
 
+def test_asb_rows_repeated_ten_times_or_more_count_on(tmp_path, settings):
+    rows = [asb(lon="-1.530000", lat="53.790000")] * 12 + [asb()]
+    ids = read_incidents(write(tmp_path / "x.csv", policeuk_text(rows)), settings=settings)[
+        "incident_id"].tolist()
+    stem = ids[0].rsplit("-", 1)[0]
+    assert ids[:12] == [f"{stem}-{k}" for k in range(1, 13)]
+    assert ids[12].endswith("-1") and not ids[12].startswith(stem)
+    # Fewer than ten repeats give the same ids as within a longer run.
+    few = read_incidents(write(tmp_path / "y.csv", policeuk_text(rows[:3])), settings=settings)
+    assert few["incident_id"].tolist() == ids[:3]
+
+
 @pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "hashlib"])
 def test_derived_id_scheme_is_pinned(tmp_path, settings, monkeypatch, compiled):
     # Ids already in a store must not change: BLAKE2b of the identifying fields, in this order,
