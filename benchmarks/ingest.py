@@ -240,6 +240,12 @@ def main(argv: list[str] | None = None) -> int:
           f"(target >= 0.5x) {'OK' if speed_ok else 'MISSED'}")
     print(f"memory: read_incidents peak / CSV size   = {memory_ratio:.2f}x "
           f"(target <= 4x) {'OK' if memory_ok else 'MISSED'}")
+    # The same ratio within each round (the two runs a few seconds apart), to show how much the
+    # verdict above moves with the load on a shared machine.
+    paired = sorted(b["seconds"] / o["seconds"]
+                    for b, o in zip(runs["read_csv"], runs["read_incidents"], strict=True))
+    print(f"        within each round: median {paired[len(paired) // 2]:.2f}x, "
+          f"range {paired[0]:.2f}-{paired[-1]:.2f}x over {len(paired)} rounds")
     if single is not None:
         print(f"for reference: read_incidents / one-thread read_csv rows/s = "
               f"{single['seconds'] / ours['seconds']:.2f}x (plain read_csv is "
