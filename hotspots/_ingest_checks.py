@@ -20,13 +20,13 @@ import pyproj
 import shapely
 
 from hotspots._errors import Problem
+from hotspots.schema import BNG, categorise
+from hotspots.settings import CATEGORIES, Settings
 
 try:  # the optional C extension (setup.py): the same digests as hashlib, without the GIL
     from hotspots import _rowhash
 except ImportError:  # pragma: no cover - built wherever a C compiler is present
     _rowhash = None
-from hotspots.schema import BNG, categorise
-from hotspots.settings import CATEGORIES, Settings
 
 log = logging.getLogger(__name__)
 
