@@ -555,11 +555,8 @@ def _police_derived(missing: np.ndarray, col: dict[str, pa.ChunkedArray]) -> pa.
         return checks.coordinate_text(used).take(encoded.indices)
 
     parts: dict[str, pa.Array] = {name: coordinate(name) for name in ("Longitude", "Latitude")}
-    context = col.get("Context")
-    if context is not None and not checks.lengths(context).any():
-        parts["Context"] = _repeat("", len(pos))
     for name in ("Month", "Reported by", "Crime type", "Context"):
-        if name in col and name not in parts:
+        if name in col:
             parts[name] = checks.as_strings(checks.rows_at(col[name], pos))
     return checks.derive_ids([parts[name] for name in POLICEUK_READ[1:] if name in parts])
 
