@@ -161,12 +161,12 @@ class _Part:
 
     ids: pa.Array | pa.ChunkedArray
     occurred_ns: np.ndarray
-    precision: np.ndarray
+    precision: np.ndarray  # codes of PRECISION_DTYPE
     types: pa.Array
-    category: np.ndarray
-    harm: np.ndarray
+    category: np.ndarray  # codes of CATEGORY_DTYPE
+    harm: np.ndarray  # float64
     geometry: np.ndarray
-    source: str
+    source: pa.Array  # large strings
 
 
 @dataclass
@@ -885,24 +885,34 @@ class _Ids:
 
     def kept(self, keep: np.ndarray) -> pa.ChunkedArray:
         """The id of each kept row, chunk by chunk (so no second copy of the column is made):
-        one gather from the chunk's own ids followed by its derived ones."""
-        derived = self.derived.result() if isinstance(self.derived, Future) else self.derived
-        out = []
-        start = used = 0
-        for chunk in _chunks(self.own):
-            end = start + len(chunk)
-            missing = self.missing[start:end]
-            k = int(missing.sum())
-            if k:
-                pick = np.arange(len(chunk), dtype=np.int64)
-                pick[missing] = len(chunk) + np.arange(k)
-                chunk = pa.concat_arrays([chunk, derived[used:used + k]])
-                out.append(chunk.take(pa.array(pick[keep[start:end]])))
-                used += k
-            else:
-                out.append(chunk.filter(pa.array(keep[start:end])))
-            start = end
-        return pa.chunked_array(out, type=pa.string())
+        one gather from the chunk's own ids followed by its derived ones. The two halves of the
+        chunks are gathered in two threads (Arrow releases the GIL)."""
+        chunks = _chunks(self.own)
+        bounds = np.cumsum([0, *(len(c) for c in chunks)])
+        # How many rows before each chunk have derived ids: where its slice of them starts.
+        before = [0]
+        for start, end in zip(bounds[:-1], bounds[1:], strict=True):
+            before.append(before[-1] + int(self.missing[start:end].sum()))
+
+        def gather(lo: int, hi: int) -> list[pa.Array]:
+            derived = self.derived.result() if isinstance(self.derived, Future) else self.derived
+            out = []
+            for i in range(lo, hi):
+                chunk, start, end = chunks[i], bounds[i], bounds[i + 1]
+                missing = self.missing[start:end]
+                k = int(before[i + 1] - before[i])
+                if k:
+                    pick = np.arange(len(chunk), dtype=np.int64)
+                    pick[missing] = len(chunk) + np.arange(k)
+                    whole = pa.concat_arrays([chunk, derived[before[i]:before[i + 1]]])
+                    out.append(whole.take(pa.array(pick[keep[start:end]])))
+                else:
+                    out.append(chunk.filter(pa.array(keep[start:end])))
+            return out
+
+        half = len(chunks) // 2
+        first, second = _run(lambda: gather(0, half), lambda: gather(half, len(chunks)))
+        return pa.chunked_array(first + second, type=pa.string())
 
 
 def _ids(table: pa.Table, id_index: int | None, *, order: Sequence[str],
@@ -988,13 +998,23 @@ def _part(keep: np.ndarray, ids: _Ids, occurred: Callable[[np.ndarray], np.ndarr
     def others() -> tuple:
         # Large strings, as pandas keeps them: the frame takes them without a copy.
         labels = pc.take(types.words.cast(pa.large_string()), pa.array(type_codes, type=pa.int32()))
-        return (labels, occurred(keep), precision[keep], types.category[type_codes],
-                types.harm[type_codes], points.geometry(keep))
+        category = _CATEGORY_CODES[types.category][type_codes]
+        harm = types.harm.astype("float64")[type_codes]
+        return (labels, occurred(keep), _PRECISION_CODES[precision[keep]], category, harm,
+                points.geometry(keep), _repeat(str(label), len(type_codes), large=True))
 
-    kept_ids, (labels, ns, prec, category, harm, geometry) = _run(lambda: ids.kept(keep), others)
+    kept_ids, (labels, ns, prec, category, harm, geometry, source) = _run(
+        lambda: ids.kept(keep), others)
     ids.own = ids.derived = None
     return _Part(ids=kept_ids, occurred_ns=ns, precision=prec, types=labels, category=category,
-                 harm=harm, geometry=geometry, source=str(label))
+                 harm=harm, geometry=geometry, source=source)
+
+
+#: The dtype codes of `TIME_PRECISIONS` and `CATEGORIES` (by their index there).
+_PRECISION_CODES = np.array([list(PRECISION_DTYPE.categories).index(name)
+                             for name in TIME_PRECISIONS], dtype=np.int8)
+_CATEGORY_CODES = np.array([list(CATEGORY_DTYPE.categories).index(name) for name in CATEGORIES],
+                           dtype=np.int8)
 
 
 # --- the frame ----------------------------------------------------------------------------------
@@ -1038,18 +1058,14 @@ def _frame(parts: list[_Part], settings: Settings) -> gpd.GeoDataFrame:
         return empty_incidents(settings)
     ids = pa.chunked_array([c for p in parts for c in _chunks(p.ids)], type=pa.string())
     types = pa.chunked_array([c for p in parts for c in _chunks(p.types)], type=pa.large_string())
-    sources = pa.chunked_array([_repeat(p.source, len(p.occurred_ns), large=True) for p in parts],
+    sources = pa.chunked_array([c for p in parts for c in _chunks(p.source)],
                                type=pa.large_string())
     ns = _joined([p.occurred_ns for p in parts])
-    precision = _joined([p.precision for p in parts])
-    category = _joined([p.category for p in parts])
-    harm = _joined([p.harm for p in parts]).astype("float64", copy=False)
+    prec_codes = _joined([p.precision for p in parts])
+    cat_codes = _joined([p.category for p in parts])
+    harm = _joined([p.harm for p in parts])
     geometry = _joined([p.geometry for p in parts])
 
-    prec_codes = np.array([list(PRECISION_DTYPE.categories).index(name) for name in TIME_PRECISIONS],
-                          dtype=np.int8)[precision]
-    cat_codes = np.array([list(CATEGORY_DTYPE.categories).index(name) for name in CATEGORIES],
-                         dtype=np.int8)[category]
     occurred = pd.Series(pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC")
                          .tz_convert(settings.timezone))
     frame = gpd.GeoDataFrame(
