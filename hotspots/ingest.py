@@ -221,7 +221,9 @@ def read_incidents(paths: str | PathLike | Sequence[str | PathLike], *, format: 
     -------
     GeoDataFrame
         The data model's columns in EPSG:27700 (metres); `attrs["read_report"]` holds the
-        `ReadReport` (rows read, rows left out by reason, warnings with examples).
+        `ReadReport` (rows read, rows left out by reason, warnings with examples) as plain JSON
+        types (`ReadReport.to_dict`), so the frame can be written to Parquet as it is;
+        `read_incidents_report` gives the report object itself.
 
     Raises
     ------
@@ -249,7 +251,8 @@ def read_incidents_report(paths: str | PathLike | Sequence[str | PathLike], *, f
                           columns: ForceColumns | None = None, source: str | None = None,
                           settings: Settings | None = None, progress: bool | None = None,
                           ) -> tuple[gpd.GeoDataFrame, ReadReport]:
-    """Like `read_incidents`, also returning the `ReadReport` (the same one as in `attrs`)."""
+    """Like `read_incidents`, also returning the `ReadReport` (`attrs["read_report"]` holds the
+    same report as a dict)."""
     if format not in FORMATS:
         msg = f"`format` must be one of {', '.join(FORMATS)}; got {format!r}."
         raise InputError(msg)
@@ -288,7 +291,7 @@ def read_incidents_report(paths: str | PathLike | Sequence[str | PathLike], *, f
     if problems:
         raise InputError.from_problems(problems.problems())
     frame = _frame(parts, settings)
-    frame.attrs["read_report"] = report
+    frame.attrs["read_report"] = report.to_dict()
     log.info("read %d incidents from %d files", len(frame), len(report.files))
     return frame, report
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from hotspots._errors import Problem
@@ -43,6 +43,32 @@ class ReadReport:
     def exclude(self, reason: str, count: int) -> None:
         if count > 0:
             self.excluded[reason] += count
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as plain JSON types (what a frame's `attrs["read_report"]` holds, so the
+        frame can be written to Parquet or Feather with its report)."""
+        return {
+            "files": list(self.files),
+            "rows_read": int(self.rows_read),
+            "excluded": {str(k): int(v) for k, v in self.excluded.items()},
+            "warnings": {str(k): int(v) for k, v in self.warnings.items()},
+            "examples": {k: [asdict(p) for p in v] for k, v in self.examples.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ReadReport:
+        """The report `to_dict` gave (or one read back from a file's metadata)."""
+        if not isinstance(data, dict):
+            msg = f"a read report must be a dict; got {type(data).__name__}"
+            raise TypeError(msg)
+        return cls(
+            files=[str(f) for f in data.get("files", [])],
+            rows_read=int(data.get("rows_read", 0)),
+            excluded=Counter({str(k): int(v) for k, v in data.get("excluded", {}).items()}),
+            warnings=Counter({str(k): int(v) for k, v in data.get("warnings", {}).items()}),
+            examples={str(k): [Problem(**p) for p in v]
+                      for k, v in data.get("examples", {}).items()},
+        )
 
     def merge(self, other: ReadReport) -> None:
         self.files.extend(other.files)

@@ -281,14 +281,16 @@ class IncidentStore:
         Returns
         -------
         IngestReport
-            Rows offered, added, duplicates skipped, months touched (plus `read_report`).
+            Rows offered, added, duplicates skipped, months touched (plus `read_report`, or
+            else the report `read_incidents` left in the frame's `attrs["read_report"]`).
 
         Raises
         ------
         InputError
             The frame lacks data-model columns, has missing ids, times or points, or a wrong CRS.
         """
-        read_report = read_report or incidents.attrs.get("read_report")
+        if read_report is None:
+            read_report = _attached_report(incidents)
         frame = self._check(incidents)
         report = IngestReport(rows_read=read_report.rows_read if read_report else len(frame),
                               read=read_report)
@@ -407,3 +409,16 @@ def _categories(categories: Iterable[str] | str | None) -> list[str] | None:
         msg = f"unknown category {unknown[0]!r}; expected one of {', '.join(CATEGORIES)} or all."
         raise InputError(msg)
     return items
+
+
+def _attached_report(frame: pd.DataFrame) -> ReadReport | None:
+    """The read report `read_incidents` left in `frame.attrs` (a dict, or a `ReadReport` set
+    by hand); None when there is none, or it cannot be read (it only describes the read)."""
+    attached = frame.attrs.get("read_report")
+    if attached is None or isinstance(attached, ReadReport):
+        return attached
+    try:
+        return ReadReport.from_dict(attached)
+    except (TypeError, ValueError, AttributeError) as exc:
+        log.warning("ignoring the frame's attrs['read_report']: %s", exc)
+        return None

@@ -26,8 +26,10 @@ from hotspots.ingest import (
     read_incidents,
     read_incidents_report,
 )
+from hotspots.report import ReadReport
 from hotspots.schema import INCIDENT_COLUMNS, empty_incidents, make_incidents
 from hotspots.settings import get_settings
+from hotspots.store import IncidentStore
 
 WYP = "West Yorkshire Police"
 
@@ -77,6 +79,11 @@ def sample_rows():
 @pytest.fixture
 def settings(tmp_path):
     return get_settings(tmp_path / "home")
+
+
+@pytest.fixture
+def home_store(tmp_path, settings):
+    return IncidentStore(tmp_path / "home", settings=settings)
 
 
 @pytest.fixture
@@ -421,7 +428,8 @@ def test_output_equals_the_schema_builder(street_csv, settings):
 
 def test_policeuk_values(street_csv, settings):
     frame, report = read_incidents_report(street_csv, settings=settings)
-    assert frame.attrs["read_report"] is report
+    assert frame.attrs["read_report"] == report.to_dict()
+    assert report.rows_read == 8 and report.excluded == {"British Transport Police": 1, "no location": 1}
     assert len(frame) == 6
     assert (frame["occurred_at"] == pd.Timestamp("2024-05-01", tz="Europe/London")).all()
     assert set(frame["time_precision"]) == {"month"}
@@ -585,6 +593,22 @@ def test_unknown_crime_types_map_to_other_with_a_warning(tmp_path, settings):
     assert report.warnings["unknown crime type mapped to other"] == 3
     examples = report.examples["unknown crime type mapped to other"]
     assert [(p.row, p.value) for p in examples] == [(2, "Alien abduction"), (4, "Time travel")]
+
+
+def test_frame_writes_to_parquet_with_its_report(tmp_path, settings, home_store):
+    """The report rides in `attrs` as plain JSON types: a frame straight from the reader writes
+    to GeoParquet, reads back with the same report, and the store still finds it there."""
+    rows = [crime(crime_type="Alien abduction"), crime("b" * 64), crime("b" * 64), asb()]
+    path = write(tmp_path / "x.csv", policeuk_text(rows))
+    frame, report = read_incidents_report(path, settings=settings)
+    assert report.warnings == {"unknown crime type mapped to other": 1, "duplicate row within file": 1}
+    frame.to_parquet(tmp_path / "out.parquet")
+    back = gpd.read_parquet(tmp_path / "out.parquet")
+    assert back.attrs["read_report"] == report.to_dict()
+    assert ReadReport.from_dict(back.attrs["read_report"]) == report
+    added = home_store.add(back)
+    assert added.read == report and added.rows_read == 4 and added.added == 3
+    assert any("Alien abduction" in line for line in added.lines())
 
 
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "cp1252"])

@@ -289,3 +289,20 @@ def test_attrs_are_not_written(home, settings):
     store = IncidentStore(home, settings=settings)
     assert store.add(frame).rows_read == 6
     assert store.load().attrs == {}
+
+
+def test_a_report_in_attrs_is_read_as_a_dict_and_a_bad_one_ignored(home, settings, caplog):
+    from hotspots.report import ReadReport
+
+    store = IncidentStore(home, settings=settings)
+    frame = incidents(settings)
+    frame.attrs["read_report"] = ReadReport(files=["x.csv"], rows_read=9,
+                                            excluded={"no location": 3}).to_dict()
+    added = store.add(frame)
+    assert (added.rows_read, added.no_location, added.added) == (9, 3, 6)
+    other = incidents(settings, prefix="j")
+    other.attrs["read_report"] = {"rows_read": "many"}
+    added = store.add(other)
+    assert (added.rows_read, added.added, added.read) == (6, 6, None)
+    assert "ignoring the frame's attrs['read_report']" in caplog.text
+    assert len(store.load()) == 12
