@@ -159,7 +159,7 @@ class ForceColumns:
 class _Part:
     """The rows kept from one file, column by column."""
 
-    ids: pa.Array | pa.ChunkedArray
+    ids: Future  # of a pa.ChunkedArray: gathered while the other columns are built
     occurred_ns: np.ndarray
     precision: np.ndarray  # codes of PRECISION_DTYPE
     types: pa.Array
@@ -1006,9 +1006,16 @@ def _part(keep: np.ndarray, ids: _Ids, occurred: Callable[[np.ndarray], np.ndarr
         return (labels, occurred(keep), _PRECISION_CODES[precision[keep]], category, harm,
                 points.geometry(keep), _repeat(str(label), len(type_codes), large=True))
 
-    kept_ids, (labels, ns, prec, category, harm, geometry, source) = _run(
-        lambda: ids.kept(keep), others)
-    ids.own = ids.derived = None
+    def gather_ids() -> pa.ChunkedArray:
+        try:
+            return ids.kept(keep)
+        finally:
+            ids.own = ids.derived = None
+
+    # The ids are gathered in other threads while this one goes on to the other columns and
+    # the frame; the frame takes them last.
+    kept_ids = _later(gather_ids)
+    labels, ns, prec, category, harm, geometry, source = others()
     return _Part(ids=kept_ids, occurred_ns=ns, precision=prec, types=labels, category=category,
                  harm=harm, geometry=geometry, source=source)
 
@@ -1059,7 +1066,6 @@ def _frame(parts: list[_Part], settings: Settings) -> gpd.GeoDataFrame:
     n = sum(len(p.occurred_ns) for p in parts)
     if n == 0:
         return empty_incidents(settings)
-    ids = pa.chunked_array([c for p in parts for c in _chunks(p.ids)], type=pa.string())
     types = pa.chunked_array([c for p in parts for c in _chunks(p.types)], type=pa.large_string())
     sources = pa.chunked_array([c for p in parts for c in _chunks(p.source)],
                                type=pa.large_string())
@@ -1073,7 +1079,6 @@ def _frame(parts: list[_Part], settings: Settings) -> gpd.GeoDataFrame:
                          .tz_convert(settings.timezone))
     frame = gpd.GeoDataFrame(
         {
-            "incident_id": pd.Series(ids, dtype="str"),
             "occurred_at": occurred,
             "time_precision": pd.Categorical.from_codes(prec_codes, dtype=PRECISION_DTYPE),
             "crime_type": pd.Series(types, dtype="str"),
@@ -1085,6 +1090,8 @@ def _frame(parts: list[_Part], settings: Settings) -> gpd.GeoDataFrame:
         crs=BNG,
         copy=False,
     )
+    ids = pa.chunked_array([c for p in parts for c in _chunks(p.ids.result())], type=pa.string())
+    frame.insert(0, "incident_id", pd.Series(ids, dtype="str"))
     if list(frame.columns) != INCIDENT_COLUMNS:
         frame = frame[INCIDENT_COLUMNS]
     if frame.dtypes.equals(_model_dtypes(settings.timezone, settings)):
