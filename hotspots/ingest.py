@@ -903,7 +903,7 @@ class _Ids:
             for i in range(lo, hi):
                 chunk, start, end = chunks[i], bounds[i], bounds[i + 1]
                 missing = self.missing[start:end]
-                k = int(before[i + 1] - before[i])
+                k = before[i + 1] - before[i]
                 if k:
                     pick = np.arange(len(chunk), dtype=np.int64)
                     pick[missing] = len(chunk) + np.arange(k)

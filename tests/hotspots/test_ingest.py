@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from hotspots import _ingest_csv
 from hotspots._errors import InputError
 from hotspots.ingest import (
     POLICEUK_COLUMNS,
@@ -593,6 +594,35 @@ def test_unknown_crime_types_map_to_other_with_a_warning(tmp_path, settings):
     assert report.warnings["unknown crime type mapped to other"] == 3
     examples = report.examples["unknown crime type mapped to other"]
     assert [(p.row, p.value) for p in examples] == [(2, "Alien abduction"), (4, "Time travel")]
+
+
+def test_many_blocks_give_the_same_frame_as_one(tmp_path, settings, monkeypatch):
+    """The reader splits a large file into blocks and the checks work chunk by chunk (ids
+    gathered in two threads, ASB rows taken from each chunk): a file read in many small blocks
+    gives the frame it gives in one."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for i in range(400):
+        lon, lat = f"{-1.55 + rng.integers(0, 30) / 1000:.6f}", f"{53.80 + rng.integers(0, 30) / 1000:.6f}"
+        if 120 <= i < 200:  # a stretch with no ASB rows: whole chunks without derived ids
+            rows.append(crime(f"{i:064x}", lon=lon, lat=lat))
+        elif i % 7 == 0:
+            rows.append(asb(lon=lon, lat=lat, context=f"note {i % 3}"))
+        elif i % 31 == 0:
+            rows.append(crime(f"{i:064x}", lon="", lat=""))
+        elif i % 37 == 0:
+            rows.append(crime(f"{i:064x}", reported_by="British Transport Police"))
+        else:
+            rows.append(crime(f"{i:064x}", lon=lon, lat=lat, crime_type="Robbery"))
+    path = write(tmp_path / "x.csv", policeuk_text(rows))
+    whole, report = read_incidents_report(path, settings=settings)
+    monkeypatch.setattr(_ingest_csv, "BLOCK_BYTES", 4096)
+    blocks, block_report = read_incidents_report(path, settings=settings)
+    assert blocks.attrs == whole.attrs and block_report == report
+    assert_geodataframe_equal(blocks, whole)
+    asb_rows = sum(r["Crime ID"] == "" for r in rows)
+    assert whole["incident_id"].str.startswith("derived-").sum() == asb_rows
+    assert len(whole) == len(rows) - report.no_location - report.excluded["British Transport Police"]
 
 
 def test_frame_writes_to_parquet_with_its_report(tmp_path, settings, home_store):
