@@ -1077,7 +1077,7 @@ def _frame(parts: list[_Part], settings: Settings) -> gpd.GeoDataFrame:
 
     occurred = pd.Series(pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC")
                          .tz_convert(settings.timezone))
-    frame = gpd.GeoDataFrame(
+    columns = pd.DataFrame(
         {
             "occurred_at": occurred,
             "time_precision": pd.Categorical.from_codes(prec_codes, dtype=PRECISION_DTYPE),
@@ -1085,11 +1085,13 @@ def _frame(parts: list[_Part], settings: Settings) -> gpd.GeoDataFrame:
             "category": pd.Categorical.from_codes(cat_codes, dtype=CATEGORY_DTYPE),
             "harm": harm,
             "source": pd.Series(sources, dtype="str"),
+            "geometry": gpd.array.GeometryArray(geometry, crs=BNG),
         },
-        geometry=gpd.array.GeometryArray(geometry, crs=BNG),
-        crs=BNG,
         copy=False,
     )
+    # Made from a frame that has its geometry column (CRS set), geopandas takes the column as
+    # it is; given the geometry as an argument, it would copy it.
+    frame = gpd.GeoDataFrame(columns, geometry="geometry", copy=False)
     ids = pa.chunked_array([c for p in parts for c in _chunks(p.ids.result())], type=pa.string())
     frame.insert(0, "incident_id", pd.Series(ids, dtype="str"))
     if list(frame.columns) != INCIDENT_COLUMNS:
