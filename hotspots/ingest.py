@@ -1002,7 +1002,7 @@ def _part(keep: np.ndarray, ids: _Ids, occurred: Callable[[np.ndarray], np.ndarr
         # Large strings, as pandas keeps them: the frame takes them without a copy.
         labels = pc.take(types.words.cast(pa.large_string()), pa.array(type_codes, type=pa.int32()))
         category = _CATEGORY_CODES[types.category][type_codes]
-        harm = types.harm.astype("float64")[type_codes]
+        harm = types.harm[type_codes]
         return (labels, occurred(keep), _PRECISION_CODES[precision[keep]], category, harm,
                 points.geometry(keep), _repeat(str(label), len(type_codes), large=True))
 
