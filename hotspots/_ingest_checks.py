@@ -101,6 +101,16 @@ class ProblemLog:
 # --- text columns -------------------------------------------------------------------------------
 
 
+def chunks_of(col: pa.ChunkedArray | pa.Array) -> list[pa.Array]:
+    """The chunks of a chunked array, or the array itself as its one chunk."""
+    return list(col.chunks) if isinstance(col, pa.ChunkedArray) else [col]
+
+
+def chunk_bounds(chunks: Sequence[pa.Array]) -> np.ndarray:
+    """Where each chunk starts in the whole column, and (last) the column's length."""
+    return np.cumsum([0, *(len(c) for c in chunks)])
+
+
 def combined(col: pa.ChunkedArray | pa.Array) -> pa.Array:
     """One contiguous array (dictionary chunks unified first)."""
     if isinstance(col, pa.ChunkedArray):
@@ -156,7 +166,7 @@ def as_strings(col) -> pa.Array | pa.ChunkedArray:
         col = pc.cast(col, pa.string())
     if col.null_count:
         col = pc.fill_null(col, "")
-    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    chunks = chunks_of(col)
     if any(_may_need_trim(c) for c in chunks):
         col = pc.utf8_trim_whitespace(col)
     return col
@@ -309,7 +319,7 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 def _floats(col) -> np.ndarray:
     """A float column as one numpy array, NaN where null (read-only when it is one chunk)."""
-    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    chunks = chunks_of(col)
     if not chunks:
         return np.zeros(0, dtype="float64")
     parts = [c.to_numpy(zero_copy_only=False) for c in chunks]
@@ -319,8 +329,8 @@ def _floats(col) -> np.ndarray:
 def rows_at(col: pa.Array | pa.ChunkedArray, pos: np.ndarray) -> pa.Array:
     """The values of `col` at the ascending positions `pos`, as one array (dictionaries
     decoded); each chunk gives its own rows, so the column is never copied whole."""
-    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
-    bounds = np.cumsum([0, *(len(c) for c in chunks)])
+    chunks = chunks_of(col)
+    bounds = chunk_bounds(chunks)
     cut = np.searchsorted(pos, bounds)
     out = []
     for chunk, start, lo, hi in zip(chunks, bounds[:-1], cut[:-1], cut[1:], strict=True):
@@ -858,7 +868,7 @@ def id_column(col, *, trimmed: bool = False) -> IdColumn:
         col = pc.cast(col, pa.string())
     if col.null_count:
         col = pc.fill_null(col, "")
-    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    chunks = chunks_of(col)
     widths = [np.diff(_offsets(c)) for c in chunks]
     missing = np.concatenate(widths) == 0 if widths else np.zeros(0, dtype=bool)
     present = np.concatenate(widths)[~missing] if widths else np.zeros(0, dtype=np.int32)

@@ -890,8 +890,8 @@ class _Ids:
         """The id of each kept row, chunk by chunk (so no second copy of the column is made):
         one gather from the chunk's own ids followed by its derived ones. The two halves of the
         chunks are gathered in two threads (Arrow releases the GIL)."""
-        chunks = _chunks(self.own)
-        bounds = np.cumsum([0, *(len(c) for c in chunks)])
+        chunks = checks.chunks_of(self.own)
+        bounds = checks.chunk_bounds(chunks)
         # How many rows before each chunk have derived ids: where its slice of them starts.
         before = [0]
         for start, end in zip(bounds[:-1], bounds[1:], strict=True):
@@ -1044,10 +1044,6 @@ def _joined(arrays: list[np.ndarray]) -> np.ndarray:
     return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
 
 
-def _chunks(arr: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
-    return list(arr.chunks) if isinstance(arr, pa.ChunkedArray) else [arr]
-
-
 def _repeat(text: str, n: int, *, large: bool = False) -> pa.Array:
     """A string array (`large`: large_string) holding `text` `n` times, built straight from its
     buffers."""
@@ -1066,8 +1062,9 @@ def _frame(parts: list[_Part], settings: Settings) -> gpd.GeoDataFrame:
     n = sum(len(p.occurred_ns) for p in parts)
     if n == 0:
         return empty_incidents(settings)
-    types = pa.chunked_array([c for p in parts for c in _chunks(p.types)], type=pa.large_string())
-    sources = pa.chunked_array([c for p in parts for c in _chunks(p.source)],
+    types = pa.chunked_array([c for p in parts for c in checks.chunks_of(p.types)],
+                             type=pa.large_string())
+    sources = pa.chunked_array([c for p in parts for c in checks.chunks_of(p.source)],
                                type=pa.large_string())
     ns = _joined([p.occurred_ns for p in parts])
     prec_codes = _joined([p.precision for p in parts])
@@ -1092,7 +1089,8 @@ def _frame(parts: list[_Part], settings: Settings) -> gpd.GeoDataFrame:
     # Made from a frame that has its geometry column (CRS set), geopandas takes the column as
     # it is; given the geometry as an argument, it would copy it.
     frame = gpd.GeoDataFrame(columns, geometry="geometry", copy=False)
-    ids = pa.chunked_array([c for p in parts for c in _chunks(p.ids.result())], type=pa.string())
+    ids = pa.chunked_array([c for p in parts for c in checks.chunks_of(p.ids.result())],
+                           type=pa.string())
     frame.insert(0, "incident_id", pd.Series(ids, dtype="str"))
     if list(frame.columns) != INCIDENT_COLUMNS:
         frame = frame[INCIDENT_COLUMNS]
