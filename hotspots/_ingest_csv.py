@@ -368,12 +368,14 @@ def _scan_bytes(source: Source, data, kinds: bytes, header_names: list[str], wan
     while start < size and data[start] in b"\r\n":  # blank lines before the header
         start += 1
     end_of_header = data.find(b"\n", start)
-    header = data[start:size if end_of_header < 0 else end_of_header].rstrip(b"\r")
+    if end_of_header < 0:  # pyarrow does not read a header without a line end
+        return None
+    header = data[start:end_of_header].rstrip(b"\r")
     # The names must be the ones pyarrow would read: unquoted, unpadded, one per column.
     if b'"' in header or b"\r" in header or header.split(b",") != [
             name.encode("utf-8") for name in header_names]:
         return None
-    body = size if end_of_header < 0 else end_of_header + 1
+    body = end_of_header + 1
     # Byte ranges of about SCAN_CHUNK_BYTES (several per thread), each ending at a line end.
     workers = os.cpu_count() or 1
     step = max(min(SCAN_CHUNK_BYTES, -(-(size - body) // (2 * workers))), BLOCK_BYTES)

@@ -528,7 +528,7 @@ def _messages(seed: int) -> tuple[list[bytes], bytes, np.ndarray]:
 def _compiled_row_hash():
     from hotspots import _ingest_checks
     if _ingest_checks._rowhash is None:
-        if os.environ.get("HOTSPOTS_REQUIRE_ROWHASH"):
+        if os.environ.get("HOTSPOTS_REQUIRE_COMPILED"):
             pytest.fail("hotspots._rowhash was not built at install (C compiler or headers missing)")
         pytest.skip("hotspots._rowhash was not built at install (no C compiler)")
     return _ingest_checks._rowhash
@@ -596,10 +596,12 @@ def test_unknown_crime_types_map_to_other_with_a_warning(tmp_path, settings):
     assert [(p.row, p.value) for p in examples] == [(2, "Alien abduction"), (4, "Time travel")]
 
 
-def test_many_blocks_give_the_same_frame_as_one(tmp_path, settings, monkeypatch):
+@pytest.mark.parametrize("scan", [True, False], ids=["scanner", "pyarrow"])
+def test_many_blocks_give_the_same_frame_as_one(tmp_path, settings, monkeypatch, scan):
     """The reader splits a large file into blocks and the checks work chunk by chunk (ids
     gathered in two threads, ASB rows taken from each chunk): a file read in many small blocks
-    gives the frame it gives in one."""
+    gives the frame it gives in one, with the compiled scanner or with pyarrow's reader."""
+    monkeypatch.setattr(_ingest_csv, "SCAN", scan)
     rng = np.random.default_rng(7)
     rows = []
     for i in range(400):
