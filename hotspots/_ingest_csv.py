@@ -1,5 +1,6 @@
 """Read one CSV file into an Arrow table: detect the text encoding, read the header, parse with
-pyarrow's multithreaded reader, and map table rows back to the rows a spreadsheet shows."""
+the compiled scanner (plain UTF-8 text) or pyarrow's multithreaded reader (any other), and map
+table rows back to the rows a spreadsheet shows."""
 
 from __future__ import annotations
 
@@ -322,6 +323,7 @@ def _parse(source: Source, encoding: str, column_types, on_bad_row, advance,
 
 
 _KINDS = {STRING: 1, WORDS: 2, pa.float64(): 3}  # the scanner's codes for the column types
+_KIND_TYPES = {kind: t for t, kind in _KINDS.items()}
 SCAN_CHUNK_BYTES = 8 * 2**20
 
 
@@ -414,19 +416,19 @@ def _scan_bytes(source: Source, data, kinds: bytes, header_names: list[str], wan
     for rows, columns in results:
         for name, column in zip(converted, columns, strict=True):
             chunks[name].append(_scanned_array(rows, column))
-    types = {1: STRING, 2: WORDS, 3: pa.float64()}
     return pa.Table.from_arrays(
-        [pa.chunked_array(chunks[name], type=types[kinds[header_names.index(name)]])
+        [pa.chunked_array(chunks[name], type=_KIND_TYPES[kinds[header_names.index(name)]])
          for name in wanted],
         names=wanted)
 
 
 def _scanned_array(rows: int, column: tuple) -> pa.Array:
+    """An Arrow array over the buffers of one column of one byte range (no copy)."""
     kind = column[0]
-    if kind == 1:
+    if kind == _KINDS[STRING]:
         _, offsets, data = column
         return pa.StringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(data))
-    if kind == 2:
+    if kind == _KINDS[WORDS]:
         _, codes, words = column
         indices = pa.Array.from_buffers(pa.int32(), rows, [None, pa.py_buffer(codes)])
         dictionary = pa.array(words, type=pa.binary()).view(STRING)
