@@ -150,9 +150,9 @@ static inline void load_block(Specials *sp)
 static inline const char *next_special(Specials *sp)
 {
     while (sp->mask == 0) {
-        sp->block += 16;
-        if (sp->block >= sp->stop)
+        if (sp->stop - sp->block <= 16)
             return sp->stop;
+        sp->block += 16;
         load_block(sp);
     }
     const char *at = sp->block + __builtin_ctz(sp->mask);
