@@ -365,6 +365,8 @@ def _scanned(source: Source, whole: bytes | None, column_types: dict[str, pa.Dat
 
 def _scan_bytes(source: Source, data, kinds: bytes, header_names: list[str], wanted: list[str],
                 advance) -> pa.Table | None:
+    """`_scanned` of the file's bytes `data` (bytes or a memory map); the threads have all
+    stopped when this returns."""
     size = len(data)
     start = 3 if data[:3] == codecs.BOM_UTF8 else 0
     while start < size and data[start] in b"\r\n":  # blank lines before the header
@@ -386,29 +388,23 @@ def _scan_bytes(source: Source, data, kinds: bytes, header_names: list[str], wan
         cut = data.find(b"\n", min(bounds[-1] + step, size) - 1)
         bounds.append(size if cut < 0 else cut + 1)
     ranges = list(zip(bounds[:-1], bounds[1:], strict=True))
-    results: list = [None] * len(ranges)
-    if len(ranges) > 1 and workers > 1:
-        with ThreadPoolExecutor(max_workers=min(workers, len(ranges))) as pool:
-            futures = [pool.submit(_csvscan.scan, data, lo, hi, kinds) for lo, hi in ranges]
-            for i, future in enumerate(futures):
-                results[i] = future.result()
-                if isinstance(results[i], str):
-                    for f in futures:
-                        f.cancel()
-                    break
-                if advance is not None:
-                    advance(ranges[i][1] - ranges[i][0])
-    else:
+    pool = (ThreadPoolExecutor(max_workers=min(workers, len(ranges)))
+            if len(ranges) > 1 and workers > 1 else None)
+    results = []
+    try:
+        pending = [pool.submit(_csvscan.scan, data, lo, hi, kinds)
+                   for lo, hi in ranges] if pool else []
         for i, (lo, hi) in enumerate(ranges):
-            results[i] = _csvscan.scan(data, lo, hi, kinds)
-            if isinstance(results[i], str):
-                break
+            result = pending[i].result() if pool else _csvscan.scan(data, lo, hi, kinds)
+            if isinstance(result, str):
+                log.debug("%s: read with pyarrow (the scanner found %s)", source.name, result)
+                return None
+            results.append(result)
             if advance is not None:
                 advance(hi - lo)
-    declined = next((r for r in results if isinstance(r, str)), None)
-    if declined is not None:
-        log.debug("%s: read with pyarrow (the scanner found %s)", source.name, declined)
-        return None
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     if advance is not None:
         advance(body)
     converted = [name for name, kind in zip(header_names, kinds, strict=True) if kind]

@@ -6,7 +6,6 @@ it: never a different table. Every test reads the same bytes both ways.
 
 from __future__ import annotations
 
-import os
 import zipfile
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from hotspots import _ingest_csv
 from hotspots._ingest_sources import Source
 from hotspots.ingest import POLICEUK_READ, POLICEUK_TYPES, _key, read_incidents_report
 from hotspots.settings import get_settings
+from tests.hotspots.compiled import compiled
 
 HEADER = ("Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,"
           "LSOA name,Crime type,Last outcome category,Context")
@@ -36,11 +36,7 @@ def row(i: int = 0, *, lon="-1.548567", lat="53.801277", crime_type="Robbery", c
 
 
 def scanner():
-    if _ingest_csv._csvscan is None:
-        if os.environ.get("HOTSPOTS_REQUIRE_COMPILED"):
-            pytest.fail("hotspots._csvscan was not built at install (C compiler or headers missing)")
-        pytest.skip("hotspots._csvscan was not built at install (no C compiler)")
-    return _ingest_csv._csvscan
+    return compiled(_ingest_csv._csvscan, "_csvscan")
 
 
 def source_of(path: Path) -> Source:

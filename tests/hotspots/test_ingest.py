@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import zipfile
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from hotspots.report import ReadReport
 from hotspots.schema import INCIDENT_COLUMNS, empty_incidents, make_incidents
 from hotspots.settings import get_settings
 from hotspots.store import IncidentStore
+from tests.hotspots.compiled import compiled
 
 WYP = "West Yorkshire Police"
 
@@ -527,11 +527,7 @@ def _messages(seed: int) -> tuple[list[bytes], bytes, np.ndarray]:
 
 def _compiled_row_hash():
     from hotspots import _ingest_checks
-    if _ingest_checks._rowhash is None:
-        if os.environ.get("HOTSPOTS_REQUIRE_COMPILED"):
-            pytest.fail("hotspots._rowhash was not built at install (C compiler or headers missing)")
-        pytest.skip("hotspots._rowhash was not built at install (no C compiler)")
-    return _ingest_checks._rowhash
+    return compiled(_ingest_checks._rowhash, "_rowhash")
 
 
 @pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "hashlib"])
