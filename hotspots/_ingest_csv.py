@@ -245,8 +245,6 @@ def read_table(source: Source, head: CsvHead, types: dict[str, pa.DataType], *,
         if typed and not _all_finite(table):
             column_types, typed = text_types, False
             continue
-        # Arrow's allocator keeps the reader's block buffers: the Arrow arrays built next reuse
-        # them, which is much faster in a new process than fresh pages from the system.
         rows = RowMap(source, encoding, len(head.header), table.num_rows, bool(malformed))
         return CsvTable(table, encoding, rows, list(head.header), malformed, source, head,
                         newlines_in_values)
@@ -354,9 +352,8 @@ def _scanned(source: Source, whole: bytes | None, column_types: dict[str, pa.Dat
         return _scan_bytes(source, whole, bytes(kinds), header_names, wanted, advance)
     try:
         with source.path.open("rb") as fh:
-            if source.size == 0:
-                return None
-            # The file's pages are read in place; the table holds copies of its values.
+            # The file's pages are read in place; the table holds copies of its values. (An
+            # empty file cannot be mapped: ValueError.)
             with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
                 return _scan_bytes(source, mm, bytes(kinds), header_names, wanted, advance)
     except (OSError, ValueError):

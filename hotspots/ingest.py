@@ -25,7 +25,7 @@ import shapely
 
 from hotspots import _ingest_checks as checks
 from hotspots._errors import InputError, Problem
-from hotspots._ingest_csv import HEAD_BYTES, CsvHead, CsvTable, read_table, sniff
+from hotspots._ingest_csv import HEAD_BYTES, WORDS, CsvHead, CsvTable, read_table, sniff
 from hotspots._ingest_sources import GEO_SUFFIXES, Source, expand_paths
 from hotspots.report import ReadReport
 from hotspots.schema import (
@@ -64,11 +64,10 @@ POLICEUK_REQUIRED: tuple[str, ...] = ("Crime ID", "Month", "Longitude", "Latitud
 POLICEUK_READ: tuple[str, ...] = ("Crime ID", "Month", "Reported by", "Longitude", "Latitude",
                                   "Crime type", "Context")
 BTP = "British Transport Police"
-_WORDS = pa.dictionary(pa.int32(), pa.string())
 #: How the police.uk columns are read, by `_key` of their names (others as text).
 POLICEUK_TYPES: dict[str, pa.DataType] = {
     "longitude": pa.float64(), "latitude": pa.float64(),
-    "month": _WORDS, "reportedby": _WORDS, "crimetype": _WORDS,
+    "month": WORDS, "reportedby": WORDS, "crimetype": WORDS,
 }
 
 #: Files of this many bytes or more get a progress bar on a terminal (about 150,000 police.uk
