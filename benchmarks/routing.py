@@ -30,10 +30,11 @@ import networkx as nx  # noqa: E402
 import numpy as np  # noqa: E402
 import shapely  # noqa: E402
 
+from hotspots.crs import BNG, WGS84  # noqa: E402
 from hotspots.settings import get_settings  # noqa: E402
 from hotspots.wards import load_wards  # noqa: E402
 from routing import Team, default_teams, load_network, plan_patrols, stops_from_ranking  # noqa: E402
-from routing.network import BNG, NETWORK_FORMAT, WGS84  # noqa: E402
+from routing.network import NETWORK_FORMAT  # noqa: E402
 
 EXTRACT = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "osm" / "leeds_city_centre.osm"
 MPH = 1.609344

@@ -1,9 +1,9 @@
 """Hotspot analysis for community safety: ingest, store, wards, H3 binning, statistics, evaluation."""
 
-from hotspots._errors import InputError, Problem
 from hotspots.binning import assign_wards, study_area
 from hotspots.cells import cells_to_gdf, points_to_cells
 from hotspots.demo import generate_demo
+from hotspots.errors import InputError, Problem
 from hotspots.evaluation import evaluate_hotspots, rolling_backtest
 from hotspots.ingest import read_incidents
 from hotspots.periods import Period, parse_period

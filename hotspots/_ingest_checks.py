@@ -19,8 +19,9 @@ import pyarrow.compute as pc
 import pyproj
 import shapely
 
-from hotspots._errors import Problem
-from hotspots.schema import BNG, categorise
+from hotspots.crs import BNG
+from hotspots.errors import Problem
+from hotspots.schema import categorise
 from hotspots.settings import CATEGORIES, Settings
 
 try:  # the optional C extension (setup.py): the same digests as hashlib, without the GIL

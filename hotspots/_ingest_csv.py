@@ -21,8 +21,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from hotspots._errors import Problem
 from hotspots._ingest_sources import Source
+from hotspots.errors import Problem
 
 try:  # optional C extension (built at install when a C compiler is present)
     from hotspots import _csvscan

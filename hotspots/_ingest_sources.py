@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from hotspots._errors import Problem
+from hotspots.errors import Problem
 from hotspots.report import ReadReport
 
 GEO_SUFFIXES = {".geojson", ".json", ".gpkg", ".parquet", ".geoparquet", ".fgb", ".shp"}

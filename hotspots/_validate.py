@@ -9,7 +9,7 @@ from typing import Any
 
 import geopandas as gpd
 
-from hotspots._errors import InputError
+from hotspots.errors import InputError
 
 
 def check_geoframe(value: Any, name: str, *, expected: str, empty_hint: str, crs_hint: str) -> None:

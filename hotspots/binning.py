@@ -20,11 +20,11 @@ import scipy.sparse as sp
 import shapely
 
 from hotspots import cells as h3cells
-from hotspots._errors import InputError
+from hotspots.crs import BNG
+from hotspots.errors import InputError
 
 log = logging.getLogger(__name__)
 
-BNG = "EPSG:27700"
 
 #: Intersections smaller than this (m2) are boundary noise, not area.
 _MIN_AREA_M2 = 1e-6

@@ -35,12 +35,11 @@ import pyarrow as pa
 import pyproj
 import shapely
 
-from hotspots._errors import InputError
+from hotspots.crs import BNG, WGS84
+from hotspots.errors import InputError
 
 log = logging.getLogger(__name__)
 
-BNG = "EPSG:27700"
-WGS84 = "EPSG:4326"
 
 #: dtype of the `h3_cell` column.
 CELL_DTYPE = np.dtype("uint64")

@@ -21,8 +21,9 @@ import pandas as pd
 import shapely
 
 from hotspots import cells as h3cells
-from hotspots._errors import InputError
-from hotspots.schema import BNG, WGS84, make_incidents
+from hotspots.crs import BNG, WGS84
+from hotspots.errors import InputError
+from hotspots.schema import make_incidents
 from hotspots.settings import Settings, get_settings
 from hotspots.wards import load_wards
 

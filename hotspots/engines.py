@@ -26,9 +26,10 @@ import scipy.sparse as sp
 import shapely
 
 from hotspots import cells as h3cells
-from hotspots._errors import InputError
+from hotspots.crs import BNG
+from hotspots.errors import InputError
 from hotspots.periods import Period
-from hotspots.ranking import Totals, check_incidents, check_precision, select_incidents
+from hotspots.selection import Selection, Totals, check_incidents, check_precision, select_incidents
 from hotspots.settings import Settings
 from hotspots.store import MANIFEST, IncidentStore
 
@@ -37,11 +38,9 @@ if TYPE_CHECKING:
     from distributed import Client
 
     from hotspots.binning import StudyArea
-    from hotspots.ranking import _Selection
 
 log = logging.getLogger(__name__)
 
-BNG = "EPSG:27700"
 
 #: Seconds to wait for a named scheduler before giving up with an `InputError`.
 SCHEDULER_TIMEOUT_S = 5
@@ -230,7 +229,7 @@ def _bbox(area: StudyArea) -> tuple[float, float, float, float]:
     return (x0 - margin, y0 - margin, x1 + margin, y1 + margin)
 
 
-def _groups(part: gpd.GeoDataFrame, sel: _Selection, pos: np.ndarray, partition_info: dict | None) -> pd.DataFrame:
+def _groups(part: gpd.GeoDataFrame, sel: Selection, pos: np.ndarray, partition_info: dict | None) -> pd.DataFrame:
     """Count, harm and flags per (position, period) of one partition's selection (see
     `_GROUP_META`). Harm is summed in row order, as the in-memory engine sums it."""
     t = len(sel.periods)
@@ -262,7 +261,7 @@ def _groups(part: gpd.GeoDataFrame, sel: _Selection, pos: np.ndarray, partition_
     return pd.concat([grouped, single], ignore_index=True)
 
 
-def _positions(sel: _Selection, cells: np.ndarray, resolution: int,
+def _positions(sel: Selection, cells: np.ndarray, resolution: int,
                bbox: tuple[float, float, float, float]) -> np.ndarray:
     """Position of each selected incident's H3 cell in the sorted study-area `cells`, -1 for
     none (what `StudyArea.locate` gives, without binning points far from the study area)."""

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from hotspots import cells as h3cells
-from hotspots._errors import InputError
 from hotspots.binning import StudyArea, study_area
+from hotspots.errors import InputError
 from hotspots.periods import Period, parse_period
 from hotspots.ranking import (
     CATEGORY_CHOICES,

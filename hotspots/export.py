@@ -18,9 +18,8 @@ import pandas as pd
 import shapely
 
 from hotspots import cells as h3cells
-from hotspots._errors import InputError
-
-WGS84 = "EPSG:4326"
+from hotspots.crs import WGS84
+from hotspots.errors import InputError
 
 FORMATS: tuple[str, ...] = ("geojson", "csv", "gpkg")
 

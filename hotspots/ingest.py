@@ -24,9 +24,9 @@ import pyproj
 import shapely
 
 from hotspots import _ingest_checks as checks
-from hotspots._errors import InputError, Problem
 from hotspots._ingest_csv import HEAD_BYTES, WORDS, CsvHead, CsvTable, read_table, sniff
 from hotspots._ingest_sources import GEO_SUFFIXES, Source, expand_paths
+from hotspots.errors import InputError, Problem
 from hotspots.report import ReadReport
 from hotspots.schema import (
     BNG,

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from hotspots._errors import Problem
+from hotspots.errors import Problem
 
 
 @dataclass

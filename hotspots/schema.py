@@ -6,10 +6,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from hotspots.crs import BNG
 from hotspots.settings import CATEGORIES, Settings
-
-BNG = "EPSG:27700"
-WGS84 = "EPSG:4326"
 
 TIME_PRECISIONS: tuple[str, ...] = ("month", "day", "minute")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from hotspots._errors import InputError
+from hotspots.errors import InputError
 
 #: The six priority wards of Safer Leeds (ONS codes, December 2019).
 PRIORITY_WARDS: tuple[str, ...] = (

@@ -10,7 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy import stats
 
-from hotspots._errors import InputError
+from hotspots.errors import InputError
 
 #: Trend classes, in the order the docs list them; `none` when no rule applies.
 TREND_CLASSES: tuple[str, ...] = (

@@ -31,10 +31,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 import shapely
 
-from hotspots._errors import InputError
+from hotspots.crs import BNG
+from hotspots.errors import InputError
 from hotspots.periods import Period, parse_period
 from hotspots.report import IngestReport, ReadReport
-from hotspots.schema import BNG, INCIDENT_COLUMNS, conform, empty_incidents
+from hotspots.schema import INCIDENT_COLUMNS, conform, empty_incidents
 from hotspots.settings import CATEGORIES, Settings, get_settings
 
 log = logging.getLogger(__name__)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import geopandas as gpd
 
-from hotspots._errors import InputError
 from hotspots._ingest_sources import skipped_kind
+from hotspots.errors import InputError
 from hotspots.ingest import read_incidents_report
 from hotspots.report import IngestReport, ReadReport
 from hotspots.settings import Settings, get_settings

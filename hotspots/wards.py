@@ -9,10 +9,9 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from hotspots._errors import InputError
+from hotspots.crs import BNG
+from hotspots.errors import InputError
 from hotspots.settings import Settings, get_settings
-
-BNG = "EPSG:27700"
 
 #: The boundary file the project ships (see data/boundaries/README.md).
 EMBEDDED_WARDS = Path(__file__).resolve().parent.parent / "data" / "boundaries" / "leeds_wards_2019_bgc.geojson"

@@ -23,13 +23,12 @@ import networkx as nx
 import osmnx as ox
 import pyproj
 
-from hotspots._errors import InputError
+from hotspots.crs import BNG, WGS84
+from hotspots.errors import InputError
 from hotspots.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-BNG = "EPSG:27700"
-WGS84 = "EPSG:4326"
 MODES: tuple[str, ...] = ("drive", "walk")
 
 #: Metres the wards' union is buffered by before a download, so routes may leave a ward briefly.

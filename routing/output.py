@@ -13,7 +13,7 @@ import numpy as np
 import pyproj
 import shapely
 
-from routing.network import BNG, WGS84
+from hotspots.crs import BNG, WGS84
 from routing.teams import Team
 
 APPROXIMATE_NOTE = ("APPROXIMATE: no street network was loaded, so travel times are straight-line "

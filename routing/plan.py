@@ -22,8 +22,9 @@ import pyproj
 import shapely
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
-from hotspots._errors import InputError
 from hotspots._validate import check_geoframe
+from hotspots.crs import BNG, WGS84
+from hotspots.errors import InputError
 from hotspots.settings import Settings, get_settings
 from routing._matrix import (
     UNREACHABLE_S,
@@ -35,7 +36,7 @@ from routing._matrix import (
     street_distances,
     travel_matrix,
 )
-from routing.network import BNG, WGS84, check_network, network_mode
+from routing.network import check_network, network_mode
 from routing.output import PatrolPlan, TeamRoute, Visit
 from routing.stops import MAX_SNAP_M, check_dwell, snap_stops
 from routing.teams import Team, base_points

@@ -16,11 +16,11 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from hotspots._errors import InputError
 from hotspots._validate import check_geoframe
+from hotspots.crs import BNG
+from hotspots.errors import InputError
 from hotspots.settings import CATEGORIES, Settings, get_settings
 from routing._matrix import graph_index, nearest_nodes, street_distances
-from routing.network import BNG
 
 log = logging.getLogger(__name__)
 

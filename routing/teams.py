@@ -12,9 +12,10 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from hotspots._errors import InputError
+from hotspots.crs import BNG, WGS84
+from hotspots.errors import InputError
 from hotspots.settings import Settings, get_settings
-from routing.network import BNG, MODES, WGS84
+from routing.network import MODES
 
 _CLOCK = re.compile(r"^\s*([01]?\d|2[0-3]):([0-5]\d)\s*$")
 _WARD_CODE = re.compile(r"^[EWSN]\d{8}$")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import geopandas as gpd
 
-from webapp.services import CLASS_LABELS
+from webapp.presentation import CLASS_LABELS
 
 #: The ranking's columns, then the map class; in this order in every download.
 COLUMNS = ["h3_cell", "rank", "ward_code", "ward_name", "count", "harm", "gi_z", "gi_p", "hot",
@@ -23,7 +23,7 @@ def _frame(cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def ranking_geojson(cells: gpd.GeoDataFrame) -> str:
-    """A FeatureCollection of ranked cells (`webapp.services.shown_cells`)."""
+    """A FeatureCollection of ranked cells (`webapp.presentation.shown_cells`)."""
     from hotspots.export import to_geojson
 
     return to_geojson(_frame(cells))

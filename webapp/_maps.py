@@ -16,9 +16,8 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from webapp.services import CLASS_COLOURS, CLASS_LABELS, cell_hex
-
-WGS84 = "EPSG:4326"
+from hotspots.crs import WGS84
+from webapp.presentation import CLASS_COLOURS, CLASS_LABELS, cell_hex
 
 #: Route colours, one per team (ColorBrewer Dark2 plus two; readable on white).
 TEAM_COLOURS: tuple[str, ...] = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02",
@@ -73,7 +72,7 @@ def hotspot_map(cells: gpd.GeoDataFrame, wards: gpd.GeoDataFrame, *, assets: dic
     Parameters
     ----------
     cells
-        The cells to draw: `webapp.services.shown_cells` of a ranking (EPSG:27700 hexagons).
+        The cells to draw: `webapp.presentation.shown_cells` of a ranking (EPSG:27700 hexagons).
     wards
         The chosen wards (any CRS), drawn as outlines.
     assets

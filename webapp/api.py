@@ -22,7 +22,8 @@ from webapp.evaluation import evaluation_params, evaluation_rows
 from webapp.openapi import openapi_document
 from webapp.patrol_log import record_visit
 from webapp.plans import PLAN_FIELDS, create_plan, plan_params
-from webapp.services import CATEGORY_LABELS, SERIOUS_VIOLENCE_NOTE, get_data, records
+from webapp.presentation import records
+from webapp.services import CATEGORY_LABELS, SERIOUS_VIOLENCE_NOTE, get_data
 
 bp = Blueprint("api", __name__)
 

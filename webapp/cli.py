@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from hotspots._errors import InputError
+from hotspots.errors import InputError
 from hotspots.settings import Settings, get_settings
 
 #: (module, attribute) of every command or command group, in the order `--help` lists them.

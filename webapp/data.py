@@ -18,7 +18,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.utils import secure_filename
 
-from hotspots._errors import InputError
+from hotspots.errors import InputError
 from webapp.auth import role_required
 from webapp.db import Upload, audit, db_session
 from webapp.forms import ActionForm, UploadForm

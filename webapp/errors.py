@@ -13,7 +13,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from hotspots._errors import InputError
+from hotspots.errors import InputError
 
 log = logging.getLogger(__name__)
 

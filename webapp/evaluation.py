@@ -7,11 +7,12 @@ from typing import Any
 
 from flask import Blueprint, render_template, request
 
-from hotspots._errors import InputError
+from hotspots.errors import InputError
 from webapp import _charts
 from webapp.auth import role_required
 from webapp.errors import ParameterError
-from webapp.services import CATEGORY_LABELS, get_data, records
+from webapp.presentation import records
+from webapp.services import CATEGORY_LABELS, get_data
 
 bp = Blueprint("evaluation", __name__, url_prefix="/evaluation")
 

@@ -8,18 +8,17 @@ from flask import Blueprint, Flask, Response, current_app, render_template, requ
 from flask_login import current_user
 from markupsafe import Markup
 
-from hotspots._errors import InputError
+from hotspots.errors import InputError
 from webapp import _charts
 from webapp.assets import map_assets
 from webapp.auth import role_required
+from webapp.presentation import CLASSES, records
 from webapp.security import add_nonce
 from webapp.services import (
     CATEGORY_LABELS,
-    CLASSES,
     SERIOUS_VIOLENCE_NOTE,
     HotspotQuery,
     get_data,
-    records,
 )
 
 bp = Blueprint("maps", __name__)

@@ -21,7 +21,7 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy import select
 
-from hotspots._errors import InputError
+from hotspots.errors import InputError
 from webapp import _maps
 from webapp.assets import map_assets
 from webapp.auth import role_required

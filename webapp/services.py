@@ -21,14 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
-from hotspots._errors import InputError
+from hotspots.errors import InputError
 from hotspots.periods import Period, month_period, parse_period, week_period
 from hotspots.settings import Settings
 from hotspots.store import MANIFEST, IncidentStore
 from webapp.errors import ParameterError
+from webapp.presentation import records, shown_cells
 
 log = logging.getLogger(__name__)
 
@@ -437,79 +437,8 @@ class AppData:
         return planner.solve(stops, team_list, **job)
 
 
-def hot_class(hot: Any, trend: Any, count: Any) -> str:
-    """The map class of a cell: its hotspot status after FDR control and its trend."""
-    trend = str(trend or "none")
-    if bool(hot):
-        if trend in ("new", "consecutive", "intensifying"):
-            return "hot_new"
-        if trend == "persistent":
-            return "hot_persistent"
-        return "hot"
-    if trend in ("diminishing", "historical"):
-        return "fading"
-    if trend in ("sporadic", "oscillating"):
-        return "sporadic"
-    return "incidents" if (count or 0) > 0 else "none"
-
-
-#: Map classes: (key, label, fill colour). Colours are ColorBrewer RdYlBu steps, distinct in grey.
-CLASSES: tuple[tuple[str, str, str], ...] = (
-    ("hot_new", "Hotspot: new or intensifying", "#a50026"),
-    ("hot_persistent", "Hotspot: persistent", "#f46d43"),
-    ("hot", "Hotspot: other trend", "#fdae61"),
-    ("sporadic", "Not hot now: sporadic or oscillating", "#e0f3f8"),
-    ("fading", "Not hot now: diminishing or historical", "#74add1"),
-    ("incidents", "Incidents, not a hotspot", "#d9d9d9"),
-)
-CLASS_COLOURS = {k: c for k, _, c in CLASSES}
-CLASS_LABELS = {k: label for k, label, _ in CLASSES}
-
-
-def shown_cells(ranking: gpd.GeoDataFrame, *, top: int | None = None) -> gpd.GeoDataFrame:
-    """The cells worth drawing: with incidents, hot, or with a trend class; ranked order."""
-    if len(ranking) == 0:
-        return ranking.assign(map_class=pd.Series(dtype=str))
-    count = pd.to_numeric(ranking["count"], errors="coerce").fillna(0).to_numpy()
-    hot = ranking["hot"].fillna(False).astype(bool).to_numpy()
-    trend = ranking["trend"].astype(str).fillna("none").to_numpy()
-    keep = (count > 0) | hot | ~np.isin(trend, ["none", "", "nan", "None", "<NA>"])
-    out = ranking.loc[keep].sort_values("rank", kind="stable")
-    if top is not None:
-        out = out.head(top)
-    out = out.copy()
-    out["map_class"] = [hot_class(h, t, c) for h, t, c in zip(out["hot"], out["trend"], out["count"],
-                                                               strict=True)]
-    return out
-
-
-def cell_hex(cell: Any) -> str:
-    """An H3 cell as the hexadecimal string (the API's form)."""
-    if isinstance(cell, str):
-        return cell
-    return format(int(cell), "x")
-
-
 def get_data() -> AppData:
     """The `AppData` of the running app."""
     from flask import current_app
 
     return current_app.extensions["hotspots_data"]
-
-
-def records(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """Rows as plain dicts (NaN and NA as None), for templates and JSON."""
-    cols = [c for c in (columns or frame.columns) if c in frame.columns and c != "geometry"]
-    out = []
-    for row in frame[cols].itertuples(index=False, name=None):
-        item = {}
-        for c, v in zip(cols, row, strict=True):
-            if v is pd.NA or v is pd.NaT or (isinstance(v, float) and np.isnan(v)):
-                v = None
-            elif isinstance(v, np.generic):
-                v = v.item()
-            if c == "h3_cell" and v is not None:
-                v = cell_hex(v)
-            item[c] = v
-        out.append(item)
-    return out

@@ -19,7 +19,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from hotspots import _ingest_csv
-from hotspots._errors import InputError
+from hotspots.errors import InputError
 from hotspots.ingest import (
     POLICEUK_COLUMNS,
     ForceColumns,

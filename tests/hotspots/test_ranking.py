@@ -20,11 +20,11 @@ from hotspots.ranking import (
     HOTSPOT_COLUMNS,
     WARD_TABLE_COLUMNS,
     latest_complete_period,
-    period_slots,
     rank_hotspots,
     rank_wards,
     window_period,
 )
+from hotspots.selection import period_slots
 from tests.hotspots.hexes import ASB, VIOLENCE, centre, incidents, two_wards, week_day
 
 

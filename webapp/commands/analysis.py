@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from hotspots._errors import InputError
+from hotspots.errors import InputError
 
 CATEGORY_OPTION = click.Choice(["asb", "serious_violence", "other", "all"])
 

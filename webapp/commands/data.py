@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from hotspots._errors import InputError
+from hotspots.errors import InputError
 
 
 @click.command()

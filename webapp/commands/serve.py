@@ -63,7 +63,7 @@ def users_add(obj, username: str, role: str, team: str) -> None:
     """Add a user with a random password (printed once)."""
     from sqlalchemy import func, select
 
-    from hotspots._errors import InputError
+    from hotspots.errors import InputError
     from webapp.auth import create_user
     from webapp.db import User, db_session
 
@@ -130,7 +130,7 @@ def users_list(obj) -> None:
 def _find(username: str):
     from sqlalchemy import func, select
 
-    from hotspots._errors import InputError
+    from hotspots.errors import InputError
     from webapp.db import User, db_session
 
     session = db_session()
