@@ -8,12 +8,12 @@ Each loads just the incidents its period needs from the store, calls one functio
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import logging
 from pathlib import Path
 
 import click
-import pandas as pd
 
 from hotspots.errors import InputError
 
@@ -189,6 +189,8 @@ def _export(obj, frame, fmt: str, out: Path | None, layer: str) -> None:
 
 
 def _fmt_change(change: int, pct: float, significant: bool) -> str:
+    import pandas as pd
+
     text = f"{change:+d}"
     if pd.notna(pct):
         text += f" ({pct:+.0f}%)"
@@ -375,7 +377,7 @@ def evaluate(obj, category, ward_spec, week, month, period_text, date_from, date
     else:
         train = parse_period(train_text, tz=settings.timezone) if train_text else test.previous()
         first = min(train.start, test.start).date()
-        last = (max(train.end, test.end) - pd.Timedelta(days=1)).date()
+        last = (max(train.end, test.end) - dt.timedelta(days=1)).date()
         incidents = _load(obj, store, range_period(first, last, tz=settings.timezone), category, engine)
         table = evaluate_hotspots(incidents, category=category, train_period=train, test_period=test,
                                   coverages=shares, method=method, wards=ward_spec, resolution=res,
