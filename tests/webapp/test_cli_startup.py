@@ -18,10 +18,10 @@ def test_help_imports_no_heavy_package(argv):
         f"    main({argv!r})\n"
         "except SystemExit:\n"
         "    pass\n"
-        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
+        f"print('LOADED=' + ','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    loaded = out.stdout.strip().splitlines()[-1]
+    loaded = out.stdout.strip().splitlines()[-1].removeprefix("LOADED=")
     assert loaded == "", f"`hotspots {' '.join(argv)}` imported {loaded}"
 
 
