@@ -333,50 +333,59 @@ SETTINGS: tuple[Setting, ...] = (
 _BY_NAME = {s.name: s for s in SETTINGS}
 
 
+def _default(name: str) -> Any:
+    """The dataclass default of one setting, taken from its declaration in `SETTINGS` (the one
+    place a default is written); tables get a fresh copy per `Settings`."""
+    value = _BY_NAME[name].default
+    if isinstance(value, Mapping):
+        return field(default_factory=lambda: dict(value))
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved settings. Build with `get_settings()`; see `SETTINGS` for what each one means."""
 
     home: Path
-    priority_wards: tuple[str, ...] = PRIORITY_WARDS
-    wards_path: Path | None = None
-    wards_code_field: str = "ward_code"
-    wards_name_field: str = "ward_name"
-    categories: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_CATEGORY_TABLE))
-    harm_days: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_HARM_DAYS))
-    asb_harm_days: float = 1.0
-    unknown_harm_days: float = 1.0
-    unknown_crime_type: str = "other"
-    exclude_btp: bool = True
-    h3_resolution: int = 10
-    timezone: str = "Europe/London"
-    trend_weeks: int = 8
-    trend_months: int = 6
-    fdr_alpha: float = 0.05
-    dwell_min: float = 15.0
-    patrol_speed_factor: float = 0.8
-    walk_speed_kmh: float = 4.8
-    circuity_factor: float = 1.3
-    drive_speed_kmh: float = 30.0
-    road_speeds_mph: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_ROAD_SPEEDS_MPH))
-    patrol_teams: tuple[str, ...] = DEFAULT_PATROL_TEAMS
-    patrol_shift_start: str = "16:00"
-    patrol_shift_min: int = 240
-    patrol_mode: str = "drive"
-    patrol_prize: str = "harm"
-    patrol_stops_per_ward: int = 15
-    patrol_windows: Mapping[str, str] = field(default_factory=dict)
-    network_overpass_url: str = "https://overpass-api.de/api"
-    network_connect_timeout_s: float = 5.0
-    network_timeout_s: float = 180.0
-    database_url: str = ""
-    upload_limit_mb: int = 200
-    secret_key: str = ""
-    cookie_secure: str = "auto"
-    map_tiles_url: str = ""
-    map_tiles_attribution: str = ""
-    web_plan_time_limit_s: float = 3.0
-    dask_scheduler: str = ""
+    priority_wards: tuple[str, ...] = _default("priority_wards")
+    wards_path: Path | None = _default("wards_path")
+    wards_code_field: str = _default("wards_code_field")
+    wards_name_field: str = _default("wards_name_field")
+    categories: Mapping[str, str] = _default("categories")
+    harm_days: Mapping[str, float] = _default("harm_days")
+    asb_harm_days: float = _default("asb_harm_days")
+    unknown_harm_days: float = _default("unknown_harm_days")
+    unknown_crime_type: str = _default("unknown_crime_type")
+    exclude_btp: bool = _default("exclude_btp")
+    h3_resolution: int = _default("h3_resolution")
+    timezone: str = _default("timezone")
+    trend_weeks: int = _default("trend_weeks")
+    trend_months: int = _default("trend_months")
+    fdr_alpha: float = _default("fdr_alpha")
+    dwell_min: float = _default("dwell_min")
+    patrol_speed_factor: float = _default("patrol_speed_factor")
+    walk_speed_kmh: float = _default("walk_speed_kmh")
+    circuity_factor: float = _default("circuity_factor")
+    drive_speed_kmh: float = _default("drive_speed_kmh")
+    road_speeds_mph: Mapping[str, float] = _default("road_speeds_mph")
+    patrol_teams: tuple[str, ...] = _default("patrol_teams")
+    patrol_shift_start: str = _default("patrol_shift_start")
+    patrol_shift_min: int = _default("patrol_shift_min")
+    patrol_mode: str = _default("patrol_mode")
+    patrol_prize: str = _default("patrol_prize")
+    patrol_stops_per_ward: int = _default("patrol_stops_per_ward")
+    patrol_windows: Mapping[str, str] = _default("patrol_windows")
+    network_overpass_url: str = _default("network_overpass_url")
+    network_connect_timeout_s: float = _default("network_connect_timeout_s")
+    network_timeout_s: float = _default("network_timeout_s")
+    database_url: str = _default("database_url")
+    upload_limit_mb: int = _default("upload_limit_mb")
+    secret_key: str = _default("secret_key")
+    cookie_secure: str = _default("cookie_secure")
+    map_tiles_url: str = _default("map_tiles_url")
+    map_tiles_attribution: str = _default("map_tiles_attribution")
+    web_plan_time_limit_s: float = _default("web_plan_time_limit_s")
+    dask_scheduler: str = _default("dask_scheduler")
     source_file: Path | None = None  # the hotspots.toml read, if any
 
     def category_of(self, crime_type: str) -> str | None:
