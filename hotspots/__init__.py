@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 #: Public name -> the module that defines it.
 _EXPORTS: dict[str, str] = {
+    "Coverage": "hotspots.coverage",
     "IncidentStore": "hotspots.store",
     "IngestReport": "hotspots.report",
     "InputError": "hotspots.errors",
@@ -36,6 +37,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "Coverage",
     "IncidentStore",
     "IngestReport",
     "InputError",
@@ -78,6 +80,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from hotspots.binning import assign_wards, study_area
     from hotspots.cells import cells_to_gdf, points_to_cells
+    from hotspots.coverage import Coverage
     from hotspots.demo import generate_demo
     from hotspots.errors import InputError, Problem
     from hotspots.evaluation import evaluate_hotspots, rolling_backtest

@@ -2,7 +2,8 @@
 
 Layout under ``<home>/store``::
 
-    manifest.json                      the committed state: which file holds each month
+    manifest.json                      the committed state: which file holds each month, and the
+                                       coverage of each month per source (`hotspots.coverage`)
     month=2025-06/part-<uuid>.parquet  one GeoParquet file per month (points in EPSG:27700)
     .lock                              serialises writers
 
@@ -31,6 +32,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import shapely
 
+from hotspots.coverage import Coverage, month_records
 from hotspots.crs import BNG
 from hotspots.errors import InputError
 from hotspots.periods import Period, parse_period
@@ -108,6 +110,38 @@ class IncidentStore:
             raise InputError(msg)
         return data
 
+    def coverage(self) -> Coverage:
+        """Which months (police.uk) or days (force exports) each source covers.
+
+        Recorded in the manifest when incidents are added; a store written before coverage was
+        recorded derives it once from its files (and keeps it, when the store is writable).
+        """
+        manifest = self._manifest()
+        recorded = manifest.get("coverage", {})
+        missing = [m for m in manifest["months"] if m not in recorded]
+        if not missing:
+            return Coverage.from_dict({m: recorded[m] for m in manifest["months"]})
+        with contextlib.suppress(OSError), self._locked():
+            manifest = self._manifest()
+            coverage = self._month_coverage(manifest)
+            self._commit({**manifest, "coverage": coverage})
+            return Coverage.from_dict(coverage)
+        return Coverage.from_dict(self._month_coverage(manifest))  # a read-only store
+
+    def _month_coverage(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        """The manifest's coverage of every month it holds, derived from the files where missing."""
+        recorded = manifest.get("coverage", {})
+        out = {}
+        for month, rel in manifest["months"].items():
+            if month in recorded:
+                out[month] = recorded[month]
+                continue
+            table = pq.read_table(self.path / rel, columns=["occurred_at", "time_precision", "source"])
+            frame = table.to_pandas()
+            frame["occurred_at"] = _local_times(frame["occurred_at"], self.settings.timezone)
+            out[month] = _coverage_entry(frame)
+        return out
+
     def months(self) -> list[str]:
         """Months (`YYYY-MM`) holding incidents, oldest first."""
         return sorted(self._manifest()["months"])
@@ -184,12 +218,14 @@ class IncidentStore:
         return shapely.contains_xy(area, xy[:, 0], xy[:, 1]) if len(xy) else np.zeros(0, dtype=bool)
 
     def summary(self) -> dict[str, Any]:
-        """Counts by month, category, source and time precision (reads only those columns)."""
+        """Counts by month, category, source and time precision (reads only those columns), the
+        months missing between the first and last (`gaps`), the months that may be partial
+        (`partial`, see `Coverage.partial`) and the one-line coverage (`coverage`)."""
         manifest = self._manifest()
         out: dict[str, Any] = {
             "path": str(self.path), "incidents": 0, "months": sorted(manifest["months"]),
             "first_month": None, "last_month": None, "by_source": {}, "by_category": {},
-            "by_precision": {}, "by_month": {},
+            "by_precision": {}, "by_month": {}, "gaps": [], "partial": [], "coverage": "no incidents",
         }
         if not manifest["months"]:
             return out
@@ -213,6 +249,10 @@ class IncidentStore:
         out["by_source"] = dict(sorted(by_source.items(), key=lambda kv: -kv[1]))
         out["by_category"] = {c: by_cat[c] for c in CATEGORIES if c in by_cat}
         out["by_precision"] = by_prec
+        coverage = self.coverage()
+        out["gaps"] = coverage.gaps()
+        out["partial"] = coverage.partial()
+        out["coverage"] = coverage.describe()
         return out
 
     def is_demo(self) -> bool:
@@ -303,6 +343,7 @@ class IncidentStore:
             manifest = self._manifest()
             new_months = dict(manifest["months"])
             counts = dict(manifest.get("counts", {}))
+            coverage = self._month_coverage(manifest)
             added = 0
             stored_dupes = 0
             touched = sorted(set(keys))
@@ -327,6 +368,7 @@ class IncidentStore:
                 if not dry_run:
                     new_months[month] = self._write_month(month, merged)
                     counts[month] = len(merged)
+                    coverage[month] = _coverage_entry(merged)
                     written.append(month)
                     _checkpoint("after-first-month" if len(written) == 1 else "after-month")
             report.added = added
@@ -335,7 +377,8 @@ class IncidentStore:
             if dry_run or not written:
                 return report
             _checkpoint("before-commit")
-            self._commit({"format": FORMAT_VERSION, "months": new_months, "counts": counts})
+            self._commit({"format": FORMAT_VERSION, "months": new_months, "counts": counts,
+                          "coverage": coverage})
             _checkpoint("after-commit")
             self._collect_garbage()
         log.info("stored %d incidents in %d month(s)", added, len(written))
@@ -348,6 +391,7 @@ class IncidentStore:
             manifest = self._manifest()
             months = dict(manifest["months"])
             counts = dict(manifest.get("counts", {}))
+            coverage = self._month_coverage(manifest)
             changed = False
             for month, rel in manifest["months"].items():
                 sources = pq.read_table(self.path / rel, columns=["source"]).column("source").to_numpy()
@@ -359,13 +403,16 @@ class IncidentStore:
                 if drop.all():
                     del months[month]
                     counts.pop(month, None)
+                    coverage.pop(month, None)
                     continue
                 frame = self._read_files([self.path / rel])
                 kept = frame.loc[~drop].reset_index(drop=True)
                 months[month] = self._write_month(month, kept)
                 counts[month] = len(kept)
+                coverage[month] = _coverage_entry(kept)
             if changed:
-                self._commit({"format": FORMAT_VERSION, "months": months, "counts": counts})
+                self._commit({"format": FORMAT_VERSION, "months": months, "counts": counts,
+                              "coverage": coverage})
                 self._collect_garbage()
         return removed
 
@@ -410,6 +457,17 @@ def _categories(categories: Iterable[str] | str | None) -> list[str] | None:
         msg = f"unknown category {unknown[0]!r}; expected one of {', '.join(CATEGORIES)} or all."
         raise InputError(msg)
     return items
+
+
+def _coverage_entry(frame: pd.DataFrame) -> dict[str, Any]:
+    """One month's coverage in the manifest's form: `{source: {incidents, whole_month, days}}`."""
+    return {rec.source: rec.to_dict() for rec in month_records(frame)}
+
+
+def _local_times(times: pd.Series, tz: str) -> pd.Series:
+    if times.dt.tz is None:
+        times = times.dt.tz_localize("UTC")
+    return times.dt.tz_convert(tz)
 
 
 def _attached_report(frame: pd.DataFrame) -> ReadReport | None:

@@ -120,3 +120,20 @@ def test_settings_never_print_secrets(run, home):
     assert "s3cr3t-value" not in result.output and "pa55word" not in result.output
     assert "secret_key: (set, not shown)" in result.output
     assert "postgresql://hot:***@db.local/hotspots" in result.output
+
+
+def test_store_summary_lists_gaps_and_possibly_partial_months(run, home, settings):
+    from tests.hotspots.test_coverage import monthly
+
+    IncidentStore(home, settings=settings).add(
+        monthly(settings, {"2025-01": 20, "2025-02": 22, "2025-05": 21, "2025-06": 6}))
+    result = run("store", "summary")
+    assert result.exit_code == 0, result.output
+    assert "gaps:      no data for 2025-03, 2025-04" in result.output
+    assert "partial?:  2025-06" in result.output
+    lines = result.output.splitlines()
+    assert any(line.startswith("2025-03") and "no data" in line for line in lines)
+    assert any(line.startswith("2025-06") and line.endswith("possibly partial") for line in lines)
+    data = json.loads(run("store", "summary", "--json").output)
+    assert (data["gaps"], data["partial"]) == (["2025-03", "2025-04"], ["2025-06"])
+    assert data["coverage"].startswith("police.uk 2025-01..2025-02, 2025-05..2025-06")

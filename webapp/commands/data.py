@@ -125,7 +125,9 @@ def store() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def store_summary(obj, as_json: bool) -> None:
-    """Incidents per month, category and source, and where the store is."""
+    """Incidents per month, category and source, and where the store is; months missing
+    between the first and last, and months possibly partial (under half the median of the
+    neighbouring months)."""
     from hotspots.store import IncidentStore
 
     st = IncidentStore(obj.settings.home, settings=obj.settings)
@@ -139,6 +141,12 @@ def store_summary(obj, as_json: bool) -> None:
         click.echo("The store is empty: run `hotspots demo` or `hotspots ingest FILE`.")
         return
     click.echo(f"months:    {summary['first_month']} to {summary['last_month']} ({len(summary['months'])})")
+    click.echo(f"coverage:  {summary['coverage']}")
+    if summary["gaps"]:
+        click.echo(f"gaps:      no data for {', '.join(summary['gaps'])}")
+    if summary["partial"]:
+        click.echo(f"partial?:  {', '.join(summary['partial'])} hold(s) under half the incidents of "
+                   "the neighbouring months: possibly incomplete")
     click.echo("by source: " + ", ".join(f"{k} {v:,}" for k, v in summary["by_source"].items()))
     if "demo" in summary["by_source"]:
         click.echo("           (source 'demo' is SYNTHETIC demo data, not real incidents)")
@@ -146,9 +154,16 @@ def store_summary(obj, as_json: bool) -> None:
     click.echo("time precision: " + ", ".join(f"{k} {v:,}" for k, v in summary["by_precision"].items()))
     click.echo("")
     click.echo(f"{'month':<8} {'incidents':>10} {'asb':>8} {'serious_violence':>17} {'other':>8}")
-    for month, row in summary["by_month"].items():
+    partial = set(summary["partial"])
+    rows = {**summary["by_month"], **{m: None for m in summary["gaps"]}}
+    for month in sorted(rows):
+        row = rows[month]
+        if row is None:
+            click.echo(f"{month:<8} {'no data':>10}")
+            continue
+        note = "  possibly partial" if month in partial else ""
         click.echo(f"{month:<8} {row['total']:>10,} {row.get('asb', 0):>8,} "
-                   f"{row.get('serious_violence', 0):>17,} {row.get('other', 0):>8,}")
+                   f"{row.get('serious_violence', 0):>17,} {row.get('other', 0):>8,}{note}")
 
 
 @click.command("settings")
