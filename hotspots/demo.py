@@ -573,6 +573,7 @@ def generate_demo(
         y=y,
         source="demo",
         settings=settings,
+        location=_location_names(x, y),
     )
 
 
@@ -662,6 +663,15 @@ def _location_names(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.where(key % 10 == 0, places[key % len(places)], streets[key % len(streets)])
 
 
+def _locations(incidents: gpd.GeoDataFrame, bng: gpd.GeoSeries) -> np.ndarray:
+    """Each incident's own `location`, or a synthetic "On or near ..." where it has none."""
+    made = _location_names(bng.x.to_numpy(), bng.y.to_numpy())
+    if "location" not in incidents.columns:
+        return made
+    own = incidents["location"].fillna("").astype(str).to_numpy(dtype=object)
+    return np.where(own != "", own, made)
+
+
 def _crime_ids(ids: pd.Series) -> np.ndarray:
     out = ids.astype(str).to_numpy(dtype=object).copy()
     hexlike = ids.astype(str).str.fullmatch(r"[0-9a-f]{64}").to_numpy()
@@ -677,7 +687,7 @@ def write_policeuk_csv(incidents: gpd.GeoDataFrame, directory: str | Path) -> li
     columns, so the police.uk ingest path can be tried on demo data. Like police.uk, the files keep
     only the month; coordinates are WGS84 with 6 decimals. Crimes get a 64-character hex `Crime ID`
     (their own when they have one, else a hash of `incident_id`); ASB rows have none. `Location`
-    is a synthetic "On or near ..." and the LSOA columns are blank: the demo knows no LSOAs.
+    is the incident's own (a synthetic "On or near ..." where it has none) and the LSOA columns are blank: the demo knows no LSOAs.
     Each file is written to a temporary name and then renamed, so none is left half-written.
 
     Returns
@@ -734,7 +744,7 @@ def write_policeuk_csv(incidents: gpd.GeoDataFrame, directory: str | Path) -> li
         "Falls within": FORCE,
         "Longitude": np.char.mod("%.6f", lon),
         "Latitude": np.char.mod("%.6f", lat),
-        "Location": _location_names(bng.x.to_numpy(), bng.y.to_numpy()),
+        "Location": _locations(incidents, bng),
         "LSOA code": "",
         "LSOA name": "",
         "Crime type": incidents["crime_type"].astype(str).to_numpy(),

@@ -63,6 +63,8 @@ POLICEUK_REQUIRED: tuple[str, ...] = ("Crime ID", "Month", "Longitude", "Latitud
 #: none of them may change an incident's id.
 POLICEUK_READ: tuple[str, ...] = ("Crime ID", "Month", "Reported by", "Longitude", "Latitude",
                                   "Crime type", "Context")
+#: Kept with each incident (`location`), never part of a derived id.
+POLICEUK_LOCATION = "Location"
 BTP = "British Transport Police"
 #: How the police.uk columns are read, by `_key` of their names (others as text).
 POLICEUK_TYPES: dict[str, pa.DataType] = {
@@ -97,6 +99,8 @@ NORTHING_NAMES = ("northing", "northings", "y", "y_coord", "y_coordinate", "grid
                   "location_y", "map_y")
 LON_NAMES = ("longitude", "lon", "long", "lng", "x_lon")
 LAT_NAMES = ("latitude", "lat", "y_lat")
+LOCATION_NAMES = ("location", "street", "street_name", "location_description", "address",
+                  "place", "locus", "location_name", "street_location")
 GENERIC_XY = {"x", "y", "xcoord", "ycoord", "xcoordinate", "ycoordinate", "mapx", "mapy"}
 
 
@@ -166,6 +170,7 @@ class _Part:
     harm: np.ndarray  # float64
     geometry: np.ndarray
     source: pa.Array  # large strings
+    location: pa.Array  # large strings
 
 
 @dataclass
@@ -344,7 +349,7 @@ def _read_source(src: Source, *, format: str, columns: ForceColumns, source: str
     include = None
     types: dict[str, pa.DataType] = {}
     if kind == "police.uk":
-        wanted = {_key(c) for c in POLICEUK_READ}
+        wanted = {_key(c) for c in (*POLICEUK_READ, POLICEUK_LOCATION)}
         names = [h for h in sniffed.header if _key(h) in wanted]
         if len(set(names)) == len(names):
             include = names
@@ -391,7 +396,7 @@ def _csv_kind(src: Source, head: CsvHead, columns: ForceColumns) -> str | Proble
     if not explicit and ({"month", "crimetype"} <= keys or len(marks) >= 4):
         return "police.uk"
     roles = _force_roles(head.header, columns)
-    if explicit or sum(v is not None for v in roles.values()) >= 2:
+    if explicit or sum(v is not None for k, v in roles.items() if k != "location") >= 2:
         return "force"
     if src.suffix == ".csv" and (src.member or str(src.path)).lower().endswith("-street.csv"):
         return "police.uk"
@@ -423,6 +428,7 @@ def _force_roles(header: Sequence[str], columns: ForceColumns) -> dict[str, int 
         "id": _find(header, columns.id_col, ID_NAMES),
         "datetime": _find(header, columns.datetime_col, DATETIME_NAMES),
         "type": _find(header, columns.type_col, TYPE_NAMES),
+        "location": _find(header, None, LOCATION_NAMES),
     }
     if columns.x_col is not None:
         roles["x"] = _find(header, columns.x_col, ())
@@ -518,7 +524,7 @@ def _police_uk(table: CsvTable, rows: _Rows, *, label: str) -> _Part | None:
     else:
         x_text, y_text = checks.values_at(col["Longitude"]), checks.values_at(col["Latitude"])
     # Free the columns no message will quote (repeated ids read the whole rows again).
-    col = {c: col[c] for c in ("Month", "Longitude", "Latitude")}
+    col = {c: col[c] for c in ("Month", "Longitude", "Latitude", "Location") if c in col}
     table.table = t = None
     if settings.exclude_btp and fields.btp is not None:
         rows.report.exclude(BTP, int(fields.btp.sum()))
@@ -532,10 +538,11 @@ def _police_uk(table: CsvTable, rows: _Rows, *, label: str) -> _Part | None:
     keep = _duplicates(table, ids, rows, "Crime ID") & good_point
     if rows.problems:
         return None
+    location = col.get("Location")
     table.table = t = col = None
     precision = np.zeros(rows.n, dtype=np.int8)  # month
     return _part(keep, ids, lambda k: fields.month_ns[fields.month_codes[k]], precision, types,
-                 located, label)
+                 located, label, location)
 
 
 def _police_derived(missing: np.ndarray, col: dict[str, pa.ChunkedArray]) -> pa.Array:
@@ -628,8 +635,9 @@ def _force(table: CsvTable, rows: _Rows, columns: ForceColumns, *, label: str) -
     keep = _duplicates(table, ids, rows, id_name) & good_point
     if rows.problems:
         return None
+    location = t.column(roles["location"]) if roles["location"] is not None else None
     table.table = t = x_col = y_col = dt_col = None
-    return _part(keep, ids, lambda k: ns[k], precision, types, located, label)
+    return _part(keep, ids, lambda k: ns[k], precision, types, located, label, location)
 
 
 def _with_times(dates, times):
@@ -774,7 +782,9 @@ def _read_geo(src: Source, *, columns: ForceColumns, source: str | None, setting
     keep = _duplicates(table, ids, rows, attrs[id_i] if id_i is not None else "id") & good_point
     if rows.problems:
         return None
-    return _part(keep, ids, lambda k: ns[k], precision, types, located, source or "force-export")
+    location = table.column(roles["location"]) if roles["location"] is not None else None
+    return _part(keep, ids, lambda k: ns[k], precision, types, located, source or "force-export",
+                 location)
 
 
 def _text_column(values: pd.Series) -> pa.Array:
@@ -992,7 +1002,7 @@ def _duplicates(source: CsvTable | pa.Table, ids: _Ids, rows: _Rows, id_name: st
 
 def _part(keep: np.ndarray, ids: _Ids, occurred: Callable[[np.ndarray], np.ndarray],
           precision: np.ndarray, types: checks.Types, points: checks.Located,
-          label: str) -> _Part:
+          label: str, location=None) -> _Part:
     """The kept rows; the inputs' large arrays are released as soon as they are copied.
     `occurred(keep)` gives the kept rows' times in UTC nanoseconds."""
     type_codes = types.codes[keep]
@@ -1002,8 +1012,10 @@ def _part(keep: np.ndarray, ids: _Ids, occurred: Callable[[np.ndarray], np.ndarr
         labels = pc.take(types.words.cast(pa.large_string()), pa.array(type_codes, type=pa.int32()))
         category = _CATEGORY_CODES[types.category][type_codes]
         harm = types.harm[type_codes]
+        places = (_repeat("", len(type_codes), large=True) if location is None else
+                  pc.cast(checks.as_strings(location).filter(pa.array(keep)), pa.large_string()))
         return (labels, occurred(keep), _PRECISION_CODES[precision[keep]], category, harm,
-                points.geometry(keep), _repeat(str(label), len(type_codes), large=True))
+                points.geometry(keep), _repeat(str(label), len(type_codes), large=True), places)
 
     def gather_ids() -> pa.ChunkedArray:
         try:
@@ -1014,9 +1026,9 @@ def _part(keep: np.ndarray, ids: _Ids, occurred: Callable[[np.ndarray], np.ndarr
     # The ids are gathered in other threads while this one goes on to the other columns and
     # the frame; the frame takes them last.
     kept_ids = _later(gather_ids)
-    labels, ns, prec, category, harm, geometry, source = others()
+    labels, ns, prec, category, harm, geometry, source, places = others()
     return _Part(ids=kept_ids, occurred_ns=ns, precision=prec, types=labels, category=category,
-                 harm=harm, geometry=geometry, source=source)
+                 harm=harm, geometry=geometry, source=source, location=places)
 
 
 #: The dtype codes of `TIME_PRECISIONS` and `CATEGORIES` (by their index there).
@@ -1065,6 +1077,8 @@ def _frame(parts: list[_Part], settings: Settings) -> gpd.GeoDataFrame:
                              type=pa.large_string())
     sources = pa.chunked_array([c for p in parts for c in checks.chunks_of(p.source)],
                                type=pa.large_string())
+    places = pa.chunked_array([c for p in parts for c in checks.chunks_of(p.location)],
+                              type=pa.large_string())
     ns = _joined([p.occurred_ns for p in parts])
     prec_codes = _joined([p.precision for p in parts])
     cat_codes = _joined([p.category for p in parts])
@@ -1081,6 +1095,7 @@ def _frame(parts: list[_Part], settings: Settings) -> gpd.GeoDataFrame:
             "category": pd.Categorical.from_codes(cat_codes, dtype=CATEGORY_DTYPE),
             "harm": harm,
             "source": pd.Series(sources, dtype="str"),
+            "location": pd.Series(places, dtype="str"),
             "geometry": gpd.array.GeometryArray(geometry, crs=BNG),
         },
         copy=False,
@@ -1106,4 +1121,5 @@ def _frame(parts: list[_Part], settings: Settings) -> gpd.GeoDataFrame:
         settings=settings,
         category=frame["category"].astype(object).to_numpy(),
         harm=harm,
+        location=frame["location"].to_numpy(dtype=object),
     )

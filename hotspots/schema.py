@@ -19,6 +19,7 @@ INCIDENT_COLUMNS: list[str] = [
     "category",
     "harm",
     "source",
+    "location",
     "geometry",
 ]
 
@@ -42,12 +43,14 @@ def make_incidents(
     settings: Settings,
     category=None,
     harm=None,
+    location=None,
 ) -> gpd.GeoDataFrame:
     """Build an incident frame with the data model's columns and dtypes.
 
     `x` and `y` are easting and northing in EPSG:27700 (metres). `category` and `harm` are derived
-    from `crime_type` through the settings when not given. Inputs are array-likes of one length
-    (`time_precision` and `source` may be scalars).
+    from `crime_type` through the settings when not given. `location` is the source's label of
+    the place (police.uk "On or near Roundhay Road"; "" when none, the default). Inputs are
+    array-likes of one length (`time_precision`, `source` and `location` may be scalars).
     """
     n = len(incident_id)
     crime_type = pd.Series(np.asarray(crime_type, dtype=object), dtype="str")
@@ -64,6 +67,10 @@ def make_incidents(
     times = times.dt.tz_convert(settings.timezone).astype(occurred_at_dtype(settings.timezone))
     prec = time_precision if not isinstance(time_precision, str) else [time_precision] * n
     src = source if not isinstance(source, str) else [source] * n
+    if location is None:
+        location = ""
+    loc = [location] * n if isinstance(location, str) else location
+    loc = pd.Series(np.asarray(loc, dtype=object), dtype="str").fillna("").reset_index(drop=True)
     frame = gpd.GeoDataFrame(
         {
             "incident_id": pd.Series(np.asarray(incident_id, dtype=object), dtype="str"),
@@ -73,6 +80,7 @@ def make_incidents(
             "category": pd.Categorical(np.asarray(category, dtype=object), dtype=CATEGORY_DTYPE),
             "harm": np.asarray(harm, dtype="float64"),
             "source": pd.Series(np.asarray(src, dtype=object), dtype="str"),
+            "location": loc,
         },
         geometry=gpd.points_from_xy(np.asarray(x, dtype="float64"), np.asarray(y, dtype="float64")),
         crs=BNG,
@@ -109,11 +117,15 @@ def conform(frame: gpd.GeoDataFrame, settings: Settings) -> gpd.GeoDataFrame:
     """Return `frame` with exactly the data model's columns, in order, with their dtypes.
 
     Used after reading the store back from Parquet, where categoricals may come back as strings.
+    Frames and stores written before a column existed get its default (`location` "").
     """
+    if "location" not in frame.columns:
+        frame = frame.assign(location="")
     out = frame[INCIDENT_COLUMNS].copy()
     out["incident_id"] = out["incident_id"].astype("str")
     out["crime_type"] = out["crime_type"].astype("str")
     out["source"] = out["source"].astype("str")
+    out["location"] = out["location"].fillna("").astype("str")
     out["time_precision"] = out["time_precision"].astype("object").astype(PRECISION_DTYPE)
     out["category"] = out["category"].astype("object").astype(CATEGORY_DTYPE)
     out["harm"] = out["harm"].astype("float64")

@@ -420,7 +420,8 @@ class IncidentStore:
         if not isinstance(incidents, gpd.GeoDataFrame):
             msg = f"`incidents` must be a GeoDataFrame, not {type(incidents).__name__}."
             raise InputError(msg)
-        missing = [c for c in INCIDENT_COLUMNS if c not in incidents.columns]
+        # `location` came later: frames without it are stored with "" (schema.conform).
+        missing = [c for c in INCIDENT_COLUMNS if c not in incidents.columns and c != "location"]
         if missing:
             msg = (f"`incidents` lacks the column(s) {', '.join(missing)}; "
                    f"found: {', '.join(map(str, incidents.columns))}.")

@@ -479,6 +479,23 @@ def test_policeuk_rows(policeuk):
     assert sorted(rows["Crime type"].unique()) == sorted(incidents["crime_type"].unique())
 
 
+def test_demo_incidents_carry_police_uk_style_location_labels(policeuk):
+    incidents, _, files = policeuk
+    labels = incidents["location"]
+    assert labels.str.fullmatch(r"On or near \S.*").all()
+    places = labels.isin([f"On or near {p}" for p in ("Supermarket", "Police Station", "Parking Area",
+                                                      "Nightclub", "Hospital", "Shopping Area")])
+    assert 0.02 < places.mean() < 0.3  # mostly streets, a few place labels
+    # Repeated points share their label, as police.uk snap points do.
+    keys = incidents.geometry.x.round(0).astype(str) + incidents.geometry.y.round(0).astype(str)
+    assert (labels.groupby(keys).nunique() == 1).all()
+    # The police.uk files carry the incidents' own labels.
+    rows = pd.concat([pd.read_csv(p, dtype=str, keep_default_na=False) for p in files])
+    months = incidents["occurred_at"].dt.strftime("%Y-%m")
+    order = np.argsort(months.to_numpy(), kind="stable")
+    assert rows["Location"].tolist() == labels.iloc[order].tolist()
+
+
 def test_policeuk_points_round_trip(policeuk):
     incidents, _, files = policeuk
     rows = pd.concat([pd.read_csv(p) for p in files], ignore_index=True)

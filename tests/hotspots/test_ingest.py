@@ -422,7 +422,7 @@ def test_output_equals_the_schema_builder(street_csv, settings):
         incident_id=frame["incident_id"].tolist(), occurred_at=frame["occurred_at"],
         time_precision=frame["time_precision"].astype(str).tolist(),
         crime_type=frame["crime_type"].tolist(), x=frame.geometry.x, y=frame.geometry.y,
-        source=frame["source"].tolist(), settings=settings)
+        source=frame["source"].tolist(), settings=settings, location=frame["location"].tolist())
     frame.attrs = {}
     assert_geodataframe_equal(frame, expected)
 
@@ -443,6 +443,38 @@ def test_policeuk_values(street_csv, settings):
     assert frame.loc[frame["crime_type"] == "Anti-social behaviour", "category"].eq("asb").all()
     assert report.rows_read == 8
     assert report.files == [str(street_csv)]
+
+
+def test_location_labels_are_kept_and_never_enter_the_ids(street_csv, tmp_path, settings):
+    frame = read_incidents(street_csv, settings=settings)
+    assert frame["location"].tolist() == [
+        "On or near Park Row", "On or near Park Row", "On or near Park Row",
+        "On or near Park Row", "On or near Park Row", "On or near Caf\u00e9 Street"]
+    # Another label on the same rows (police.uk renames snap points) gives the same ids.
+    rows = sample_rows()
+    for r in rows:
+        r["Location"] = "On or near Supermarket"
+    renamed = read_incidents(write(tmp_path / "renamed.csv", policeuk_text(rows)), settings=settings)
+    assert renamed["incident_id"].tolist() == frame["incident_id"].tolist()
+    assert set(renamed["location"]) == {"On or near Supermarket"}
+    # No Location column at all: "" for every row.
+    header = [c for c in POLICEUK_COLUMNS if c != "Location"]
+    bare = read_incidents(write(tmp_path / "bare.csv", policeuk_text(sample_rows(), header=header)),
+                          settings=settings)
+    assert set(bare["location"]) == {""}
+    assert bare["incident_id"].tolist() == frame["incident_id"].tolist()
+
+
+def test_force_export_and_geo_file_locations(tmp_path, settings):
+    text = ("id,occurred_at,crime_type,easting,northing,Street\n"
+            "X1,01/05/2024 10:00,Robbery,430000,433000,Roundhay Road\n"
+            "X2,01/05/2024 11:00,Robbery,430000,433000,\n")
+    frame = read_incidents(write(tmp_path / "force.csv", text), settings=settings)
+    assert frame["location"].tolist() == ["Roundhay Road", ""]
+    geo = _points_frame([shapely.Point(430000, 433000)], "EPSG:27700").assign(address="Harehills Lane")
+    geo.to_file(tmp_path / "points.gpkg")
+    assert read_incidents(tmp_path / "points.gpkg", settings=settings)["location"].tolist() == [
+        "Harehills Lane"]
 
 
 def test_lon_lat_land_at_the_right_easting_northing(tmp_path, settings):

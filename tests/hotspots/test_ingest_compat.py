@@ -30,6 +30,7 @@ def test_reingest_into_a_store_written_by_the_old_code_adds_nothing(tmp_path):
     store = IncidentStore(home, settings=settings)
     before = store.load()
     assert len(before) == 20
+    assert set(before["location"]) == {""}  # written before the column existed
     months = [COMPAT / "files" / "2024-05", COMPAT / "files" / "2024-06"]
     report = store.add(read_incidents(months, settings=settings))
     assert report.added == 0

@@ -306,3 +306,18 @@ def test_a_report_in_attrs_is_read_as_a_dict_and_a_bad_one_ignored(home, setting
     assert (added.rows_read, added.added, added.read) == (6, 6, None)
     assert "ignoring the frame's attrs['read_report']" in caplog.text
     assert len(store.load()) == 12
+
+
+def test_location_defaults_to_empty_and_frames_without_it_are_stored(home, settings):
+    frame = incidents(settings, n=3)
+    assert frame["location"].tolist() == ["", "", ""]
+    labelled = make_incidents(incident_id=["a"], occurred_at=pd.Series([pd.Timestamp("2025-05-28 18:00")]),
+                              time_precision="minute", crime_type=["Robbery"], x=[430000.0],
+                              y=[433000.0], source="test", settings=settings,
+                              location="On or near Roundhay Road")
+    store = IncidentStore(home, settings=settings)
+    store.add(frame.drop(columns=["location"]))  # a frame made before the column existed
+    store.add(labelled)
+    back = store.load()
+    assert dict(zip(back["incident_id"], back["location"], strict=True)) == {
+        **{i: "" for i in frame["incident_id"]}, "a": "On or near Roundhay Road"}
