@@ -53,7 +53,7 @@ ENGINES: tuple[str, ...] = ("memory", "dask")
 CHANGE_ALPHA = 0.05
 
 HOTSPOT_COLUMNS: list[str] = [
-    "h3_cell", "ward_code", "ward_name", "count", "harm", "gi_z", "gi_p", "hot", "change",
+    "h3_cell", "ward_code", "ward_name", "count", "harm", "gi_z", "gi_p", "hot", "near_hot", "change",
     "change_pct", "change_significant", "trend", "rank", "reason", "geometry",
 ]
 
@@ -213,13 +213,16 @@ def rank_hotspots(
         - `gi_z`: Gi* z-score (as esda's analytic `Zs`); `gi_p`: exact two-sided p-value of
           the cell's local count (cell and neighbours) under one Poisson rate for the whole
           study area (`hotspots.stats.local_count_p`);
-        - `hot`: z > 0 and `gi_p` significant after Benjamini-Hochberg at `fdr_alpha` over all
-          cells;
+        - `hot`: at least `hot_min_count` incidents this period (setting, default 1), z > 0 and
+          `gi_p` significant after Benjamini-Hochberg at `fdr_alpha` over all cells;
+        - `near_hot`: z > 0 and significant, but with fewer incidents than `hot_min_count` (an
+          empty cell beside a cluster): next to a hotspot, not one;
         - `change` (int), `change_pct` (float, NaN when the previous period had none): count
           against the previous period; `change_significant`: exact conditional binomial test of
           equal Poisson rates at 5% (two-sided; 1 -> 3 is not significant);
         - `trend`: see `hotspots.stats.trend_classes`;
-        - `rank` (1 = first): hot cells first, then by `weight` this period, then by z;
+        - `rank` (1 = first): hot cells first, then the other cells with incidents by `weight`
+          this period, then by z; cells without incidents always come last;
         - `reason`: one sentence a patrol lead can read.
 
         ``attrs`` records the period, previous period, category, weight, resolution, ward codes,
@@ -259,7 +262,11 @@ def rank_hotspots(
     # which is far too generous with sparse weekly counts (see `local_count_p`).
     p = local_count_p(counts, area.neighbours)
     significant = fdr_reject(p, alpha=settings.fdr_alpha)
-    hot = significant & (z > 0)
+    # A cluster's empty neighbour is significant too (its local count is the cluster's), but
+    # nothing happened there: it is next to a hotspot, not one.
+    enough = counts >= settings.hot_min_count
+    hot = significant & (z > 0) & enough
+    near_hot = significant & (z > 0) & ~enough
     cold = significant & (z < 0)
     trend, hot_periods = trend_classes(hot, cold, z)
 
@@ -272,12 +279,15 @@ def rank_hotspots(
     change_sig = change_test(cur, prev, share=share) < CHANGE_ALPHA
 
     # Ties to 1e-9 (float noise between equal configurations) are broken by the cell index.
-    order = np.lexsort((area.cells, -np.round(z[:, -1], 9), -np.round(values[:, -1], 9), ~hot[:, -1]))
+    empty = cur == 0
+    order = np.lexsort((area.cells, -np.round(z[:, -1], 9), -np.round(values[:, -1], 9), empty,
+                        ~hot[:, -1]))
     if top is not None:
         order = order[:top]
     label = _category_label(category, totals.proxy)
     noun = _period_noun(chosen)
-    reasons = _reasons(order, counts=counts, harm=harm, z=z[:, -1], hot=hot[:, -1], change=change,
+    reasons = _reasons(order, counts=counts, harm=harm, z=z[:, -1], hot=hot[:, -1],
+                       near_hot=near_hot[:, -1], change=change,
                        change_sig=change_sig, trend=trend, hot_periods=hot_periods, label=label,
                        noun=noun, weight=weight)
     frame = gpd.GeoDataFrame(
@@ -290,6 +300,7 @@ def rank_hotspots(
             "gi_z": z[order, -1],
             "gi_p": p[order, -1],
             "hot": hot[order, -1],
+            "near_hot": near_hot[order, -1],
             "change": change[order].astype(np.int64),
             "change_pct": change_pct[order],
             "change_significant": change_sig[order],
@@ -304,7 +315,8 @@ def rank_hotspots(
         "category_label": label, "weight": weight, "resolution": resolution,
         "wards": [str(c) for c in area.ward_codes], "trend_periods": n_periods,
         "study_cells": area.n, "incidents": int(cur.sum()), "outside": outside,
-        "hot_cells": int(hot[:, -1].sum()), "fdr_alpha": settings.fdr_alpha,
+        "hot_cells": int(hot[:, -1].sum()), "near_hot_cells": int(near_hot[:, -1].sum()),
+        "fdr_alpha": settings.fdr_alpha, "hot_min_count": settings.hot_min_count,
     })
     if outside:
         log.info("%d selected incidents lie outside the study area and are not counted", outside)
@@ -325,18 +337,19 @@ def _period_noun(period: Period) -> str:
 
 
 def _reasons(order: np.ndarray, *, counts: np.ndarray, harm: np.ndarray, z: np.ndarray,
-             hot: np.ndarray, change: np.ndarray, change_sig: np.ndarray, trend: np.ndarray,
-             hot_periods: np.ndarray, label: str, noun: str, weight: str) -> list[str]:
+             hot: np.ndarray, near_hot: np.ndarray, change: np.ndarray, change_sig: np.ndarray,
+             trend: np.ndarray, hot_periods: np.ndarray, label: str, noun: str, weight: str) -> list[str]:
     """One sentence per cell: what it holds, how it changed, whether it clusters, its history."""
     t = counts.shape[1]
     what = f"{label} incident" if label else "incident"
     quiet = f"no {what}s in the last {t} {noun}s"
-    active = ((counts[order].sum(axis=1) > 0) | hot[order]).tolist()
+    active = ((counts[order].sum(axis=1) > 0) | hot[order] | near_hot[order]).tolist()
     # Python scalars format several times faster than numpy ones.
     cur = counts[order, -1].tolist()
     hrm = harm[order, -1].tolist()
     zs = z[order].tolist()
     hots = hot[order].tolist()
+    nears = near_hot[order].tolist()
     diff = change[order].tolist()
     sig = change_sig[order].tolist()
     trends = trend[order].tolist()
@@ -348,18 +361,23 @@ def _reasons(order: np.ndarray, *, counts: np.ndarray, harm: np.ndarray, z: np.n
             out.append(quiet)
             continue
         c = cur[k]
-        text = f"{c:,} {what}{'' if c == 1 else 's'}"
-        if show_harm or hrm[k] != c:
-            text += f", harm {hrm[k]:,.0f}"
+        if c == 0:
+            text = f"no {what}s this {noun}"
+        else:
+            text = f"{c:,} {what}{'' if c == 1 else 's'}"
+            if show_harm or hrm[k] != c:
+                text += f", harm {hrm[k]:,.0f}"
         d = diff[k]
         if d > 0:
             text += f", up {d:,} on last {noun}" + (" (a significant rise)" if sig[k] else "")
         elif d < 0:
             text += f", down {-d:,} on last {noun}" + (" (a significant fall)" if sig[k] else "")
-        else:
+        elif c:
             text += f", the same as last {noun}"
         if hots[k]:
             text += f"; a hotspot (Gi* z {zs[k]:.1f})"
+        elif nears[k]:
+            text += f"; next to a hotspot (Gi* z {zs[k]:.1f}), too few incidents to be one"
         else:
             text += f"; not a significant cluster (Gi* z {zs[k]:.1f})"
         if trends[k] != "none":

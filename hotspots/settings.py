@@ -265,6 +265,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("fdr_alpha", "float", 0.05,
             "False-discovery rate (Benjamini-Hochberg) before a cell is called a hotspot.",
             minimum=0.0001, maximum=0.5),
+    Setting("hot_min_count", "int", 1,
+            "Fewest incidents a cell must hold in the period to be called a hotspot (its Gi* must "
+            "also be significant after FDR); an emptier cell beside a cluster is only 'next to a "
+            "hotspot'.", minimum=1, maximum=1000),
     Setting("dwell_min", "float", 15.0, "Default patrol dwell time per stop in minutes (Koper curve).",
             minimum=10.0, maximum=16.0),
     Setting("patrol_speed_factor", "float", 0.8,
@@ -362,6 +366,7 @@ class Settings:
     trend_weeks: int = _default("trend_weeks")
     trend_months: int = _default("trend_months")
     fdr_alpha: float = _default("fdr_alpha")
+    hot_min_count: int = _default("hot_min_count")
     dwell_min: float = _default("dwell_min")
     patrol_speed_factor: float = _default("patrol_speed_factor")
     walk_speed_kmh: float = _default("walk_speed_kmh")

@@ -35,7 +35,7 @@ PRIZES: tuple[str, ...] = ("harm", "gi_z", "count")
 #: Columns of a stops frame, in order (plus `geometry`).
 STOP_COLUMNS: list[str] = [
     "stop_id", "h3_cell", "ward_code", "ward_name", "category", "rank", "prize", "prize_by",
-    "count", "harm", "gi_z", "trend", "reason", "dwell_min", "window_start_min", "window_end_min",
+    "count", "harm", "gi_z", "hot", "trend", "reason", "dwell_min", "window_start_min", "window_end_min",
 ]
 
 _WINDOW = re.compile(r"^\s*([01]?\d|2[0-3]):([0-5]\d)\s*-\s*([01]?\d|2[0-3]):([0-5]\d)\s*$")
@@ -64,6 +64,7 @@ def stops_from_ranking(
     windows: Mapping[str, str] | str | None = None,
     category: str | None = None,
     hot_only: bool = False,
+    with_empty: bool = False,
     settings: Settings | None = None,
 ) -> gpd.GeoDataFrame:
     """Choose candidate patrol stops from a hotspot ranking.
@@ -90,6 +91,9 @@ def stops_from_ranking(
         Category of the ranking (`asb`, `serious_violence`) when it has no `category` column.
     hot_only
         Keep only cells the ranking calls hot (`hot` column).
+    with_empty
+        Also take cells with no incidents in the period (`count` 0), such as a cluster's empty
+        neighbour that is only next to a hotspot. Off by default: nothing happened there.
     settings
         Resolved settings; read with `get_settings()` when None.
 
@@ -128,6 +132,13 @@ def stops_from_ranking(
         frame = frame[frame["hot"].fillna(False).astype(bool)]
         if len(frame) == 0:
             msg = "no cell of `ranking` is hot, so there are no stops; use hot_only=False."
+            raise InputError(msg)
+    if not with_empty and "count" in frame.columns:
+        busy = pd.to_numeric(frame["count"], errors="coerce").fillna(0).to_numpy() > 0
+        if not busy.all():
+            frame = frame[busy]
+        if len(frame) == 0:
+            msg = "no cell of `ranking` holds an incident in the period, so there are no stops."
             raise InputError(msg)
     order_by = ["rank"] if "rank" in frame.columns else [prize]
     frame = frame.sort_values(order_by, ascending="rank" in frame.columns, kind="stable")
@@ -169,6 +180,8 @@ def stops_from_ranking(
         "count": _col(frame, "count", np.nan),
         "harm": _col(frame, "harm", np.nan),
         "gi_z": _col(frame, "gi_z", np.nan),
+        "hot": (frame["hot"].fillna(False).astype(bool).to_numpy() if "hot" in frame.columns
+                else np.zeros(len(frame), dtype=bool)),
         "trend": _col(frame, "trend", ""),
         "reason": _col(frame, "reason", ""),
         "dwell_min": float(dwell),
@@ -178,6 +191,59 @@ def stops_from_ranking(
     out["window_end_min"] = ends
     centres = frame.geometry.centroid.to_numpy()
     return gpd.GeoDataFrame(out, geometry=centres, crs=BNG).reset_index(drop=True)
+
+
+def sparse_advisory(stops: pd.DataFrame, *, period: Any = None, share: float = 0.5) -> str | None:
+    """A warning when most candidate stops are single incidents that are not significant hotspots.
+
+    Weekly ASB at resolution 10 is sparse: most cells with an incident hold just one, and none is
+    a significant cluster, so a plan through them chases chance. When more than `share` of the
+    `stops` (from `stops_from_ranking` or `merge_stops`: `count` and `hot`) hold one incident
+    and are not hot, this returns a sentence saying so and suggesting a longer period; else None.
+
+    Parameters
+    ----------
+    stops
+        Candidate stops.
+    period
+        The plan's period (a `hotspots.periods.Period` or its label), to name a longer one.
+    share
+        The share of single, non-significant stops above which the plan is called sparse.
+    """
+    if stops is None or len(stops) == 0 or "count" not in stops.columns:
+        return None
+    count = pd.to_numeric(stops["count"], errors="coerce").fillna(0).to_numpy()
+    hot = (stops["hot"].fillna(False).astype(bool).to_numpy() if "hot" in stops.columns
+           else np.zeros(len(stops), dtype=bool))
+    single = int(((count <= 1) & ~hot).sum())
+    if single <= share * len(stops):
+        return None
+    text = (f"{single} of {len(stops)} candidate stops hold a single incident and are not a "
+            "significant hotspot: this period is too sparse to show where incidents persist")
+    longer = _longer_period(period)
+    return text + (f"; plan on a longer period, such as {longer}." if longer else
+                   "; plan on a longer period, such as a month.")
+
+
+def _longer_period(period: Any) -> str | None:
+    """A longer period around `period` to suggest: the month of a week, the quarter of a month."""
+    if period is None:
+        return None
+    from hotspots.periods import parse_period, range_period
+
+    try:
+        p = parse_period(period) if isinstance(period, str) else period
+    except InputError:
+        return None
+    if p.kind == "week":
+        last = (p.end - pd.Timedelta(days=1)).date()
+        four = range_period(p.start.date() - pd.Timedelta(weeks=3), last, tz=p.tz)
+        return f"the month {p.months()[-1]} or the four weeks {four.label}"
+    if p.kind == "month":
+        first = p.shift(-2)
+        three = range_period(first.start.date(), (p.end - pd.Timedelta(days=1)).date(), tz=p.tz)
+        return f"the three months {three.label}"
+    return None
 
 
 def check_dwell(dwell: Any) -> float:
@@ -217,6 +283,7 @@ def merge_stops(*frames: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             for col in ("count", "harm"):
                 first[col] = group[col].sum()
             first["gi_z"] = group["gi_z"].max()
+            first["hot"] = bool(group["hot"].astype(bool).any())
             if group["window_start_min"].isna().any():
                 first["window_start_min"] = np.nan
                 first["window_end_min"] = np.nan

@@ -117,7 +117,7 @@ def test_columns_dtypes_and_one_row_per_cell(weekly, wards, settings):
     assert_geodataframe_equal(weekly, before)  # the input is not changed
     assert got.columns.tolist() == HOTSPOT_COLUMNS
     expected = {"h3_cell": "uint64", "ward_code": "str", "ward_name": "str", "count": "int64",
-                "harm": "float64", "gi_z": "float64", "gi_p": "float64", "hot": "bool",
+                "harm": "float64", "gi_z": "float64", "gi_p": "float64", "hot": "bool", "near_hot": "bool",
                 "change": "int64", "change_pct": "float64", "change_significant": "bool",
                 "trend": "str", "rank": "int64", "reason": "str"}
     assert {c: str(got[c].dtype) for c in expected} == expected
@@ -177,12 +177,22 @@ def test_gi_star_and_hot_cells(weekly, wards, settings, weight):
     tails = np.minimum(stats.poisson.sf(local - 1, lam), stats.poisson.cdf(local, lam))
     np.testing.assert_allclose(by_cell["gi_p"], np.minimum(1.0, 2 * tails))
     bh = stats.false_discovery_control(by_cell["gi_p"], method="bh") <= settings.fdr_alpha
-    np.testing.assert_array_equal(by_cell["hot"], bh & (by_cell["gi_z"] > 0))
-    # Hot cells rank first, then by the weight, then by z.
-    assert got["hot"].iloc[: int(got["hot"].sum())].all()
-    hot = got[got["hot"]]
-    key = hot["harm"] if weight == "harm" else hot["count"]
-    assert key.is_monotonic_decreasing
+    cluster = bh & (by_cell["gi_z"] > 0)
+    # Hot: significant, positive and holding an incident; an empty cell of a cluster is only near.
+    np.testing.assert_array_equal(by_cell["hot"], cluster & (by_cell["count"] >= 1))
+    np.testing.assert_array_equal(by_cell["near_hot"], cluster & (by_cell["count"] == 0))
+    assert by_cell["near_hot"].any() and by_cell["hot"].any()
+    # Hot cells rank first, then the other cells with incidents by the weight, then empty cells.
+    n_hot = int(got["hot"].sum())
+    assert got["hot"].iloc[:n_hot].all()
+    busy = int((got["count"] > 0).sum())
+    assert (got["count"].iloc[:busy] > 0).all() and (got["count"].iloc[busy:] == 0).all()
+    for part in (got.iloc[:n_hot], got.iloc[n_hot:busy]):
+        key = part["harm"] if weight == "harm" else part["count"]
+        assert key.is_monotonic_decreasing
+    near = got[got["near_hot"]]
+    assert near["reason"].str.contains("next to a hotspot").all()
+    assert not near["reason"].str.contains("; a hotspot").any()
 
 
 def test_trend_classes_and_reasons(settings, wards):
@@ -202,7 +212,7 @@ def test_trend_classes_and_reasons(settings, wards):
                         r"intensifying: a hotspot in 8 of the last 8 weeks", reason), reason
     assert got.loc[B[2], "reason"].startswith("15 ASB incidents, harm 15, up 15 on last week (a significant rise); a hotspot")
     quiet = got[(got["count"] == 0) & ~got["hot"] & (got["trend"] == "none")]
-    assert (quiet["reason"].str.startswith("no ASB incidents in the last 8 weeks") | quiet["reason"].str.contains("0 ASB incidents")).all()
+    assert (quiet["reason"].str.startswith("no ASB incidents in the last 8 weeks") | quiet["reason"].str.startswith("no ASB incidents this week")).all()
 
 
 def test_top_keeps_the_best(weekly, wards, settings):

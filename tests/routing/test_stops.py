@@ -181,3 +181,47 @@ def test_snap_reports_far_hotspots_and_does_not_move_them(grid_drive, settings):
     assert snapped["street_m"].iloc[1] > 500
     assert snapped["node"].iloc[0] in grid_drive
     assert_geoseries_equal(stops.geometry, before)
+
+
+def test_empty_cells_are_no_stops_by_default(settings):
+    frame = _two_wards()
+    frame.loc[frame["harm"] == 90, "count"] = 0  # beside a cluster, but nothing happened there
+    frame["hot"] = False
+    frame.loc[frame["harm"] == 90, "hot"] = False
+    stops = stops_from_ranking(frame, prize="gi_z", settings=settings)
+    assert 90 not in stops["harm"].tolist()
+    with_empty = stops_from_ranking(frame, prize="gi_z", with_empty=True, settings=settings)
+    assert 90 in with_empty["harm"].tolist()
+    frame["count"] = 0
+    with pytest.raises(InputError, match="no cell of `ranking` holds an incident"):
+        stops_from_ranking(frame, settings=settings)
+
+
+def test_stops_carry_whether_their_cell_is_hot(settings):
+    frame = _two_wards()
+    stops = stops_from_ranking(frame, top=8, settings=settings).set_index("harm")
+    by_harm = frame.set_index("harm")["hot"]
+    assert stops["hot"].to_dict() == by_harm.loc[stops.index].to_dict()
+    merged = merge_stops(stops.reset_index().assign(hot=False),
+                         stops.reset_index().assign(category="serious_violence"))
+    assert merged["hot"].tolist() == stops.sort_values("prize", ascending=False)["hot"].tolist()
+
+
+def test_sparse_advisory_when_most_stops_are_single_chance_incidents(settings):
+    from routing.stops import sparse_advisory
+
+    frame = _two_wards()
+    frame["hot"] = False
+    frame["count"] = [1, 1, 1, 1, 1, 1, 3, 2]
+    stops = stops_from_ranking(frame, top=8, settings=settings)
+    text = sparse_advisory(stops, period="2025-W23")
+    assert text == ("6 of 8 candidate stops hold a single incident and are not a significant "
+                    "hotspot: this period is too sparse to show where incidents persist; plan on a "
+                    "longer period, such as the month 2025-06 or the four weeks "
+                    "2025-05-12..2025-06-08.")
+    assert "the three months 2025-04-01..2025-06-30" in sparse_advisory(stops, period="2025-06")
+    # Hot single-incident cells are real clusters; half or fewer singles is no warning.
+    assert sparse_advisory(stops.assign(hot=True), period="2025-W23") is None
+    frame["count"] = [1, 1, 1, 1, 2, 2, 3, 2]
+    assert sparse_advisory(stops_from_ranking(frame, top=8, settings=settings)) is None
+    assert sparse_advisory(stops.iloc[0:0]) is None
