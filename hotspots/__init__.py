@@ -24,11 +24,13 @@ _EXPORTS: dict[str, str] = {
     "evaluate_hotspots": "hotspots.evaluation",
     "generate_demo": "hotspots.demo",
     "get_settings": "hotspots.settings",
+    "hotspot_impact": "hotspots.impact",
     "ingest_archive": "hotspots.streaming",
     "iter_policeuk_archive_months": "hotspots.streaming",
     "load_wards": "hotspots.wards",
     "parse_period": "hotspots.periods",
     "points_to_cells": "hotspots.cells",
+    "programme_impact": "hotspots.impact",
     "rank_hotspots": "hotspots.ranking",
     "rank_wards": "hotspots.ranking",
     "read_incidents": "hotspots.ingest",
@@ -50,11 +52,13 @@ __all__ = [
     "evaluate_hotspots",
     "generate_demo",
     "get_settings",
+    "hotspot_impact",
     "ingest_archive",
     "iter_policeuk_archive_months",
     "load_wards",
     "parse_period",
     "points_to_cells",
+    "programme_impact",
     "rank_hotspots",
     "rank_wards",
     "read_incidents",
@@ -84,6 +88,7 @@ if TYPE_CHECKING:
     from hotspots.demo import generate_demo
     from hotspots.errors import InputError, Problem
     from hotspots.evaluation import evaluate_hotspots, rolling_backtest
+    from hotspots.impact import hotspot_impact, programme_impact
     from hotspots.ingest import read_incidents
     from hotspots.periods import Period, parse_period
     from hotspots.ranking import rank_hotspots, rank_wards

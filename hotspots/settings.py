@@ -303,6 +303,26 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("patrol_windows", "str_map", {},
             "Optional visiting windows by category, e.g. asb = '16:00-23:00': stops of that "
             "category are visited only then.", check=_check_windows),
+    Setting("hotspot_visits_per_week", "int", 7,
+            "Dosage target of a newly designated hotspot: patrol visits per week.",
+            minimum=1, maximum=100),
+    Setting("hotspot_minutes_per_visit", "float", 15.0,
+            "Dosage target of a newly designated hotspot: minutes per visit (Koper curve).",
+            minimum=1.0, maximum=240.0),
+    Setting("hotspot_review_weeks", "int", 12,
+            "Weeks from a designated hotspot's start to its default review date.",
+            minimum=1, maximum=104),
+    Setting("impact_min_days", "int", 28,
+            "Fewest days of data after a designated hotspot's start before its impact is "
+            "estimated (police.uk data needs a whole month after the start).",
+            minimum=7, maximum=365),
+    Setting("impact_buffer_k", "int", 1,
+            "Width of the buffer ring around a designated hotspot, in H3 cells (1 or 2), where "
+            "impact looks for displacement or diffusion of benefit.", minimum=1, maximum=2),
+    Setting("impact_comparison", "choice", "wards",
+            "Comparison area for impact: the rest of the hotspot's wards, or matched cells with "
+            "similar counts before the start (guards against regression to the mean).",
+            choices=("wards", "matched")),
     Setting("network_overpass_url", "str", "https://overpass-api.de/api",
             "Overpass API endpoint street networks are downloaded from."),
     Setting("network_connect_timeout_s", "float", 5.0,
@@ -380,6 +400,12 @@ class Settings:
     patrol_prize: str = _default("patrol_prize")
     patrol_stops_per_ward: int = _default("patrol_stops_per_ward")
     patrol_windows: Mapping[str, str] = _default("patrol_windows")
+    hotspot_visits_per_week: int = _default("hotspot_visits_per_week")
+    hotspot_minutes_per_visit: float = _default("hotspot_minutes_per_visit")
+    hotspot_review_weeks: int = _default("hotspot_review_weeks")
+    impact_min_days: int = _default("impact_min_days")
+    impact_buffer_k: int = _default("impact_buffer_k")
+    impact_comparison: str = _default("impact_comparison")
     network_overpass_url: str = _default("network_overpass_url")
     network_connect_timeout_s: float = _default("network_connect_timeout_s")
     network_timeout_s: float = _default("network_timeout_s")
