@@ -1,9 +1,10 @@
 """Where incidents fall: the study area of H3 cells over the chosen wards, and the ward of each point.
 
-The study area is every H3 cell whose hexagon overlaps the chosen wards, with or without
-incidents (Gi* needs the zeros). A cell split by a ward boundary belongs to the chosen ward that
-holds most of its area; a point belongs to the ward whose real boundary holds it (point in
-polygon, never the cell's ward).
+The study area is every H3 cell whose hexagon lies mostly in the chosen wards, with or without
+incidents (Gi* needs the zeros). A cell split by a ward boundary belongs to the ward of the whole
+boundary file that holds most of its area, whatever wards were chosen; a point belongs to the ward
+whose real boundary holds it (point in polygon, never the cell's ward), or to the nearest ward when
+it lies just outside every ward (police.uk snap points on the city edge).
 """
 
 from __future__ import annotations
@@ -31,14 +32,94 @@ _MIN_AREA_M2 = 1e-6
 
 
 @dataclass(frozen=True, eq=False)
+class WardLocator:
+    """Places points in the chosen wards: point in polygon on the real boundaries, and a point
+    outside every ward of the boundary file by at most `snap_m` goes to the nearest ward.
+
+    `cells` (sorted) are the H3 cells overlapping the chosen wards widened by `snap_m`;
+    `interior` is the chosen ward (index into `ward_geoms`) wholly holding a cell's hexagon, else
+    -1; `cand_indptr`/`cand_ward` list the chosen wards each cell overlaps (CSR); `edge` marks cells
+    not wholly inside the district (the union of every ward, `outline`), where a point may lie in
+    no ward. `all_geoms` are every ward of the boundary file and `all_to_chosen` maps them to the
+    chosen ones (-1 for the others).
+    """
+
+    resolution: int
+    snap_m: float
+    ward_geoms: np.ndarray
+    cells: np.ndarray
+    index: pd.Index
+    interior: np.ndarray
+    cand_indptr: np.ndarray
+    cand_ward: np.ndarray
+    edge: np.ndarray
+    outline: object
+    all_geoms: np.ndarray
+    all_to_chosen: np.ndarray
+    bounds: tuple[float, float, float, float]
+
+    def place(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Ward of EPSG:27700 points (index into the chosen wards, -1 for none) and which of them
+        were placed by snapping to the nearest ward (they lie outside every ward)."""
+        x = np.asarray(x, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        out = np.full(len(x), -1, dtype=np.int64)
+        snapped = np.zeros(len(x), dtype=bool)
+        if not len(x) or not len(self.cells):
+            return out, snapped
+        x0, y0, x1, y1 = self.bounds
+        near = np.flatnonzero((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))
+        pos = np.full(len(x), -1, dtype=np.int64)
+        if len(near):
+            cells = h3cells.xy_to_cells(x[near], y[near], crs=BNG, resolution=self.resolution)
+            pos[near] = self.index.get_indexer(cells)
+        inside = pos >= 0
+        out[inside] = self.interior[pos[inside]]
+        todo = np.flatnonzero(inside & (out < 0))
+        if len(todo):
+            shapely.prepare(self.ward_geoms)
+            cell_pos = pos[todo]
+            starts = self.cand_indptr[cell_pos]
+            counts = self.cand_indptr[cell_pos + 1] - starts
+            point_of_pair = np.repeat(todo, counts)
+            offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+            ward_of_pair = self.cand_ward[np.repeat(starts, counts) + offsets]
+            for w in np.unique(ward_of_pair):
+                pts = point_of_pair[ward_of_pair == w]
+                pts = pts[out[pts] < 0]  # wards meet along edges: the first ward holding a point keeps it
+                if len(pts):
+                    hit = shapely.intersects_xy(self.ward_geoms[w], x[pts], y[pts])
+                    out[pts[hit]] = w
+        if self.snap_m <= 0:
+            return out, snapped
+        loose = np.flatnonzero(inside & (out < 0))
+        loose = loose[self.edge[pos[loose]]]
+        if not len(loose):
+            return out, snapped
+        shapely.prepare(self.outline)
+        loose = loose[~shapely.intersects_xy(self.outline, x[loose], y[loose])]
+        if not len(loose):
+            return out, snapped
+        points = shapely.points(x[loose], y[loose])
+        found, ward = shapely.STRtree(self.all_geoms).query_nearest(
+            points, max_distance=self.snap_m, all_matches=False)
+        chosen = self.all_to_chosen[ward]
+        hit = chosen >= 0
+        out[loose[found[hit]]] = chosen[hit]
+        snapped[loose[found[hit]]] = True
+        return out, snapped
+
+
+@dataclass(frozen=True, eq=False)
 class StudyArea:
     """The H3 cells over a set of wards, with each cell's ward and its k-ring neighbours.
 
-    Arrays are aligned to `cells` (sorted uint64). `ward` and `interior` index into the ward
-    arrays: `ward` is the chosen ward holding most of the cell's area; `interior` is that ward
-    when the hexagon lies wholly inside it (its points need no point-in-polygon test), else -1.
-    `neighbours` is the binary k-ring weights matrix with the cell itself included; neighbours
-    outside the study area are absent.
+    A cell belongs to the ward of the boundary file holding most of its area, whatever wards were
+    chosen; the study area keeps the cells whose ward is a chosen one (`left_out` counts the cells
+    that overlap the chosen wards but lie mostly in others). Arrays are aligned to `cells`
+    (sorted uint64); `ward` indexes the chosen ward arrays. `neighbours` is the binary k-ring
+    weights matrix with the cell itself included; neighbours outside the study area are absent.
+    `locator` places points in the chosen wards (`point_wards`, `place_points`).
     """
 
     resolution: int
@@ -51,11 +132,10 @@ class StudyArea:
     polygons: np.ndarray
     area_km2: np.ndarray
     ward: np.ndarray
-    interior: np.ndarray
-    cand_indptr: np.ndarray
-    cand_ward: np.ndarray
+    left_out: int
     neighbours: sp.csr_matrix
     index: pd.Index  # hash index over `cells`, for `locate`
+    locator: WardLocator
 
     @property
     def n(self) -> int:
@@ -81,33 +161,15 @@ class StudyArea:
             geometry=self.polygons, crs=BNG,
         )
 
-    def point_wards(self, x: np.ndarray, y: np.ndarray, pos: np.ndarray) -> np.ndarray:
-        """Ward index (into `ward_codes`) of points at x/y (EPSG:27700) in cells `pos`; -1 for none.
+    def point_wards(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Ward index (into `ward_codes`) of points at x/y (EPSG:27700); -1 for none. By point in
+        polygon on the real boundaries, whatever cell the point is in; a point within
+        `locator.snap_m` outside every ward goes to the nearest ward."""
+        return self.locator.place(x, y)[0]
 
-        Points in a cell wholly inside one ward take that ward; the others are tested against
-        the real boundaries of the wards their cell overlaps.
-        """
-        out = np.full(len(pos), -1, dtype=np.int64)
-        inside = pos >= 0
-        out[inside] = self.interior[pos[inside]]
-        todo = np.flatnonzero(inside & (out < 0))
-        if not len(todo):
-            return out
-        cell_pos = pos[todo]
-        starts = self.cand_indptr[cell_pos]
-        counts = self.cand_indptr[cell_pos + 1] - starts
-        point_of_pair = np.repeat(todo, counts)
-        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        ward_of_pair = self.cand_ward[np.repeat(starts, counts) + offsets]
-        for w in np.unique(ward_of_pair):
-            sel = ward_of_pair == w
-            pts = point_of_pair[sel]
-            pts = pts[out[pts] < 0]  # wards meet along edges: the first ward holding a point keeps it
-            if not len(pts):
-                continue
-            hit = shapely.intersects_xy(self.ward_geoms[w], x[pts], y[pts])
-            out[pts[hit]] = w
-        return out
+    def place_points(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`point_wards` and a mask of the points placed by snapping (outside every ward)."""
+        return self.locator.place(x, y)
 
 
 def check_wards(wards: object, *, name: str = "wards") -> gpd.GeoDataFrame:
@@ -142,97 +204,174 @@ def check_wards(wards: object, *, name: str = "wards") -> gpd.GeoDataFrame:
     return wards.to_crs(BNG) if not wards.crs.equals(BNG) else wards
 
 
-def study_area(wards: gpd.GeoDataFrame, *, resolution: int = 10, k: int = 1) -> StudyArea:
+def study_area(wards: gpd.GeoDataFrame, *, resolution: int = 10, k: int = 1,
+               all_wards: gpd.GeoDataFrame | None = None, snap_m: float = 0.0) -> StudyArea:
     """The H3 cells over `wards`, each with its majority ward and its k-ring neighbours.
 
     Parameters
     ----------
     wards
-        Ward polygons with `ward_code` and `ward_name` (from `load_wards`/`select_wards`).
+        The chosen ward polygons with `ward_code` and `ward_name` (from `load_wards`/`select_wards`).
     resolution
         H3 resolution.
     k
         Neighbourhood size for the Gi* weights (1: the cell and its six neighbours).
+    all_wards
+        Every ward of the boundary file `wards` were chosen from (None: `wards` alone). A cell's
+        ward is the ward of `all_wards` holding most of its area; cells whose ward is not chosen
+        are left out of the study area (counted in `left_out`).
+    snap_m
+        Points outside every ward of `all_wards` by at most this many metres are placed in the
+        nearest ward (`StudyArea.point_wards`); 0 places points by point in polygon only.
 
     Returns
     -------
     StudyArea
-        Cached per (wards, resolution, k): repeated calls return the same object.
+        Cached per (wards, all wards, resolution, k, snap_m): repeated calls return the same object.
     """
     wards = check_wards(wards)
     resolution = h3cells.check_resolution(resolution)
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= 5:
         msg = f"`k` must be a whole number from 1 to 5, not {k!r}."
         raise InputError(msg)
-    wkb = shapely.to_wkb(wards.geometry.to_numpy())
-    digest = hashlib.sha1(b"".join(wkb)).hexdigest()
+    if isinstance(snap_m, bool) or not isinstance(snap_m, (int, float, np.number)) or not 0 <= snap_m <= 5000:
+        msg = f"`snap_m` must be a distance from 0 to 5000 metres, not {snap_m!r}."
+        raise InputError(msg)
     codes = tuple(wards["ward_code"].astype(str))
     names = tuple(wards["ward_name"].astype(str))
-    return _build_study_area(resolution, int(k), codes, names, tuple(wkb), digest)
+    wkb = tuple(shapely.to_wkb(wards.geometry.to_numpy()))
+    if all_wards is None:
+        all_codes, all_wkb = codes, wkb
+    else:
+        all_wards = check_wards(all_wards, name="all_wards")
+        all_codes = tuple(all_wards["ward_code"].astype(str))
+        all_wkb = tuple(shapely.to_wkb(all_wards.geometry.to_numpy()))
+        missing = [c for c in codes if c not in set(all_codes)]
+        if missing:
+            msg = f"`wards` holds ward {missing[0]!r}, which `all_wards` lacks."
+            raise InputError(msg)
+    digest = hashlib.sha1(b"".join(wkb) + b"|" + b"".join(all_wkb)).hexdigest()
+    return _build_study_area(resolution, int(k), float(snap_m), codes, names, wkb, all_codes,
+                             all_wkb, digest)
 
 
-@lru_cache(maxsize=8)
-def _build_study_area(resolution: int, k: int, codes: tuple[str, ...], names: tuple[str, ...],
-                      wkb: tuple[bytes, ...], digest: str) -> StudyArea:
-    del digest  # part of the cache key only
-    geoms = shapely.from_wkb(np.array(wkb, dtype=object))
+def _check_valid(geoms: np.ndarray, codes: tuple[str, ...]) -> None:
     invalid = ~shapely.is_valid(geoms)
     if invalid.any():
         i = int(np.argmax(invalid))
         msg = (f"ward {codes[i]!r} has invalid geometry ({shapely.is_valid_reason(geoms[i])}); "
                "repair it (e.g. shapely.make_valid) first.")
         raise InputError(msg)
-    shapely.prepare(geoms)
-    candidates = h3cells.polygons_to_cells(geoms, crs=BNG, resolution=resolution)
-    polys = h3cells.cells_to_polygons(candidates, crs=BNG)
-    # Query with the (prepared) wards against a tree of hexagons: one prepared polygon per ward.
+
+
+def _overlaps(polys: np.ndarray, geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(ward, cell) pairs of hexagons overlapping wards by more than an edge or a point: the
+    ward and cell positions, the overlap area (m2; the whole hexagon where only one ward
+    overlaps it, which is all a majority needs) and whether the ward wholly holds the hexagon."""
     ward_i, cell_i = shapely.STRtree(polys).query(geoms, predicate="intersects")
     inside = shapely.contains_properly(geoms[ward_i], polys[cell_i])
     area = shapely.area(polys[cell_i])
-    # Areas matter only where a cell overlaps several wards (for its majority ward); a cell
-    # overlapping one ward needs only to overlap it by more than an edge or a point.
-    n_wards = np.bincount(cell_i, minlength=len(candidates))
+    n_wards = np.bincount(cell_i, minlength=len(polys))
     shared = ~inside & (n_wards[cell_i] > 1)
     if shared.any():
         area[shared] = shapely.area(shapely.intersection(polys[cell_i[shared]], geoms[ward_i[shared]]))
     edge = ~inside & ~shared
     if edge.any():
         area[edge] = np.where(shapely.touches(geoms[ward_i[edge]], polys[cell_i[edge]]), 0.0, area[edge])
-    keep_pair = area > _MIN_AREA_M2
-    cell_i, ward_i, area, inside = cell_i[keep_pair], ward_i[keep_pair], area[keep_pair], inside[keep_pair]
-    kept = np.unique(cell_i)
+    keep = area > _MIN_AREA_M2
+    return ward_i[keep], cell_i[keep], area[keep], inside[keep]
+
+
+@lru_cache(maxsize=8)
+def _build_study_area(resolution: int, k: int, snap_m: float, codes: tuple[str, ...],
+                      names: tuple[str, ...], wkb: tuple[bytes, ...], all_codes: tuple[str, ...],
+                      all_wkb: tuple[bytes, ...], digest: str) -> StudyArea:
+    del digest  # part of the cache key only
+    geoms = shapely.from_wkb(np.array(wkb, dtype=object))
+    _check_valid(geoms, codes)
+    all_geoms = shapely.from_wkb(np.array(all_wkb, dtype=object))
+    _check_valid(all_geoms, all_codes)
+    shapely.prepare(geoms)
+    shapely.prepare(all_geoms)
+    chosen_of = {c: i for i, c in enumerate(codes)}
+    all_to_chosen = np.array([chosen_of.get(c, -1) for c in all_codes], dtype=np.int64)
+
+    # One set of candidate cells serves both the study area and the point locator: every cell
+    # overlapping the chosen wards widened by the snap distance.
+    reach = shapely.buffer(geoms, snap_m, quad_segs=4) if snap_m > 0 else geoms
+    candidates = h3cells.polygons_to_cells(reach, crs=BNG, resolution=resolution)
+    polys = h3cells.cells_to_polygons(candidates, crs=BNG)
+    ward_i, cell_i, area, inside = _overlaps(polys, all_geoms)
+    # A cell's ward is the ward of the whole boundary file holding most of its area.
+    order = np.lexsort((ward_i, -area, cell_i))
+    cell_s, ward_s = cell_i[order], ward_i[order]
+    first = np.r_[True, cell_s[1:] != cell_s[:-1]] if len(cell_s) else np.zeros(0, dtype=bool)
+    majority = np.full(len(candidates), -1, dtype=np.int64)
+    majority[cell_s[first]] = all_to_chosen[ward_s[first]]
+    chosen_pair = all_to_chosen[ward_i] >= 0
+    touches_chosen = np.zeros(len(candidates), dtype=bool)
+    touches_chosen[cell_i[chosen_pair]] = True
+    kept = np.flatnonzero(majority >= 0)
+    left_out = int((touches_chosen & (majority < 0)).sum())
     cells = candidates[kept]  # candidates are sorted, so cells are too
-    remap = np.full(len(candidates), -1, dtype=np.int64)
-    remap[kept] = np.arange(len(kept))
-    pos = remap[cell_i]
-    # Majority ward: sort pairs by cell, then area descending, then ward order.
-    order = np.lexsort((ward_i, -area, pos))
-    pos_s, ward_s = pos[order], ward_i[order]
-    first = np.r_[True, pos_s[1:] != pos_s[:-1]]
-    majority = np.empty(len(cells), dtype=np.int64)
-    majority[pos_s[first]] = ward_s[first]
-    interior = np.full(len(cells), -1, dtype=np.int64)
-    interior[pos[inside]] = ward_i[inside]
-    # Candidate wards per cell (CSR), for point-in-polygon tests of boundary cells.
-    by_cell = np.lexsort((ward_i, pos))
-    counts = np.bincount(pos, minlength=len(cells))
-    indptr = np.r_[0, np.cumsum(counts)].astype(np.int64)
-    cand_ward = ward_i[by_cell].astype(np.int64)
     polygons = polys[kept]
     area_km2 = shapely.area(polygons) / 1e6
+    ward = majority[kept]
     neighbours = _neighbour_matrix(cells, k)
     ward_area = shapely.area(geoms) / 1e6
+    # Points in a cell wholly inside one ward lie in that ward; elsewhere a point may lie in no ward.
+    wholly = np.zeros(len(candidates), dtype=bool)
+    wholly[cell_i[inside]] = True
+    locator = _locator(resolution, snap_m, candidates, polys, geoms, all_geoms, all_to_chosen,
+                       pairs=(all_to_chosen[ward_i[chosen_pair]], cell_i[chosen_pair],
+                              inside[chosen_pair]),
+                       edge=~wholly)
     # The object is cached and shared: make its arrays read-only.
-    for arr in (cells, polygons, area_km2, majority, interior, indptr, cand_ward, ward_area):
+    for arr in (cells, polygons, area_km2, ward, ward_area):
         arr.flags.writeable = False
-    log.debug("study area: %d wards, %d cells at resolution %d", len(codes), len(cells), resolution)
+    log.debug("study area: %d wards, %d cells at resolution %d (%d mostly in other wards left out)",
+              len(codes), len(cells), resolution, left_out)
     return StudyArea(
         resolution=resolution, k=k,
         ward_codes=np.array(codes, dtype=object), ward_names=np.array(names, dtype=object),
         ward_area_km2=ward_area, ward_geoms=geoms, cells=cells, polygons=polygons,
-        area_km2=area_km2, ward=majority, interior=interior, cand_indptr=indptr,
-        cand_ward=cand_ward, neighbours=neighbours, index=pd.Index(cells),
+        area_km2=area_km2, ward=ward, left_out=left_out, neighbours=neighbours,
+        index=pd.Index(cells), locator=locator,
     )
+
+
+def _locator(resolution: int, snap_m: float, candidates: np.ndarray, polys: np.ndarray,
+             geoms: np.ndarray, all_geoms: np.ndarray, all_to_chosen: np.ndarray, *,
+             pairs: tuple[np.ndarray, np.ndarray, np.ndarray], edge: np.ndarray) -> WardLocator:
+    """The cells and candidate wards for placing points in the chosen wards (see `WardLocator`):
+    `pairs` are the (chosen ward, candidate cell, ward wholly holds the cell) overlaps; `edge`
+    marks candidate cells not wholly inside one ward."""
+    ward_i, cell_i, inside = pairs
+    # Keep the cells a chosen ward overlaps, and those within reach where a point may be in no ward.
+    keep = np.zeros(len(candidates), dtype=bool)
+    keep[cell_i] = True
+    if snap_m > 0:
+        keep |= edge
+    kept = np.flatnonzero(keep)
+    remap = np.full(len(candidates), -1, dtype=np.int64)
+    remap[kept] = np.arange(len(kept))
+    pos = remap[cell_i]
+    interior = np.full(len(kept), -1, dtype=np.int64)
+    interior[pos[inside]] = ward_i[inside]
+    by_cell = np.lexsort((ward_i, pos))
+    counts = np.bincount(pos, minlength=len(kept))
+    indptr = np.r_[0, np.cumsum(counts)].astype(np.int64)
+    cand_ward = ward_i[by_cell].astype(np.int64)
+    cells = candidates[kept]
+    edge = edge[kept]
+    outline = shapely.union_all(all_geoms) if snap_m > 0 else shapely.Polygon()
+    for arr in (cells, interior, indptr, cand_ward, edge, all_to_chosen):
+        arr.flags.writeable = False
+    bounds = shapely.total_bounds(polys[kept]) if len(kept) else np.zeros(4)
+    return WardLocator(resolution=resolution, snap_m=float(snap_m), ward_geoms=geoms, cells=cells,
+                       index=pd.Index(cells), interior=interior, cand_indptr=indptr,
+                       cand_ward=cand_ward, edge=edge, outline=outline, all_geoms=all_geoms,
+                       all_to_chosen=all_to_chosen, bounds=tuple(float(v) for v in bounds))
 
 
 def _neighbour_matrix(cells: np.ndarray, k: int) -> sp.csr_matrix:
@@ -291,8 +430,7 @@ def assign_wards(points: gpd.GeoDataFrame | gpd.GeoSeries, wards: gpd.GeoDataFra
 
 def ward_index(x: np.ndarray, y: np.ndarray, area: StudyArea) -> np.ndarray:
     """Ward position (into `area.ward_codes`) of EPSG:27700 points; -1 for points in no ward."""
-    cells = h3cells.xy_to_cells(x, y, crs=BNG, resolution=area.resolution)
-    return area.point_wards(x, y, area.locate(cells))
+    return area.point_wards(x, y)
 
 
 def _reproject(x: np.ndarray, y: np.ndarray, crs) -> tuple[np.ndarray, np.ndarray]:

@@ -286,11 +286,12 @@ def _cell_groups(part: gpd.GeoDataFrame, *, category: str, periods: list[Period]
 def _ward_groups(part: gpd.GeoDataFrame, *, category: str, periods: list[Period], settings: Settings,
                  area: StudyArea, bbox: tuple[float, float, float, float],
                  partition_info: dict | None = None) -> pd.DataFrame:
-    """One partition's totals per ward (position in `area.ward_codes`) and period."""
+    """One partition's totals per ward (position in `area.ward_codes`, plus the number of wards
+    for points placed in the nearest ward from outside every ward) and period."""
     sel = select_incidents(part, category=category, periods=periods, settings=settings, check=False)
-    shapely.prepare(area.ward_geoms)  # lost in transit; prepared once per worker
-    pos = _positions(sel, area.cells, area.resolution, bbox)
-    return _groups(part, sel, area.point_wards(sel.x, sel.y, pos), partition_info)
+    del bbox  # the locator bins only points near the wards
+    ward, snapped = area.place_points(sel.x, sel.y)
+    return _groups(part, sel, np.where(snapped, ward + len(area.ward_codes), ward), partition_info)
 
 
 def _ward_locator(area: StudyArea) -> StudyArea:
@@ -352,7 +353,11 @@ def dask_ward_totals(source: IncidentStore | gpd.GeoDataFrame, *, category: str,
         part = ddf.map_partitions(_ward_groups, category=category, periods=periods, settings=settings,
                                   area=locator, bbox=bbox, meta=_GROUP_META, enforce_metadata=False)
         [groups] = client.compute([part], sync=True)
-    return _totals(groups, rows=len(area.ward_codes), periods=periods)
+    n_w = len(area.ward_codes)
+    both = _totals(groups, rows=2 * n_w, periods=periods)
+    return dataclasses.replace(both, counts=both.counts[:n_w] + both.counts[n_w:],
+                               harm=both.harm[:n_w] + both.harm[n_w:],
+                               snapped=int(both.counts[n_w:, -1].sum()))
 
 
 __all__ = [

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from hotspots import cells as h3cells
-from hotspots.binning import StudyArea, study_area
+from hotspots.binning import StudyArea
 from hotspots.errors import InputError
 from hotspots.periods import Period, parse_period
 from hotspots.ranking import (
@@ -19,7 +19,7 @@ from hotspots.ranking import (
     cell_totals,
     check_choice,
     check_source,
-    resolve_wards,
+    resolve_study_area,
     trend_length,
 )
 from hotspots.settings import Settings, get_settings
@@ -113,7 +113,7 @@ def _setup(incidents, category, method, coverages, wards, resolution, settings, 
     resolution = h3cells.check_resolution(resolution)
     engine = check_choice(engine, "engine", ENGINES)
     incidents = check_source(incidents, engine, settings)
-    area = study_area(resolve_wards(wards, settings), resolution=resolution)
+    area = resolve_study_area(wards, resolution=resolution, settings=settings)
     return incidents, settings, category, method, coverages, area, engine
 
 

@@ -24,7 +24,7 @@ from hotspots.selection import (
     cell_matrices,
     check_incidents,
     select_incidents,
-    ward_matrices,
+    ward_matrices_snapped,
 )
 from hotspots.settings import CATEGORIES, Settings, get_settings
 from hotspots.stats import change_test, fdr_reject, gi_star, local_count_p, trend_classes
@@ -88,13 +88,26 @@ def _check_top(top: Any) -> int | None:
 
 def resolve_wards(wards: Any, settings: Settings) -> gpd.GeoDataFrame:
     """Ward polygons from a GeoDataFrame or a spec (None/`priority`, `all`, codes or names)."""
+    return _chosen_and_all(wards, settings)[0]
+
+
+def _chosen_and_all(wards: Any, settings: Settings) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame | None]:
     if isinstance(wards, gpd.GeoDataFrame):
-        return check_wards(wards)
+        return check_wards(wards), None
     if wards is not None and not isinstance(wards, (str, list, tuple)):
         msg = (f"`wards` must be a GeoDataFrame or a ward spec ('priority', 'all' or codes), not "
                f"{type(wards).__name__}.")
         raise InputError(msg)
-    return select_wards(load_wards(settings=settings), wards)
+    every = load_wards(settings=settings)
+    return select_wards(every, wards), every
+
+
+def resolve_study_area(wards: Any, *, resolution: int, settings: Settings) -> StudyArea:
+    """The study area of the chosen wards (a GeoDataFrame or a spec): each cell in the ward of the
+    boundary file holding most of its area, only cells mostly in the chosen wards kept, points
+    within `ward_snap_m` outside every ward placed in the nearest."""
+    chosen, every = _chosen_and_all(wards, settings)
+    return study_area(chosen, resolution=resolution, all_wards=every, snap_m=float(settings.ward_snap_m))
 
 
 def trend_length(period: Period, settings: Settings) -> int:
@@ -147,8 +160,8 @@ def ward_totals(incidents: Any, *, category: str, periods: list[Period], area: S
         return dask_ward_totals(incidents, category=category, periods=periods, area=area,
                                 settings=settings)
     sel = select_incidents(incidents, category=category, periods=periods, settings=settings)
-    counts, harm, unassigned = ward_matrices(sel, area)
-    return Totals(counts, harm, unassigned, sel.proxy)
+    counts, harm, unassigned, snapped = ward_matrices_snapped(sel, area)
+    return Totals(counts, harm, unassigned, sel.proxy, snapped)
 
 
 # --------------------------------------------------------------------------- ranking
@@ -208,7 +221,9 @@ def rank_hotspots(
     GeoDataFrame
         One row per study-area cell, best first, EPSG:27700 hexagons, columns `HOTSPOT_COLUMNS`:
 
-        - `h3_cell` (uint64), `ward_code`, `ward_name`: the chosen ward holding most of its area;
+        - `h3_cell` (uint64), `ward_code`, `ward_name`: the ward of the boundary file holding most
+          of its area (cells mostly in other wards than the chosen ones are left out; their
+          number is ``attrs["cells_left_out"]``);
         - `count` (int), `harm` (float, days): this period;
         - `gi_z`: Gi* z-score (as esda's analytic `Zs`); `gi_p`: exact two-sided p-value of
           the cell's local count (cell and neighbours) under one Poisson rate for the whole
@@ -250,7 +265,7 @@ def rank_hotspots(
     engine = check_choice(engine, "engine", ENGINES)
     incidents = check_source(incidents, engine, settings)
     chosen = parse_period(period, tz=settings.timezone)
-    area = study_area(resolve_wards(wards, settings), resolution=resolution)
+    area = resolve_study_area(wards, resolution=resolution, settings=settings)
     n_periods = trend_length(chosen, settings)
     periods = chosen.history(n_periods)
     [totals] = cell_totals(incidents, category=category, period_sets=[periods], area=area,
@@ -314,7 +329,8 @@ def rank_hotspots(
         "period": chosen.label, "previous_period": previous.label, "category": category,
         "category_label": label, "weight": weight, "resolution": resolution,
         "wards": [str(c) for c in area.ward_codes], "trend_periods": n_periods,
-        "study_cells": area.n, "incidents": int(cur.sum()), "outside": outside,
+        "study_cells": area.n, "cells_left_out": area.left_out, "incidents": int(cur.sum()),
+        "outside": outside,
         "hot_cells": int(hot[:, -1].sum()), "near_hot_cells": int(near_hot[:, -1].sum()),
         "fdr_alpha": settings.fdr_alpha, "hot_min_count": settings.hot_min_count,
     })
@@ -404,9 +420,12 @@ def rank_wards(
 ) -> gpd.GeoDataFrame:
     """The ward table: per chosen ward, incidents and harm this period, rates, change and share.
 
-    Incidents are placed by point in polygon on the real ward boundaries; incidents in none
-    of the chosen wards are left out (their number is ``attrs["unassigned"]``). `incidents` and
-    `engine` are as for `rank_hotspots`.
+    Incidents are placed by point in polygon on the real ward boundaries; an incident outside
+    every ward of the boundary file by at most `ward_snap_m` (setting, 50 m: police.uk snap points
+    just past the generalised outlines) goes to the nearest ward, and their number is
+    ``attrs["snapped"]``. Incidents in none of the chosen wards are
+    left out (their number is ``attrs["unassigned"]``). `incidents` and `engine` are as for
+    `rank_hotspots`.
 
     Returns
     -------
@@ -424,7 +443,7 @@ def rank_wards(
     engine = check_choice(engine, "engine", ENGINES)
     incidents = check_source(incidents, engine, settings)
     chosen = parse_period(period, tz=settings.timezone)
-    area = study_area(resolve_wards(wards, settings), resolution=resolution)
+    area = resolve_study_area(wards, resolution=resolution, settings=settings)
     periods = chosen.history(2)
     totals = ward_totals(incidents, category=category, periods=periods, area=area,
                          settings=settings, engine=engine)
@@ -462,7 +481,8 @@ def rank_wards(
     frame.attrs.update({
         "period": chosen.label, "previous_period": periods[0].label, "category": category,
         "category_label": _category_label(category, totals.proxy), "weight": weight,
-        "unassigned": totals.outside, "incidents": int(cur.sum()),
+        "unassigned": totals.outside, "snapped": totals.snapped, "incidents": int(cur.sum()),
+        "ward_snap_m": float(settings.ward_snap_m),
     })
     return frame
 
@@ -525,6 +545,7 @@ __all__ = [
     "latest_complete_period",
     "rank_hotspots",
     "rank_wards",
+    "resolve_study_area",
     "resolve_wards",
     "window_period",
 ]

@@ -154,16 +154,24 @@ class Totals:
     harm: np.ndarray  # rows x periods, float64
     outside: int  # incidents of the last period in no row (outside the study area or the wards)
     proxy: bool  # serious violence from police.uk labels
+    snapped: int = 0  # of the last period, placed in the nearest ward from outside every ward
 
 
 def ward_matrices(sel: Selection, area: StudyArea) -> tuple[np.ndarray, np.ndarray, int]:
     """Counts and harm per ward of the study area and period (wards x periods), placing points by
     point in polygon, and how many of the last period's selected incidents lie in no ward."""
+    counts, harm, outside, _ = ward_matrices_snapped(sel, area)
+    return counts, harm, outside
+
+
+def ward_matrices_snapped(sel: Selection, area: StudyArea) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """`ward_matrices` and how many of the last period's incidents lie outside every ward and
+    were placed in the nearest (within the study area's snap distance)."""
     n_w, t = len(area.ward_codes), len(sel.periods)
-    cells = h3cells.xy_to_cells(sel.x, sel.y, crs=BNG, resolution=area.resolution)
-    ward = area.point_wards(sel.x, sel.y, area.locate(cells))
+    ward, snapped = area.place_points(sel.x, sel.y)
     inside = ward >= 0
     key = ward[inside] * t + sel.slot[inside]
     counts = np.bincount(key, minlength=n_w * t).reshape(n_w, t).astype(np.int64)
     harm = np.bincount(key, weights=sel.harm[inside], minlength=n_w * t).reshape(n_w, t)
-    return counts, harm, int((~inside & (sel.slot == t - 1)).sum())
+    last = sel.slot == t - 1
+    return counts, harm, int((~inside & last).sum()), int((snapped & last).sum())

@@ -253,6 +253,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("exclude_btp", "bool", True,
             "Leave out British Transport Police rows of police.uk files (their points lie on the "
             "rail network)."),
+    Setting("ward_snap_m", "float", 50.0,
+            "Incidents outside every ward of the boundary file by at most this many metres are "
+            "counted in the nearest ward (police.uk snap points just past generalised ward "
+            "outlines); 0 counts by point in polygon only.", minimum=0.0, maximum=1000.0),
     Setting("h3_resolution", "int", 10,
             "H3 resolution of hotspot cells: 10 (about 0.015 km2, a 150-250 m patrol box) or 9 for "
             "an overview.", minimum=5, maximum=13),
@@ -381,6 +385,7 @@ class Settings:
     unknown_harm_days: float = _default("unknown_harm_days")
     unknown_crime_type: str = _default("unknown_crime_type")
     exclude_btp: bool = _default("exclude_btp")
+    ward_snap_m: float = _default("ward_snap_m")
     h3_resolution: int = _default("h3_resolution")
     timezone: str = _default("timezone")
     trend_weeks: int = _default("trend_weeks")

@@ -91,10 +91,43 @@ def test_study_area_is_every_overlapping_cell_with_its_majority_ward(two_wards):
     np.testing.assert_array_equal(frame["ward_code"].to_numpy(), np.array(["W1", "W2"])[shares.argmax(axis=1)])
     assert frame.columns.tolist() == ["h3_cell", "ward_code", "ward_name", "area_km2", "geometry"]
     np.testing.assert_allclose(frame["area_km2"], frame.area / 1e6)
-    # Interior cells lie wholly inside their ward.
-    inner = area.interior >= 0
+    assert area.left_out == 0
+    # The locator's interior cells lie wholly inside their ward.
+    loc = area.locator
+    inner = loc.interior >= 0
     assert inner.any() and (~inner).any()
-    assert all(two_wards.geometry.iloc[w].contains(g) for w, g in zip(area.interior[inner], area.polygons[inner], strict=True))
+    hexes = C.cells_to_polygons(loc.cells)
+    assert all(two_wards.geometry.iloc[w].contains(g) for w, g in zip(loc.interior[inner], hexes[inner], strict=True))
+
+
+def test_a_cells_ward_is_its_majority_ward_whatever_wards_are_chosen(two_wards):
+    every = study_area(two_wards, resolution=10)
+    east = study_area(two_wards.iloc[[1]], resolution=10, all_wards=two_wards)
+    alone = study_area(two_wards.iloc[[1]], resolution=10)
+    by_cell = dict(zip(every.cells.tolist(), every.frame()["ward_code"], strict=True))
+    # Choosing East keeps exactly the cells mostly in East, labelled East.
+    assert sorted(east.cells.tolist()) == sorted(c for c, w in by_cell.items() if w == "W2")
+    assert (east.frame()["ward_code"] == "W2").all()
+    # The cells that overlap East but lie mostly in West are left out and counted.
+    overlapping = set(alone.cells.tolist())
+    assert east.left_out == len(overlapping - set(east.cells.tolist())) > 0
+    assert all(by_cell[c] == "W1" for c in overlapping - set(east.cells.tolist()))
+
+
+def test_points_just_outside_every_ward_go_to_the_nearest(two_wards):
+    area = study_area(two_wards, resolution=10, snap_m=50.0)
+    # 10 m south of West, 30 m east of East, 80 m north of West, inside West, inside East.
+    x = np.array([430500.0, 431830.0, 430500.0, 430500.0, 431400.0])
+    y = np.array([432990.0, 433300.0, 434080.0, 433500.0, 433300.0])
+    ward, snapped = area.place_points(x, y)
+    assert ward.tolist() == [0, 1, -1, 0, 1]
+    assert snapped.tolist() == [True, True, False, False, False]
+    # Without snapping only point in polygon counts.
+    assert study_area(two_wards, resolution=10).point_wards(x, y).tolist() == [-1, -1, -1, 0, 1]
+    # A point in a ward that was not chosen is never snapped into a chosen one.
+    east = study_area(two_wards.iloc[[1]], resolution=10, all_wards=two_wards, snap_m=50.0)
+    ward, snapped = east.place_points(np.array([430990.0, 431810.0]), np.array([433300.0, 433300.0]))
+    assert ward.tolist() == [-1, 0] and snapped.tolist() == [False, True]
 
 
 def test_neighbours_are_the_k_ring_inside_the_study_area(two_wards):

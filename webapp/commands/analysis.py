@@ -206,7 +206,9 @@ def hotspot_table(frame) -> str:
                  f"{len(a.get('wards', []))} ward(s), H3 resolution {a.get('resolution')}, "
                  f"weighted by {a.get('weight')}: {a.get('hot_cells', 0):,} hot cell(s) of "
                  f"{a.get('study_cells', 0):,} (FDR {100 * a.get('fdr_alpha', 0.05):g}%), "
-                 f"{a.get('incidents', 0):,} incident(s)")
+                 f"{a.get('incidents', 0):,} incident(s)"
+                 + (f"; {a['cells_left_out']:,} cell(s) lying mostly in other wards left out"
+                    if a.get("cells_left_out") else ""))
     lines.append(f"{'rank':>4}  {'h3_cell':<15}  {'ward':<28} {'count':>5} {'harm':>8} {'z':>6} "
                  f"{'change':>12}  {'trend':<12}  reason")
     from hotspots.cells import cells_to_str
@@ -268,7 +270,9 @@ def ward_table_text(frame) -> str:
     label = a.get("category_label") or "all"
     lines = [f"{label} by ward, {a.get('period')} (vs {a.get('previous_period')}), "
              f"ranked by {a.get('weight')}: {a.get('incidents', 0):,} incident(s) in the wards"
-             + (f", {a['unassigned']:,} outside them" if a.get("unassigned") else ""),
+             + (f", {a['unassigned']:,} outside them" if a.get("unassigned") else "")
+             + (f"; {a['snapped']:,} just outside every ward (within {a.get('ward_snap_m', 0):g} m) "
+                "counted in the nearest" if a.get("snapped") else ""),
              f"{'rank':>4}  {'ward':<28} {'count':>6} {'per km2':>8} {'harm':>9} {'change':>12} {'share':>7}"]
     for row in frame.itertuples(index=False):
         lines.append(f"{row.rank:>4}  {str(row.ward_name)[:28]:<28} {row.count:>6,} "
