@@ -7,6 +7,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from webapp import params
 from webapp.auth import create_user, forget_users, hash_password, random_password
 from webapp.auth import role_required as _role_required
 from webapp.db import ROLES, AuditEntry, User, audit, db_session
@@ -17,6 +18,8 @@ from webapp.services import get_data
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 AUDIT_PAGE = 50
+#: The audit log is paged 50 entries at a time; a million pages is 50 million entries.
+MAX_AUDIT_PAGE = 1_000_000
 
 
 def _admins_left(session, excluding: User) -> int:
@@ -118,12 +121,8 @@ def reset_password(user_id: int):
 @_role_required("admin")
 def audit_log():
     session = db_session()
-    action = request.args.get("action", "").strip()
-    raw_page = request.args.get("page", "1")
-    try:
-        page = max(1, int(raw_page))
-    except ValueError:
-        raise ParameterError("page", f"`page` is {raw_page!r}; expected a whole number.", value=raw_page) from None
+    action = params.text(params.one(request.args, "action"), "action", max_len=40)
+    page = params.integer(params.one(request.args, "page"), "page", lo=1, hi=MAX_AUDIT_PAGE, default=1)
     stmt = select(AuditEntry)
     count_stmt = select(func.count(AuditEntry.id))
     if action:

@@ -15,6 +15,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
+from webapp import params
 from webapp.auth import role_required
 from webapp.db import SavedPlan, Visit, db_session
 from webapp.errors import ApiError, ParameterError
@@ -42,10 +43,7 @@ def _csrf_for_sessions() -> None:
 
 def check_params(allowed: tuple[str, ...]) -> None:
     """Refuse unknown query parameters, naming the first."""
-    for name in request.args:
-        if name not in allowed:
-            raise ParameterError(name, f"unknown query parameter `{name}`; this endpoint takes "
-                                 f"{', '.join(allowed) or 'none'}.", value=name)
+    params.known(request.args, allowed)
 
 
 def _wards_arg() -> Any:
@@ -58,17 +56,11 @@ def _wards_arg() -> Any:
 
 
 def _int_arg(name: str, lo: int, hi: int) -> int | None:
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ParameterError(name, f"`{name}` is {raw!r}; expected a whole number from {lo} to {hi}.",
-                             value=raw) from None
-    if not lo <= value <= hi:
-        raise ParameterError(name, f"`{name}` is {value}; expected {lo} to {hi}.", value=value)
-    return value
+    return params.integer(params.one(request.args, name), name, lo=lo, hi=hi)
+
+
+def _arg(name: str) -> Any:
+    return params.one(request.args, name)
 
 
 def _json_body(allowed: tuple[str, ...]) -> dict[str, Any]:
@@ -76,9 +68,7 @@ def _json_body(allowed: tuple[str, ...]) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ApiError(400, "The request body must be a JSON object (Content-Type: application/json).",
                        code="invalid_body")
-    for name in body:
-        if name not in allowed:
-            raise ParameterError(name, f"unknown field `{name}`; expected {', '.join(allowed)}.", value=name)
+    params.known(body, allowed, what="field")
     return body
 
 
@@ -108,9 +98,8 @@ def hotspots():
     check_params(HOTSPOT_PARAMS)
     data = get_data()
     top = _int_arg("top", 1, 100_000)
-    q = data.query(category=request.args.get("category"), period=request.args.get("period"),
-                   wards=_wards_arg(), resolution=request.args.get("resolution"),
-                   weight=request.args.get("weight"))
+    q = data.query(category=_arg("category"), period=_arg("period"), wards=_wards_arg(),
+                   resolution=_arg("resolution"), weight=_arg("weight"))
     body = data.hotspots_geojson(q, top=top)
     response = Response(body, mimetype="application/geo+json")
     response.headers["X-Hotspots-Demo"] = "true" if data.is_demo() else "false"
@@ -122,8 +111,7 @@ def hotspots():
 def wards():
     check_params(WARD_PARAMS)
     data = get_data()
-    q = data.query(category=request.args.get("category"), period=request.args.get("period"),
-                   wards=_wards_arg())
+    q = data.query(category=_arg("category"), period=_arg("period"), wards=_wards_arg())
     rows = records(data.ward_table(q))
     return jsonify({"period": q.period, "category": q.category,
                     "category_label": CATEGORY_LABELS[q.category],
@@ -178,21 +166,7 @@ def plan(plan_id: int):
 
 
 def _timestamp(body: dict[str, Any], name: str) -> dt.datetime | None:
-    raw = body.get(name)
-    if raw in (None, ""):
-        return None
-    if not isinstance(raw, str):
-        raise ParameterError(name, f"`{name}` must be an ISO 8601 date-time string.", value=raw)
-    try:
-        value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise ParameterError(name, f"`{name}` is {raw!r}; expected an ISO 8601 date-time such as "
-                             "2025-07-21T16:20:00+01:00.", value=raw) from None
-    if value.tzinfo is None:
-        from zoneinfo import ZoneInfo
-
-        value = value.replace(tzinfo=ZoneInfo(get_data().settings.timezone))
-    return value.astimezone(dt.UTC).replace(tzinfo=None)
+    return params.timestamp(body.get(name), name, tz=get_data().settings.timezone)
 
 
 def visit_json(v: Visit) -> dict[str, Any]:
@@ -208,9 +182,9 @@ def visit_json(v: Visit) -> dict[str, Any]:
 def visits():
     check_params(())
     body = _json_body(VISIT_FIELDS)
-    plan_id = body.get("plan_id")
-    if not isinstance(plan_id, int) or isinstance(plan_id, bool):
-        raise ParameterError("plan_id", "`plan_id` must be the id (a whole number) of a saved plan.", value=plan_id)
+    if body.get("plan_id") is None:
+        raise ParameterError("plan_id", "`plan_id` is missing; give the id of a saved plan.")
+    plan_id = params.integer(body.get("plan_id"), "plan_id", lo=1, hi=params.MAX_ID)
     record = db_session().get(SavedPlan, plan_id)
     if record is None:
         raise ParameterError("plan_id", f"`plan_id`: there is no patrol plan {plan_id}.", value=plan_id)
@@ -223,14 +197,13 @@ def visits():
     else:
         raise ParameterError("team", f"`team` must be a team name of plan {plan_id} ({', '.join(teams)}) "
                              "or its index.", value=team)
-    stop = body.get("stop")
-    if not isinstance(stop, int) or isinstance(stop, bool):
-        raise ParameterError("stop", "`stop` must be the stop number (1, 2, ...).", value=stop)
+    if body.get("stop") is None:
+        raise ParameterError("stop", "`stop` is missing; give the stop number (1, 2, ...).")
+    stop = params.integer(body.get("stop"), "stop", lo=1, hi=10_000)
     arrived, departed = _timestamp(body, "arrived_at"), _timestamp(body, "departed_at")
-    action = body.get("action") or ("arrive" if arrived is not None or departed is None else "depart")
-    note = body.get("note") or ""
-    if not isinstance(note, str):
-        raise ParameterError("note", "`note` must be text.", value=note)
+    action = params.choice(body.get("action"), "action", ("arrive", "depart"),
+                           default="arrive" if arrived is not None or departed is None else "depart")
+    note = params.text(body.get("note"), "note", max_len=500)
     if action == "depart":
         v = record_visit(record, index, stop, "depart", at=departed)
     else:

@@ -67,6 +67,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from webapp._planner import Planner
     from webapp.db import init_db
     from webapp.errors import init_errors
+    from webapp.params import init_params
     from webapp.security import init_security
     from webapp.services import AppData
 
@@ -100,6 +101,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config)
     app.config.setdefault("BOOTSTRAP", not app.config.get("TESTING", False))
 
+    init_params(app)  # before any route is added: it bounds every <int:...> parameter
     init_security(app)
     init_errors(app)
     init_db(app)

@@ -133,4 +133,4 @@ def init_errors(app: Flask) -> None:
             raise exc
         if wants_json():
             return error_response(500, "internal_error", message)
-        return _page(500, InternalServerError.name, message)
+        return _page(500, InternalServerError().name, message)

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, render_template, request
 
 from hotspots.errors import InputError
-from webapp import _charts
+from webapp import _charts, params
 from webapp.auth import role_required
 from webapp.errors import ParameterError
 from webapp.presentation import records
@@ -22,27 +22,15 @@ METHODS = ("gistar", "count", "harm")
 def evaluation_params(args) -> dict[str, Any]:
     """Checked evaluation parameters; errors name the parameter."""
     data = get_data()
-    category = args.get("category") or "asb"
-    if category not in ("asb", "serious_violence", "all"):
-        raise ParameterError("category", f"`category` is {category!r}; expected asb, "
-                             "serious_violence or all.", value=category)
-    period = data.parse_period(args.get("period") or data.default_period())
+    category = params.choice(params.one(args, "category"), "category",
+                             ("asb", "serious_violence", "all"), default="asb")
+    period = data.parse_period(params.one(args, "period"))
     data.check_weekly(period)
     if period.kind == "range":
         raise ParameterError("period", "`period` must be an ISO week (2025-W23) or a month (2025-06).",
                              value=args.get("period"))
-    raw = args.get("periods") or "8"
-    try:
-        periods = int(raw)
-    except ValueError:
-        raise ParameterError("periods", f"`periods` is {raw!r}; expected a whole number from 1 to 52.",
-                             value=raw) from None
-    if not 1 <= periods <= 52:
-        raise ParameterError("periods", f"`periods` is {periods}; expected 1 to 52.", value=periods)
-    method = args.get("method") or "gistar"
-    if method not in METHODS:
-        raise ParameterError("method", f"`method` is {method!r}; expected one of {', '.join(METHODS)}.",
-                             value=method)
+    periods = params.integer(params.one(args, "periods"), "periods", lo=1, hi=52, default=8)
+    method = params.choice(params.one(args, "method"), "method", METHODS, default="gistar")
     return {"category": category, "period": period, "periods": periods, "method": method}
 
 

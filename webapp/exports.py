@@ -6,6 +6,7 @@ import re
 
 from flask import Blueprint, Response, abort, request
 
+from webapp import params
 from webapp.auth import role_required
 from webapp.db import audit
 from webapp.maps import query_from_args
@@ -41,8 +42,7 @@ def hotspots(fmt: str):
         abort(404, description="Hotspots download as .geojson or .csv.")
     data = get_data()
     q = query_from_args(request.args)
-    top = request.args.get("top")
-    top_n = int(top) if top and top.isdigit() and int(top) > 0 else None
+    top_n = params.integer(params.one(request.args, "top"), "top", lo=1, hi=100_000)
     body = data.hotspots_geojson(q, top=top_n) if fmt == "geojson" else data.hotspots_csv(q, top=top_n)
     filename = export_name("hotspots", q.category, q.period, fmt)
     audit("export", target=filename, kind="hotspots", format=fmt, category=q.category,
@@ -54,7 +54,7 @@ def hotspots(fmt: str):
 @role_required("guardian")
 def plan_gpx(plan_id: int):
     plan = get_plan(plan_id)
-    team = request.args.get("team")
+    team = params.text(params.one(request.args, "team"), "team", max_len=120)
     if team:
         if team not in plan.gpx_teams:
             abort(404, description=f"Plan {plan_id} has no team {team!r}.")

@@ -12,6 +12,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import select
 
+from webapp import params
 from webapp.auth import role_required
 from webapp.db import SavedPlan, Visit, db_session, utcnow
 from webapp.errors import ParameterError
@@ -116,11 +117,10 @@ def visit(plan_id: int, team: int):
     plan = db_session().get(SavedPlan, plan_id)
     if plan is None:
         abort(404, description=f"There is no patrol plan {plan_id}.")
-    try:
-        seq = int(request.form.get("stop", ""))
-    except ValueError:
-        raise ParameterError("stop", "`stop` must be a stop number.", value=request.form.get("stop")) from None
-    action = request.form.get("action", "")
+    seq = params.integer(request.form.get("stop"), "stop", lo=1, hi=10_000)
+    if seq is None:
+        raise ParameterError("stop", "`stop` is missing; give the stop number (1, 2, ...).")
+    action = params.choice(request.form.get("action"), "action", ("arrive", "depart"))
     record_visit(plan, team, seq, action)
     flash(f"Stop {seq}: {'arrival' if action == 'arrive' else 'departure'} recorded at "
           f"{local(utcnow()).strftime('%H:%M')}.", "success")
@@ -156,13 +156,7 @@ def dosage(visits: list[Visit], *, target_min: float, tz: str) -> dict[str, Any]
 @bp.route("/dosage")
 @role_required("guardian")
 def dosage_report():
-    raw = request.args.get("weeks", "8")
-    try:
-        n_weeks = int(raw)
-    except ValueError:
-        raise ParameterError("weeks", f"`weeks` is {raw!r}; expected a whole number from 1 to 104.", value=raw) from None
-    if not 1 <= n_weeks <= 104:
-        raise ParameterError("weeks", f"`weeks` is {n_weeks}; expected 1 to 104.", value=n_weeks)
+    n_weeks = params.integer(params.one(request.args, "weeks"), "weeks", lo=1, hi=104, default=8)
     since = utcnow() - dt.timedelta(weeks=n_weeks)
     visits = db_session().scalars(select(Visit).where(Visit.arrived_at >= since)).all()
     s = get_data().settings

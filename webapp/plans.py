@@ -22,7 +22,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from hotspots.errors import InputError
-from webapp import _maps
+from webapp import _maps, params
 from webapp.assets import map_assets
 from webapp.auth import role_required
 from webapp.db import ROLES, SavedPlan, User, audit, db_session
@@ -60,18 +60,8 @@ def plan_params(raw: dict[str, Any]) -> dict[str, Any]:
     out["category"] = category
 
     def number(name: str, default: Any, lo: float, hi: float, kind=int) -> Any:
-        value = raw.get(name, default)
-        if value in (None, ""):
-            value = default
-        try:
-            value = kind(value)
-        except (TypeError, ValueError):
-            raise ParameterError(name, f"`{name}` is {value!r}; expected a number from {lo:g} to {hi:g}.",
-                                 value=value) from None
-        if isinstance(value, bool) or not lo <= value <= hi:
-            raise ParameterError(name, f"`{name}` is {value!r}; expected a number from {lo:g} to {hi:g}.",
-                                 value=value)
-        return value
+        check = params.integer if kind is int else params.number
+        return check(raw.get(name), name, lo=lo, hi=hi, default=default)
 
     out["teams"] = number("teams", 4, 1, len(s.patrol_teams))
     start = str(raw.get("shift_start") or s.patrol_shift_start).strip()

@@ -236,12 +236,13 @@ class AppData:
         return {"week": weeks, "month": months}
 
     def parse_period(self, text: str | None, *, name: str = "period") -> Period:
-        if text is None or not str(text).strip():
+        """The period a request asked for (the default period when empty), checked by
+        `webapp.params.period`; errors name the parameter."""
+        from webapp import params
+
+        if text is None or (isinstance(text, str) and not text.strip()):
             text = self.default_period()
-        try:
-            return parse_period(str(text), tz=self.settings.timezone)
-        except InputError as exc:
-            raise ParameterError(name, f"`{name}`: {exc}", value=text) from None
+        return params.period(text, name, tz=self.settings.timezone)
 
     def check_weekly(self, period: Period, *, name: str = "period") -> None:
         """A clear message instead of an empty or misleading week on month-precision data."""
@@ -258,29 +259,18 @@ class AppData:
               resolution: Any = None, weight: str | None = None,
               allowed_categories: Sequence[str] = ("asb", "serious_violence", "all")) -> HotspotQuery:
         """Validate request parameters into a `HotspotQuery` (errors name the parameter)."""
-        category = (category or "asb").strip()
-        if category not in allowed_categories:
-            raise ParameterError("category", f"`category` is {category!r}; expected one of "
-                                 f"{', '.join(allowed_categories)}.", value=category)
+        from webapp import params
+
+        category = params.choice(category, "category", allowed_categories, default="asb")
         chosen = self.parse_period(period)
         self.check_weekly(chosen)
         if chosen.kind == "range":
             raise ParameterError("period", f"`period` is {chosen.label!r}; the map needs an ISO week "
                                  "(2025-W23) or a month (2025-06).", value=period)
-        if resolution in (None, ""):
-            res = int(self.settings.h3_resolution)
-        else:
-            try:
-                res = int(resolution)
-            except (TypeError, ValueError):
-                raise ParameterError("resolution", f"`resolution` is {resolution!r}; expected a whole "
-                                     "number from 7 to 11.", value=resolution) from None
-            if not 7 <= res <= 11:
-                raise ParameterError("resolution", f"`resolution` is {res}; expected 7 to 11 "
-                                     "(10 is about a 150-250 m patrol box, 9 an overview).", value=res)
-        weight = (weight or "harm").strip()
-        if weight not in ("harm", "count"):
-            raise ParameterError("weight", f"`weight` is {weight!r}; expected harm or count.", value=weight)
+        # 10 is about a 150-250 m patrol box, 9 an overview.
+        res = params.integer(resolution, "resolution", lo=7, hi=11,
+                             default=int(self.settings.h3_resolution))
+        weight = params.choice(weight, "weight", ("harm", "count"), default="harm")
         return HotspotQuery(category=category, period=chosen.label, wards=self.resolve_wards(wards),
                             resolution=res, weight=weight)
 
