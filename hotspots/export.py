@@ -23,8 +23,11 @@ from hotspots.errors import InputError
 
 FORMATS: tuple[str, ...] = ("geojson", "csv", "gpkg")
 
-#: A text cell starting with one of these is run as a formula by spreadsheets.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: A text cell starting with one of these is run as a formula by spreadsheets, also after
+#: leading spaces or line breaks (which spreadsheets skip); a tab or carriage return at the very
+#: start is escaped too.
+_FORMULA_START = ("=", "+", "-", "@")
+_CONTROL_START = ("\t", "\r")
 
 
 def _check_frame(frame: Any, name: str = "frame") -> None:
@@ -107,10 +110,12 @@ def to_geojson(frame: gpd.GeoDataFrame, *, precision: int = 7) -> str:
 
 
 def escape_formulas(values: pd.Series) -> pd.Series:
-    """Text values starting with = + - @ (or a tab or carriage return) prefixed with an
-    apostrophe, so spreadsheets show them instead of running them; missing values stay missing."""
+    """Text values starting with = + - @, also after leading whitespace (spaces, tabs, line
+    breaks), or starting with a tab or carriage return, prefixed with an apostrophe, so
+    spreadsheets show them instead of running them; missing values stay missing."""
     text = values.astype("str")
-    risky = text.str.startswith(_FORMULA_START, na=False)
+    risky = text.str.lstrip().str.startswith(_FORMULA_START, na=False)
+    risky |= text.str.startswith(_CONTROL_START, na=False)
     return text.where(~risky, "'" + text)
 
 

@@ -112,6 +112,15 @@ def test_escape_formulas():
     assert pd.isna(got.iloc[6])
 
 
+def test_escape_formulas_after_leading_whitespace():
+    risky = [" =1+1", "\n=cmd|' /C calc'!A0", "\r\n+44", "  @SUM(A1)", " \t-2+3", "\u00a0=HYPERLINK(1)",
+             "\n\n-x", "\r", "\tplain"]
+    got = escape_formulas(pd.Series(risky, dtype=object))
+    assert got.tolist() == ["'" + v for v in risky]
+    safe = [" plain", "\nnote", "On or near =", "a-b", "", "   "]
+    assert escape_formulas(pd.Series(safe, dtype=object)).tolist() == safe
+
+
 def test_csv_of_a_table_without_geometry(tmp_path):
     table = pd.DataFrame({"coverage": [0.01], "pai": [3.5], "test_period": ["2025-W23"]})
     path = tmp_path / "eval.csv"
