@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from webapp import params
-from webapp.auth import create_user, forget_users, hash_password, random_password
+from webapp.auth import create_user, end_sessions, forget_users, hash_password, random_password
 from webapp.auth import role_required as _role_required
 from webapp.db import ROLES, AuditEntry, User, audit, db_session
 from webapp.errors import ParameterError
@@ -87,6 +87,8 @@ def edit_user(user_id: int):
         return redirect(url_for("admin.users"))
     old_role, old_active, old_team = user.role, user.active, user.team
     user.role, user.active, user.team = role, active, (form.team.data or "").strip()
+    if role != old_role or active != old_active:
+        end_sessions(user)  # the user logs in again to work with the new role
     session.commit()
     forget_users()
     if role != old_role:
@@ -111,6 +113,7 @@ def reset_password(user_id: int):
     password = random_password()
     user.password_hash = hash_password(password)
     user.token_hash = None  # a reset also withdraws the API token
+    end_sessions(user)
     session.commit()
     forget_users()
     audit("password_reset", target=user.username)

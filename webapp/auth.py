@@ -32,6 +32,7 @@ from flask import (
     request,
     url_for,
 )
+from flask import session as flask_session
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from sqlalchemy import delete, func, or_, select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -122,6 +123,19 @@ class UserCache:
             self._items.clear()
 
 
+def end_sessions(user: User) -> None:
+    """End every session of `user` at its next request (commit to apply): raises the session
+    version that each session's user id carries."""
+    user.session_version = User.session_version + 1
+
+
+def start_session(user: User) -> None:
+    """Log `user` in on a fresh session: nothing of the session before is kept, so the CSRF token
+    is a new one too."""
+    flask_session.clear()
+    login_user(user)
+
+
 def forget_users() -> None:
     """Drop cached accounts after a change (role, password, token, active)."""
     cache = current_app.extensions.get("hotspots_users") if has_app_context() else None
@@ -147,12 +161,16 @@ def init_auth(app: Flask) -> None:
 
     @manager.user_loader
     def _load_user(user_id: str) -> User | None:
+        # The session holds `id:version`; a session of an older version has been ended.
+        uid_text, _, version_text = user_id.partition(":")
         try:
-            uid = int(user_id)
+            uid, version = int(uid_text), int(version_text)
         except ValueError:
             return None
         user = cache.get(("id", uid), lambda: db_session().get(User, uid))
-        return user if user is not None and user.active else None
+        if user is None or not user.active or (user.session_version or 0) != version:
+            return None
+        return user
 
     @manager.request_loader
     def _load_from_token(req) -> User | None:
@@ -268,7 +286,7 @@ def login():
             session.execute(delete(LoginFailure).where(LoginFailure.username == username.casefold()))
             user.last_login_at = utcnow()
             session.commit()
-            login_user(user)
+            start_session(user)
             return redirect(_safe_next(request.args.get("next")))
         session.add(LoginFailure(username=username.casefold()[:80], address=address))
         session.commit()
@@ -282,7 +300,15 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    """Log out everywhere: every session of this user ends, on every device."""
+    session = db_session()
+    user = session.get(User, current_user.id)
+    if user is not None:
+        end_sessions(user)
+        session.commit()
+        forget_users()
     logout_user()
+    flask_session.clear()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
 
@@ -306,10 +332,13 @@ def account():
             status = 400
         else:
             user.password_hash = hash_password(password_form.new.data)
+            end_sessions(user)  # every other session ends; this one starts again
             session.commit()
+            session.refresh(user)
             forget_users()
+            start_session(user)
             audit("password_change", target=user.username)
-            flash("Password changed.", "success")
+            flash("Password changed; you are logged out everywhere else.", "success")
     elif token_form.submit.data and token_form.validate_on_submit():
         new_token = "hs_" + secrets.token_urlsafe(32)
         user.token_hash = token_digest(new_token)

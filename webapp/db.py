@@ -1,7 +1,8 @@
 """Application state in SQLAlchemy: users, saved patrol plans, patrol visits, upload reports, audit log.
 
 A SQLite file in the instance folder by default; any SQLAlchemy URL (PostgreSQL in production)
-through the `database_url` setting. The schema is created when the app starts.
+through the `database_url` setting. The schema is created when the app starts, and a database made
+by an older version gains the columns added since (`upgrade_schema`).
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    inspect,
     select,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -33,6 +36,7 @@ from sqlalchemy.orm import (
     scoped_session,
     sessionmaker,
 )
+from sqlalchemy.schema import CreateColumn
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +66,9 @@ class User(Base):
     token_created_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    #: Part of every session's user id: raising it ends every session of this user at once
+    #: (logout, password change or reset, role change, deactivation).
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     # Flask-Login protocol
     @property
@@ -77,7 +84,8 @@ class User(Base):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        """The id kept in the session: the user's id and session version (`id:version`)."""
+        return f"{self.id}:{self.session_version or 0}"
 
     def has_role(self, role: str) -> bool:
         """True when this user's role is `role` or a more trusted one."""
@@ -202,12 +210,49 @@ def init_db(app: Flask) -> None:
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
     Base.metadata.create_all(engine)
+    upgrade_schema(engine)
     factory = scoped_session(sessionmaker(bind=engine, expire_on_commit=False))
     app.extensions["hotspots_db"] = {"engine": engine, "session": factory}
 
     @app.teardown_appcontext
     def _remove_session(_exc: BaseException | None) -> None:
         factory.remove()
+
+
+def upgrade_schema(engine: Engine) -> list[str]:
+    """Add the columns a database made by an older version lacks; returns them as `table.column`.
+
+    Only additions, each with the column's server default (a new NOT NULL column must declare
+    one), so an existing SQLite file or PostgreSQL database keeps working after an upgrade.
+    """
+    added: list[str] = []
+    tables = set(inspect(engine).get_table_names())
+    for table in Base.metadata.sorted_tables:
+        if table.name not in tables:
+            continue
+        have = {c["name"] for c in inspect(engine).get_columns(table.name)}
+        for column in table.columns:
+            if column.name in have:
+                continue
+            if not column.nullable and column.server_default is None:  # pragma: no cover
+                msg = (f"column {table.name}.{column.name} is NOT NULL without a server default; "
+                       "give it one so that existing databases can be upgraded.")
+                raise RuntimeError(msg)
+            ddl = CreateColumn(column).compile(dialect=engine.dialect)
+            try:
+                with engine.begin() as conn:
+                    name = engine.dialect.identifier_preparer.format_table(table)
+                    conn.exec_driver_sql(f"ALTER TABLE {name} ADD COLUMN {ddl}")
+                    for index in table.indexes:
+                        if column in index.columns.values():
+                            index.create(conn, checkfirst=True)
+            except SQLAlchemyError:
+                # Another process starting at the same time may have added it first.
+                if column.name not in {c["name"] for c in inspect(engine).get_columns(table.name)}:
+                    raise
+            added.append(f"{table.name}.{column.name}")
+            log.info("database upgraded: added column %s.%s", table.name, column.name)
+    return added
 
 
 def get_engine(app: Flask | None = None) -> Engine:

@@ -51,7 +51,9 @@ def test_role_change_is_audited_and_takes_effect(app, as_role):
                                                    f"u{uid}-role": "guardian", f"u{uid}-active": "y",
                                                    f"u{uid}-team": "Armley"})
     assert response.status_code == 302
-    assert viewer.get("/plans/").status_code == 200  # at the next request
+    assert viewer.get("/plans/").status_code == 302  # the old session has ended
+    assert login(viewer, "viewer", app.passwords["viewer"]).status_code == 302
+    assert viewer.get("/plans/").status_code == 200  # the new role
     entries = _audit(app)
     assert ("admin", "role_change", "viewer", {"old": "viewer", "new": "guardian"}) in entries
     assert any(e[1] == "team_change" for e in entries)

@@ -82,8 +82,9 @@ def users_add(obj, username: str, role: str, team: str) -> None:
 @click.argument("username")
 @click.pass_obj
 def users_reset(obj, username: str) -> None:
-    """Give a user a new random password (printed once) and withdraw their API token."""
-    from webapp.auth import hash_password, random_password
+    """Give a user a new random password (printed once), end their sessions and withdraw their
+    API token."""
+    from webapp.auth import end_sessions, hash_password, random_password
 
     app = _app(obj)
     with app.app_context():
@@ -91,6 +92,7 @@ def users_reset(obj, username: str) -> None:
         password = random_password()
         user.password_hash = hash_password(password)
         user.token_hash = None
+        end_sessions(user)
         session.commit()
         _audit_console("password_reset", user.username)
     click.echo(f"new password for {username} (shown only now): {password}")
@@ -101,12 +103,16 @@ def users_reset(obj, username: str) -> None:
 @click.argument("role", type=click.Choice(["viewer", "guardian", "analyst", "admin"]))
 @click.pass_obj
 def users_set_role(obj, username: str, role: str) -> None:
-    """Change a user's role."""
+    """Change a user's role (their sessions end: they log in again with the new role)."""
+    from webapp.auth import end_sessions
+
     app = _app(obj)
     with app.app_context():
         user, session = _find(username)
         old = user.role
         user.role = role
+        if role != old:
+            end_sessions(user)
         session.commit()
         _audit_console("role_change", user.username, old=old, new=role)
     click.echo(f"{username}: {old} -> {role}")
