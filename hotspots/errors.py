@@ -36,23 +36,27 @@ class Problem:
 class InputError(ValueError):
     """Input a user can fix: a bad file, argument or setting.
 
-    The message is one line a user can act on. `problems` holds every problem found when more
-    than one was collected (the message names the first and how many more there are).
+    The message is one line a user can act on. `problems` holds the problems found when more
+    than one was collected (the message names the first and how many more there are); `total`
+    is their true number, which is larger when only the first of many were kept.
     """
 
-    def __init__(self, message: str, *, problems: list[Problem] | None = None) -> None:
+    def __init__(self, message: str, *, problems: list[Problem] | None = None,
+                 total: int | None = None) -> None:
         super().__init__(message)
         self.problems: list[Problem] = list(problems or [])
+        self.total = max(total or 0, len(self.problems))
 
     @classmethod
-    def from_problems(cls, problems: list[Problem]) -> InputError:
-        """Build one error from a non-empty list of problems, naming the first."""
+    def from_problems(cls, problems: list[Problem], *, total: int | None = None) -> InputError:
+        """Build one error from a non-empty list of problems, naming the first; `total` is the
+        true number of problems when `problems` keeps only some (default: as many as given)."""
         if not problems:
             msg = "`problems` must not be empty."
             raise ValueError(msg)
         first = str(problems[0])
-        more = len(problems) - 1
+        more = max(total or 0, len(problems)) - 1
         if more:
             kinds = sorted({p.kind for p in problems})
-            first += f" (and {more} more problem{'s' if more > 1 else ''}: {', '.join(kinds)})"
-        return cls(first, problems=problems)
+            first += f" (and {more:,} more problem{'s' if more > 1 else ''}: {', '.join(kinds)})"
+        return cls(first, problems=problems, total=more + 1)

@@ -24,6 +24,7 @@ class ReadReport:
     excluded: Counter = field(default_factory=Counter)
     warnings: Counter = field(default_factory=Counter)
     examples: dict[str, list[Problem]] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)  # how a file was read, one line each
 
     MAX_EXAMPLES = 5
 
@@ -53,6 +54,7 @@ class ReadReport:
             "excluded": {str(k): int(v) for k, v in self.excluded.items()},
             "warnings": {str(k): int(v) for k, v in self.warnings.items()},
             "examples": {k: [asdict(p) for p in v] for k, v in self.examples.items()},
+            "notices": list(self.notices),
         }
 
     @classmethod
@@ -68,11 +70,13 @@ class ReadReport:
             warnings=Counter({str(k): int(v) for k, v in data.get("warnings", {}).items()}),
             examples={str(k): [Problem(**p) for p in v]
                       for k, v in data.get("examples", {}).items()},
+            notices=[str(n) for n in data.get("notices", [])],
         )
 
     def merge(self, other: ReadReport) -> None:
         self.files.extend(other.files)
         self.rows_read += other.rows_read
+        self.notices.extend(other.notices)
         self.excluded.update(other.excluded)
         self.warnings.update(other.warnings)
         for kind, probs in other.examples.items():
@@ -106,6 +110,7 @@ class IngestReport:
             "warnings": dict(read.warnings),
             "warning_examples": {k: [str(p) for p in v] for k, v in read.examples.items()},
             "months": list(self.months),
+            "notices": list(read.notices),
         }
 
     def lines(self) -> list[str]:

@@ -340,6 +340,17 @@ SETTINGS: tuple[Setting, ...] = (
             "folder."),
     Setting("upload_limit_mb", "int", 200, "Largest upload accepted by the web app, in MB.",
             minimum=1, maximum=10_000),
+    Setting("upload_max_inflated_mb", "int", 1024,
+            "Most data one ingest reads once unzipped, in MB (a web upload or `hotspots ingest`; "
+            "`--stream` applies it to each month). Reading stops and nothing is stored past it.",
+            minimum=1, maximum=1_000_000),
+    Setting("upload_max_ratio", "int", 100,
+            "Most a zip member may inflate, as a multiple of its compressed size (police.uk files "
+            "compress about 5 to 10 times; far more is a zip bomb).", minimum=2, maximum=100_000),
+    Setting("upload_max_rows", "int", 1_000_000,
+            "Most rows one ingest reads (a web upload or `hotspots ingest`; `--stream` applies it "
+            "to each month), which bounds its memory (about 1 GB for a million rows).",
+            minimum=1, maximum=1_000_000_000),
     Setting("secret_key", "str", "",
             "Key that signs the web app's session cookies; empty: a random key kept in the "
             "instance folder (file secret_key)."),
@@ -416,6 +427,9 @@ class Settings:
     network_timeout_s: float = _default("network_timeout_s")
     database_url: str = _default("database_url")
     upload_limit_mb: int = _default("upload_limit_mb")
+    upload_max_inflated_mb: int = _default("upload_max_inflated_mb")
+    upload_max_ratio: int = _default("upload_max_ratio")
+    upload_max_rows: int = _default("upload_max_rows")
     secret_key: str = _default("secret_key")
     cookie_secure: str = _default("cookie_secure")
     map_tiles_url: str = _default("map_tiles_url")

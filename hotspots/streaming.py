@@ -19,9 +19,9 @@ from pathlib import Path
 
 import geopandas as gpd
 
-from hotspots._ingest_sources import skipped_kind
 from hotspots.errors import InputError
-from hotspots.ingest import read_incidents_report
+from hotspots.ingest import Limits, read_incidents_report
+from hotspots.ingest.sources import Budget, Metered, Source, skipped_kind
 from hotspots.report import IngestReport, ReadReport
 from hotspots.settings import Settings, get_settings
 from hotspots.store import IncidentStore
@@ -75,6 +75,7 @@ def iter_policeuk_archive_months(
     months: Iterable[str] | None = None,
     source: str | None = None,
     settings: Settings | None = None,
+    limits: Limits | None = None,
 ) -> Iterator[tuple[str, gpd.GeoDataFrame, ReadReport]]:
     """Read a police.uk archive zip month by month.
 
@@ -92,6 +93,8 @@ def iter_policeuk_archive_months(
         Label for the `source` column (default `police.uk`).
     settings
         Category and harm tables, timezone, `exclude_btp`; `get_settings()` when None.
+    limits
+        Upload limits (`hotspots.ingest.Limits`) applied to each month; None: none.
 
     Yields
     ------
@@ -118,15 +121,19 @@ def iter_policeuk_archive_months(
     skipped = _skipped(path)
     with zipfile.ZipFile(path) as archive:
         for index, (month, names) in enumerate(by_month.items()):
+            budget = Budget(limits)  # the copy stops at a limit, before the disk fills
             with tempfile.TemporaryDirectory(prefix=f"hotspots-{month}-") as tmp:
                 for name in names:
                     target = Path(tmp, *name.split("/"))
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    with archive.open(name) as src, open(target, "wb") as dst:
+                    info = archive.getinfo(name)
+                    member = Source(f"{path}/{name}", path, name, info.file_size, info.compress_size)
+                    with Metered(member, budget, None) as src, open(target, "wb") as dst:
                         shutil.copyfileobj(src, dst, _COPY_BYTES)
                 try:
                     frame, report = read_incidents_report(tmp, format="police.uk", source=source,
-                                                          settings=settings, progress=False)
+                                                          settings=settings, progress=False,
+                                                          limits=limits)
                 except InputError as exc:
                     raise _renamed_error(exc, tmp, str(path)) from None
             _rename_report(report, tmp, str(path))
@@ -144,6 +151,7 @@ def ingest_archive(
     months: Iterable[str] | None = None,
     source: str | None = None,
     dry_run: bool = False,
+    limits: Limits | None = None,
     on_month: Callable[[str, IngestReport], None] | None = None,
 ) -> IngestReport:
     """Stream a police.uk archive zip into `store`, one month at a time.
@@ -164,7 +172,7 @@ def ingest_archive(
     """
     total = IngestReport(read=ReadReport())
     for month, frame, read in iter_policeuk_archive_months(path, months=months, source=source,
-                                                           settings=store.settings):
+                                                           settings=store.settings, limits=limits):
         report = store.add(frame, read_report=read, dry_run=dry_run)
         del frame
         total.rows_read += report.rows_read

@@ -99,6 +99,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     app.json.sort_keys = False
     app.config.update(config)
+    data.remove_leftover_uploads(home_path)  # of a server that stopped mid-upload
     app.config.setdefault("BOOTSTRAP", not app.config.get("TESTING", False))
 
     init_params(app)  # before any route is added: it bounds every <int:...> parameter

@@ -38,7 +38,7 @@ def ingest_upload(storage, *, fmt: str = "auto", source: str | None = None,
     InputError
         The file is refused (the message and `problems` name the file by its uploaded name).
     """
-    from hotspots.ingest import ForceColumns, read_incidents_report
+    from hotspots.ingest import ForceColumns, Limits, read_incidents_report
 
     data = get_data()
     name = secure_filename(storage.filename or "") or "upload.csv"
@@ -57,7 +57,9 @@ def ingest_upload(storage, *, fmt: str = "auto", source: str | None = None,
         try:
             frame, read_report = read_incidents_report([path], format=fmt, columns=force_columns,
                                                        source=source or None, settings=data.settings,
-                                                       progress=False)
+                                                       progress=False,
+                                                       limits=Limits.from_settings(data.settings),
+                                                       first_error=dry_run)
             # The report travels separately; attrs would otherwise go into the Parquet metadata.
             frame.attrs.pop("read_report", None)
             report = data.store.add(frame, read_report=read_report, dry_run=dry_run)
@@ -67,7 +69,8 @@ def ingest_upload(storage, *, fmt: str = "auto", source: str | None = None,
         out["files"] = [f.replace(prefix, "") for f in out.get("files", [])]
         out["warning_examples"] = {k: [e.replace(prefix, "") for e in v]
                                    for k, v in out.get("warning_examples", {}).items()}
-        out["lines"] = [line.replace(prefix, "") for line in report.lines()]
+        out["lines"] = [line.replace(prefix, "") for line in report.lines()] + [
+            f"notice: {n.replace(prefix, '')}" for n in read_report.notices]
         out["dry_run"] = dry_run
         return out
     finally:
@@ -76,7 +79,16 @@ def ingest_upload(storage, *, fmt: str = "auto", source: str | None = None,
 
 def _renamed(exc: InputError, prefix: str) -> InputError:
     problems = [replace(p, file=p.file.replace(prefix, "")) for p in exc.problems]
-    return InputError(str(exc).replace(prefix, ""), problems=problems)
+    return InputError(str(exc).replace(prefix, ""), problems=problems, total=exc.total)
+
+
+def remove_leftover_uploads(instance_path: str | Path) -> int:
+    """Remove upload folders left by a server that stopped mid-upload; returns how many."""
+    folder = Path(instance_path) / "uploads"
+    left = [p for p in folder.glob("upload-*") if p.is_dir()] if folder.is_dir() else []
+    for path in left:
+        shutil.rmtree(path, ignore_errors=True)
+    return len(left)
 
 
 def _upload_dir() -> Path:
@@ -103,7 +115,7 @@ def upload():
                                    columns=columns, dry_run=form.dry_run.data)
         except InputError as exc:
             refused = {"message": str(exc), "problems": [str(p) for p in exc.problems[:200]],
-                       "more": max(0, len(exc.problems) - 200)}
+                       "more": max(0, exc.total - min(200, len(exc.problems)))}
             record.accepted, record.message = False, str(exc)
             record.report = {"problems": refused["problems"]}
             status = 400

@@ -177,3 +177,34 @@ def test_remove_demo_incidents(app, as_role, policeuk_files):
     with app.app_context():
         entry = db_session().query(AuditEntry).filter_by(action="demo_removed").one()
         assert entry.detail["removed"] > 0 and entry.username == "analyst"
+
+
+@pytest.mark.parametrize("limit", ["upload_max_rows", "upload_max_ratio"])
+def test_upload_limits_refuse_and_store_nothing(app, as_role, tmp_path, limit):
+    from dataclasses import replace
+
+    from tests.hotspots.test_ingest_limits import bomb, rows_csv
+
+    data = app.extensions["hotspots_data"]
+    if limit == "upload_max_rows":
+        data.settings = replace(data.settings, upload_max_rows=5)
+        path, words = rows_csv(tmp_path), "more than 5 rows (setting upload_max_rows)"
+    else:
+        path, words = bomb(tmp_path), "unzips to more than 100 times its compressed size"
+    before = _store_state(app)
+    response = _upload(as_role("analyst"), path.read_bytes(), path.name)
+    text = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert words in text and "The file was refused; nothing was stored." in text
+    assert _store_state(app) == before
+    assert not list((Path(app.instance_path) / "uploads").glob("upload-*"))
+
+
+def test_leftover_uploads_are_removed_at_start(home):
+    from tests.webapp.conftest import make_app
+
+    left = home / "uploads" / "upload-abc123"
+    left.mkdir(parents=True)
+    (left / "big.zip").write_bytes(b"PK" * 100)
+    make_app(home)
+    assert not left.exists() and (home / "uploads").is_dir()

@@ -69,7 +69,9 @@ def demo(obj, seed: int, weeks: int, end: dt.datetime | None, policeuk_dir: Path
 @click.option("--stream", is_flag=True,
               help="A police.uk archive zip (e.g. every force): read, check and store one month at a "
                    "time, so memory holds one month; each month is stored all-or-nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the report as JSON (a refused file: the error and every problem kept, "
+                   "as JSON on stdout, exit code 2).")
 @click.pass_obj
 def ingest(obj, paths, fmt, id_col, datetime_col, type_col, x_col, y_col, crs, month_first, source,
            include_btp, strict_types, dry_run, stream, as_json) -> None:
@@ -77,9 +79,25 @@ def ingest(obj, paths, fmt, id_col, datetime_col, type_col, x_col, y_col, crs, m
     archive zip), a force export CSV, or GeoJSON/GeoPackage/GeoParquet points.
 
     Everything is checked before anything is stored: a bad file is refused whole, with the file,
-    row, column and value of each problem, and the store is left as it was.
+    row, column and value of each problem, and the store is left as it was. Files are read as
+    streams within the upload limits (settings upload_max_inflated_mb, upload_max_ratio,
+    upload_max_rows); a large file shows progress on a terminal. A dry run stops at the first
+    problem.
     """
-    from hotspots.ingest import ForceColumns, read_incidents_report
+    try:
+        _ingest(obj, paths, fmt, id_col, datetime_col, type_col, x_col, y_col, crs, month_first,
+                source, include_btp, strict_types, dry_run, stream, as_json)
+    except InputError as exc:
+        if not as_json:
+            raise
+        click.echo(json.dumps({"error": str(exc), "problems": [str(p) for p in exc.problems],
+                               "problem_count": exc.total}, indent=2))
+        raise SystemExit(2) from None
+
+
+def _ingest(obj, paths, fmt, id_col, datetime_col, type_col, x_col, y_col, crs, month_first, source,
+            include_btp, strict_types, dry_run, stream, as_json) -> None:
+    from hotspots.ingest import ForceColumns, Limits, read_incidents_report
     from hotspots.store import IncidentStore
 
     overrides = {}
@@ -95,18 +113,23 @@ def ingest(obj, paths, fmt, id_col, datetime_col, type_col, x_col, y_col, crs, m
                                         x_col=x_col, y_col=y_col, crs=crs,
                                         dayfirst=not month_first)
     store = IncidentStore(settings.home, settings=settings)
+    limits = Limits.from_settings(settings)
     if stream:
         from hotspots.streaming import ingest_archive
 
         if len(paths) != 1 or fmt not in ("auto", "police.uk"):
             msg = "--stream reads one police.uk archive zip; give just its path (and no --format)."
             raise InputError(msg)
-        report = ingest_archive(paths[0], store, source=source, dry_run=dry_run, on_month=lambda m, r: obj.say(
+        report = ingest_archive(paths[0], store, source=source, dry_run=dry_run, limits=limits,
+                                on_month=lambda m, r: obj.say(
             f"{m}: {r.rows_read:,} rows read, {r.added:,} added, {r.duplicates:,} already stored"))
     else:
         frame, read_report = read_incidents_report(list(paths), format=fmt, columns=columns,
-                                                   source=source, settings=settings)
+                                                   source=source, settings=settings, limits=limits,
+                                                   first_error=dry_run)
         report = store.add(frame, read_report=read_report, dry_run=dry_run)
+    for notice in (report.read.notices if report.read else []):
+        obj.say(f"notice: {notice}")
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
         return
