@@ -23,6 +23,7 @@ import shapely
 from hotspots import cells as h3cells
 from hotspots.crs import BNG, WGS84
 from hotspots.errors import InputError
+from hotspots.ingest.policeuk import DEMO_CONTEXT
 from hotspots.schema import make_incidents
 from hotspots.settings import Settings, get_settings
 from hotspots.wards import load_wards
@@ -687,7 +688,8 @@ def write_policeuk_csv(incidents: gpd.GeoDataFrame, directory: str | Path) -> li
     columns, so the police.uk ingest path can be tried on demo data. Like police.uk, the files keep
     only the month; coordinates are WGS84 with 6 decimals. Crimes get a 64-character hex `Crime ID`
     (their own when they have one, else a hash of `incident_id`); ASB rows have none. `Location`
-    is the incident's own (a synthetic "On or near ..." where it has none) and the LSOA columns are blank: the demo knows no LSOAs.
+    is the incident's own (a synthetic "On or near ..." where it has none), `Context` says the row is
+    synthetic (`hotspots ingest` reads such rows back as source demo) and the LSOA columns are blank: the demo knows no LSOAs.
     Each file is written to a temporary name and then renamed, so none is left half-written.
 
     Returns
@@ -749,7 +751,7 @@ def write_policeuk_csv(incidents: gpd.GeoDataFrame, directory: str | Path) -> li
         "LSOA name": "",
         "Crime type": incidents["crime_type"].astype(str).to_numpy(),
         "Last outcome category": outcome,
-        "Context": "",
+        "Context": DEMO_CONTEXT,
     }, columns=POLICEUK_COLUMNS)
 
     directory = Path(directory)

@@ -264,7 +264,8 @@ def _frame(parts: list[tuple[dict, str]], settings: Settings) -> gpd.GeoDataFram
 
     precision = np.concatenate([p.get("precision", np.zeros(len(p["ns"]), np.int8))
                                 for p, _ in parts])
-    labels = np.concatenate([np.full(len(p["ns"]), label, dtype=object) for p, label in parts])
+    labels = np.concatenate([np.where(p["demo"], "demo", label) if "demo" in p else
+                             np.full(len(p["ns"]), label, dtype=object) for p, label in parts])
     ns = joined("ns")
     return make_incidents(
         incident_id=joined("incident_id"),

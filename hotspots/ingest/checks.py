@@ -427,8 +427,8 @@ def join_fields(fields: Sequence[pa.Array]) -> pa.Array:
 
 def repeated_ids(ids: pa.Array) -> np.ndarray:
     """Positions of the non-empty ids that occur more than once."""
-    values = pd.Series(ids.to_pandas(types_mapper=pd.ArrowDtype))
-    dup = values.duplicated(keep=False).to_numpy() & (values != "").to_numpy()
+    codes, _ = encode(ids)
+    dup = (np.bincount(codes)[codes] > 1) & ~empty(ids)
     return np.flatnonzero(dup)
 
 

@@ -23,6 +23,9 @@ REQUIRED = ("Crime ID", "Month", "Longitude", "Latitude", "Crime type")
 #: outcome), so none of them may change an incident's id.
 ID_FIELDS = ("Month", "Reported by", "Longitude", "Latitude", "Crime type", "Context")
 BTP = "British Transport Police"
+#: The Context of the rows `hotspots demo --police-uk-csv` writes: read back, they are stored with
+#: source `demo`, so synthetic incidents stay labelled synthetic.
+DEMO_CONTEXT = "SYNTHETIC demo incident (hotspots demo), not a real crime"
 
 
 def key(name: str) -> str:
@@ -89,7 +92,9 @@ def _read(rows: CsvRows, where: dict[str, int], ctx) -> dict | None:
         if derive.any():
             state.keys.append(_keys(col, np.flatnonzero(derive), parsed, month_codes))
             state.keys_kept.append(keep[derive])
-        state.keep(keep, own_id=own, missing=derive, ns=month_ns, type=types.label,
+        demo = (pc.equal(trim(col["Context"]), DEMO_CONTEXT).to_numpy(zero_copy_only=False)
+                if "Context" in col else np.zeros(n, dtype=bool))
+        state.keep(keep, own_id=own, missing=derive, ns=month_ns, type=types.label, demo=demo,
                    category=types.category, harm=types.harm, x=points.x, y=points.y,
                    location=trim(col["Location"]) if "Location" in col else pa.array([""] * n),
                    pos=np.arange(off, off + n))
@@ -105,8 +110,12 @@ def _read(rows: CsvRows, where: dict[str, int], ctx) -> dict | None:
             f"{rn[1]}); save every month the same way (police.uk writes 2024-05)", "mixed months"))
     elif forms and next(iter(forms)) != "2025-02":
         state.report.notices.append(
-            f"{name}: column 'Month' read as {next(iter(forms))} (e.g. 2025-02), as a spreadsheet "
-            "saves it")
+            f"{name}: column 'Month' is written like {next(iter(forms))} (as a spreadsheet saves "
+            "it); read as the months police.uk means (YYYY-MM)")
+    demo = int(state.column("demo").sum())
+    if demo:
+        state.report.notices.append(f"{name}: {demo:,} rows are synthetic demo incidents (their "
+                                    "Context says so), stored with source demo")
     ctx.malformed(rows)
     return state.finish(rows.rownum, "Crime ID", lambda pos: ctx.full_rows(rows, pos))
 

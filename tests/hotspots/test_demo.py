@@ -475,7 +475,7 @@ def test_policeuk_rows(policeuk):
     assert rows["Longitude"].str.fullmatch(r"-1\.\d{6}").all()
     assert rows["Latitude"].str.fullmatch(r"53\.\d{6}").all()
     assert rows["Location"].str.startswith("On or near ").all()
-    assert (rows["Context"] == "").all()
+    assert (rows["Context"] == "SYNTHETIC demo incident (hotspots demo), not a real crime").all()
     assert sorted(rows["Crime type"].unique()) == sorted(incidents["crime_type"].unique())
 
 
