@@ -61,13 +61,15 @@ def test_demo_then_police_uk_round_trip(run, home, tmp_path):
     runner = CliRunner()
     first = runner.invoke(cli, ["--home", str(other), "ingest", "--json", str(folder)])
     assert first.exit_code == 0, first.output
-    report = json.loads(first.output)
+    report = json.loads(first.stdout)
     assert report["added"] == report["rows_read"] == stored
     again = runner.invoke(cli, ["--home", str(other), "ingest", "--json", str(folder)])
-    report = json.loads(again.output)
+    report = json.loads(again.stdout)
     assert (report["added"], report["duplicates_skipped"]) == (0, stored)
     frame = IncidentStore(other).load()
-    assert set(frame["time_precision"]) == {"month"} and set(frame["source"]) == {"police.uk"}
+    # Still synthetic after the round trip: the files' Context says so.
+    assert set(frame["time_precision"]) == {"month"} and set(frame["source"]) == {"demo"}
+    assert "synthetic demo incidents" in first.stderr
 
 
 def test_bad_file_is_one_line_exit_2_and_store_unchanged(run, home, tmp_path):

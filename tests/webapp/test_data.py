@@ -15,14 +15,19 @@ from tests.webapp.conftest import DEMO_END, csrf_token
 
 @pytest.fixture(scope="module")
 def policeuk_files(tmp_path_factory) -> list[Path]:
-    """Two police.uk-format monthly CSVs (synthetic incidents of a different seed)."""
+    """Two police.uk-format monthly CSVs (synthetic incidents of a different seed, without the
+    Context that marks them synthetic: they stand for a real download)."""
     from hotspots.demo import generate_demo, write_policeuk_csv
+    from hotspots.ingest.policeuk import DEMO_CONTEXT
     from hotspots.settings import get_settings
 
     folder = tmp_path_factory.mktemp("policeuk")
     settings = get_settings(folder)
     incidents = generate_demo(seed=11, weeks=3, end=DEMO_END, settings=settings)
-    return sorted(write_policeuk_csv(incidents, folder / "csv"))
+    files = sorted(write_policeuk_csv(incidents, folder / "csv"))
+    for path in files:
+        path.write_text(path.read_text(encoding="utf-8").replace(DEMO_CONTEXT, ""), encoding="utf-8")
+    return files
 
 
 def _store_state(app):
