@@ -7,12 +7,9 @@ with the months before it stored, and re-running after the fix skips what is alr
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import re
-import shutil
-import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -21,7 +18,7 @@ import geopandas as gpd
 
 from hotspots.errors import InputError
 from hotspots.ingest import Limits, read_incidents_report
-from hotspots.ingest.sources import Budget, Metered, Source, skipped_kind
+from hotspots.ingest.sources import skipped_kind
 from hotspots.report import IngestReport, ReadReport
 from hotspots.settings import Settings, get_settings
 from hotspots.store import IncidentStore
@@ -30,8 +27,6 @@ log = logging.getLogger(__name__)
 
 #: A member's month: its folder (`2024-05/...`) or the start of its name (`2024-05-...-street.csv`).
 _MONTH = re.compile(r"(?:^|/)(\d{4}-(?:0[1-9]|1[0-2]))(?:/|-[^/]*$)")
-#: Bytes copied at a time from the zip to the month's temporary folder.
-_COPY_BYTES = 1 << 20
 
 
 def archive_months(path: str | os.PathLike) -> dict[str, list[str]]:
@@ -79,9 +74,9 @@ def iter_policeuk_archive_months(
 ) -> Iterator[tuple[str, gpd.GeoDataFrame, ReadReport]]:
     """Read a police.uk archive zip month by month.
 
-    Each month's street-level CSVs (every force) are copied out of the zip into a temporary
-    folder, read and checked with `hotspots.ingest.read_incidents_report`, and removed before the
-    next month is read; outcomes and stop-and-search files are skipped and counted.
+    Each month's street-level CSVs (every force) are read from the zip in blocks and checked with
+    `hotspots.ingest.read_incidents_report` before the next month is read; outcomes and
+    stop-and-search files are skipped and counted.
 
     Parameters
     ----------
@@ -119,30 +114,16 @@ def iter_policeuk_archive_months(
             raise InputError(msg)
         by_month = {m: names for m, names in by_month.items() if m in wanted}
     skipped = _skipped(path)
-    with zipfile.ZipFile(path) as archive:
-        for index, (month, names) in enumerate(by_month.items()):
-            budget = Budget(limits)  # the copy stops at a limit, before the disk fills
-            with tempfile.TemporaryDirectory(prefix=f"hotspots-{month}-") as tmp:
-                for name in names:
-                    target = Path(tmp, *name.split("/"))
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    info = archive.getinfo(name)
-                    member = Source(f"{path}/{name}", path, name, info.file_size, info.compress_size)
-                    with Metered(member, budget, None) as src, open(target, "wb") as dst:
-                        shutil.copyfileobj(src, dst, _COPY_BYTES)
-                try:
-                    frame, report = read_incidents_report(tmp, format="police.uk", source=source,
-                                                          settings=settings, progress=False,
-                                                          limits=limits)
-                except InputError as exc:
-                    raise _renamed_error(exc, tmp, str(path)) from None
-            _rename_report(report, tmp, str(path))
-            if index == 0:
-                for reason, count in skipped.items():
-                    report.exclude(reason, count)
-            log.info("%s: %d incidents from %d files", month, len(frame), len(names))
-            yield month, frame, report
-
+    for index, (month, names) in enumerate(by_month.items()):
+        # The month's members are read straight from the zip, in blocks.
+        frame, report = read_incidents_report(path, format="police.uk", source=source,
+                                              settings=settings, progress=False, limits=limits,
+                                              members=names)
+        if index == 0:
+            for reason, count in skipped.items():
+                report.exclude(reason, count)
+        log.info("%s: %d incidents from %d files", month, len(frame), len(names))
+        yield month, frame, report
 
 def ingest_archive(
     path: str | os.PathLike,
@@ -194,21 +175,6 @@ def _skipped(path: Path) -> dict[str, int]:
             if reason is not None and not info.is_dir():
                 counts[reason] = counts.get(reason, 0) + 1
     return counts
-
-
-def _rename(text: str, tmp: str, archive: str) -> str:
-    return text.replace(tmp + os.sep, archive + "/")
-
-
-def _rename_report(report: ReadReport, tmp: str, archive: str) -> None:
-    report.files = [_rename(f, tmp, archive) for f in report.files]
-    report.examples = {kind: [dataclasses.replace(p, file=_rename(p.file, tmp, archive)) for p in probs]
-                       for kind, probs in report.examples.items()}
-
-
-def _renamed_error(exc: InputError, tmp: str, archive: str) -> InputError:
-    problems = [dataclasses.replace(p, file=_rename(p.file, tmp, archive)) for p in exc.problems]
-    return InputError(_rename(str(exc), tmp, archive), problems=problems)
 
 
 __all__ = ["archive_months", "ingest_archive", "iter_policeuk_archive_months"]

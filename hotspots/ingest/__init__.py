@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from os import PathLike
 
 import geopandas as gpd
@@ -25,7 +25,7 @@ from hotspots.ingest.force import ForceColumns
 from hotspots.ingest.policeuk import POLICEUK_COLUMNS
 from hotspots.ingest.sources import Budget, CsvRows, Limits, Source, expand_paths, sniff
 from hotspots.report import ReadReport
-from hotspots.schema import empty_incidents, make_incidents
+from hotspots.schema import PRECISION_DTYPE, empty_incidents, make_incidents
 from hotspots.settings import Settings, get_settings
 
 __all__ = ["FORMATS", "POLICEUK_COLUMNS", "ForceColumns", "Limits", "read_incidents",
@@ -48,6 +48,7 @@ class Context:
     budget: Budget
     advance: object = None
     first_error: bool = False
+    project: checks.Projector = field(default_factory=checks.Projector)
 
     def missing_columns(self, file: str, missing: Sequence[str], header: Sequence[str],
                         hint: str = "") -> None:
@@ -88,7 +89,8 @@ class Context:
 def read_incidents(paths: str | PathLike | Sequence[str | PathLike], *, format: str = "auto",
                    columns: ForceColumns | None = None, source: str | None = None,
                    settings: Settings | None = None, progress: bool | None = None,
-                   limits: Limits | None = None, first_error: bool = False) -> gpd.GeoDataFrame:
+                   limits: Limits | None = None, first_error: bool = False,
+                   members: Sequence[str] | None = None) -> gpd.GeoDataFrame:
     """Read incident files into one incident frame.
 
     Parameters
@@ -115,6 +117,8 @@ def read_incidents(paths: str | PathLike | Sequence[str | PathLike], *, format: 
         upload and the CLI pass `Limits.from_settings`); None: no limits.
     first_error
         Stop at the first problem (a dry run) instead of collecting every one.
+    members
+        Of a zip, read only these members (`hotspots.streaming` reads an archive month by month).
 
     Returns
     -------
@@ -141,7 +145,7 @@ def read_incidents(paths: str | PathLike | Sequence[str | PathLike], *, format: 
     """
     frame, _ = read_incidents_report(paths, format=format, columns=columns, source=source,
                                      settings=settings, progress=progress, limits=limits,
-                                     first_error=first_error)
+                                     first_error=first_error, members=members)
     return frame
 
 
@@ -149,6 +153,7 @@ def read_incidents_report(paths: str | PathLike | Sequence[str | PathLike], *, f
                           columns: ForceColumns | None = None, source: str | None = None,
                           settings: Settings | None = None, progress: bool | None = None,
                           limits: Limits | None = None, first_error: bool = False,
+                          members: Sequence[str] | None = None,
                           ) -> tuple[gpd.GeoDataFrame, ReadReport]:
     """Like `read_incidents`, also returning the `ReadReport`."""
     if format not in FORMATS:
@@ -165,7 +170,7 @@ def read_incidents_report(paths: str | PathLike | Sequence[str | PathLike], *, f
     settings = settings if settings is not None else get_settings()
     report = ReadReport()
     found: list[Problem] = []
-    sources = expand_paths(paths, found, report)
+    sources = expand_paths(paths, found, report, members)
     if not sources and not found:
         msg = "`paths` is empty: give at least one file, folder or zip archive."
         raise InputError(msg)
@@ -256,11 +261,16 @@ def _frame(parts: list[tuple[dict, str]], settings: Settings) -> gpd.GeoDataFram
     if not parts:
         return empty_incidents(settings)
 
-    def joined(name: str):
-        values = [p[name] for p, _ in parts]
-        if isinstance(values[0], pa.Array):
-            return pa.concat_arrays(values).to_numpy(zero_copy_only=False)
-        return np.concatenate(values)
+    def joined(name: str, *, few: bool = False):
+        values = [p.pop(name) for p, _ in parts]
+        if not isinstance(values[0], pa.Array):
+            return np.concatenate(values)
+        values = pa.concat_arrays(values)
+        if not few:
+            return values.to_numpy(zero_copy_only=False)
+        # Few distinct values (types, snap-point labels): one Python string each, not one a row.
+        codes, words = checks.encode(values)
+        return words.to_numpy(zero_copy_only=False)[codes]
 
     precision = np.concatenate([p.get("precision", np.zeros(len(p["ns"]), np.int8))
                                 for p, _ in parts])
@@ -270,7 +280,8 @@ def _frame(parts: list[tuple[dict, str]], settings: Settings) -> gpd.GeoDataFram
     return make_incidents(
         incident_id=joined("incident_id"),
         occurred_at=pd.Series(pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC")),
-        time_precision=checks.PRECISION_NAMES[precision], crime_type=joined("type"),
+        time_precision=pd.Categorical.from_codes(precision, dtype=PRECISION_DTYPE),
+        crime_type=joined("type", few=True),
         x=joined("x"), y=joined("y"), source=labels, settings=settings,
         category=checks.CATEGORY_NAMES[joined("category")], harm=joined("harm"),
-        location=joined("location"))
+        location=joined("location", few=True))

@@ -156,16 +156,16 @@ class Points:
 
 def points(x_text: pa.Array, y_text: pa.Array, crs: pyproj.CRS, *, file: str, offset: int,
            active: np.ndarray, names: tuple[str, str], problems: ProblemLog,
-           xy: tuple[np.ndarray, np.ndarray] | None = None) -> Points:
+           xy: tuple[np.ndarray, np.ndarray] | None = None, project=None) -> Points:
     """Parse, check and project coordinates (text, or the numbers `xy`); records the problems of
     the `active` rows and says which rows have a good point."""
     if xy is None:
         xc, xd = encode(x_text)
         yc, yd = encode(y_text)
         (xv, xe, xb), (yv, ye, yb) = numbers(xd), numbers(yd)
-        _, keep, pair = np.unique(xc * max(len(yd), 1) + yc, return_index=True,
-                                  return_inverse=True)
-        pair = pair.ravel()
+        pair, distinct = pd.factorize(xc * max(len(yd), 1) + yc)
+        keep = np.empty(len(distinct), dtype=np.int64)
+        keep[pair] = np.arange(len(pair))  # a row of each pair (any: they are equal)
         px, py = xv[xc[keep]], yv[yc[keep]]
         flags = [f[c[keep]] for f, c in ((xe, xc), (ye, yc), (xb, xc), (yb, yc))]
     else:
@@ -177,7 +177,7 @@ def points(x_text: pa.Array, y_text: pa.Array, crs: pyproj.CRS, *, file: str, of
         flags = [np.isnan(px), np.isnan(py), np.zeros(len(px), bool), np.zeros(len(px), bool)]
     x_empty, y_empty, x_bad, y_bad = flags
     valid = ~(x_empty | y_empty | x_bad | y_bad)
-    east, north = _to_bng(px, py, crs)
+    east, north = (project or Projector())(px, py, crs)
 
     def inside(a, b, ra, rb):
         with np.errstate(invalid="ignore"):
@@ -196,7 +196,7 @@ def points(x_text: pa.Array, y_text: pa.Array, crs: pyproj.CRS, *, file: str, of
         swap_text = "easting and northing look swapped"
     outside = valid & ~ok & ~swapped
     what = "converted to British National Grid is outside" if (
-        not crs.is_geographic and not crs.equals(pyproj.CRS(BNG))) else "is outside"
+        not crs.is_geographic and not crs.equals(BNG_CRS)) else "is outside"
     xn, yn = names
     xt = texts(x_text) if x_text is not None else (lambda p: [repr(float(v)) for v in xy[0][p]])
     yt = texts(y_text) if y_text is not None else (lambda p: [repr(float(v)) for v in xy[1][p]])
@@ -222,24 +222,34 @@ def points(x_text: pa.Array, y_text: pa.Array, crs: pyproj.CRS, *, file: str, of
     return Points(east[pair], north[pair], ok[pair], (x_empty & y_empty)[pair])
 
 
-def _to_bng(x: np.ndarray, y: np.ndarray, crs: pyproj.CRS) -> tuple[np.ndarray, np.ndarray]:
-    if crs.equals(pyproj.CRS(BNG)):
-        return x, y
-    tr = _transformer(crs.to_wkt())
-    with np.errstate(all="ignore"):
-        e, n = tr.transform(x, y, errcheck=False)
-    return np.asarray(e, dtype="float64"), np.asarray(n, dtype="float64")
+class Projector:
+    """Coordinates to British National Grid, each distinct pair projected once per read (police.uk
+    snaps incidents to the same anonymous points month after month)."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[pyproj.Transformer, dict]] = {}
+
+    def __call__(self, x: np.ndarray, y: np.ndarray, crs: pyproj.CRS) -> tuple[np.ndarray, np.ndarray]:
+        if crs.equals(BNG_CRS):
+            return x, y
+        wkt = crs.to_wkt()
+        if wkt not in self._known:
+            self._known[wkt] = (pyproj.Transformer.from_crs(crs, BNG, always_xy=True), {})
+        transformer, known = self._known[wkt]
+        keys = (x + 1j * y).tolist()
+        new = [i for i, k in enumerate(keys) if k not in known]
+        if new:
+            with np.errstate(all="ignore"):
+                e, n = transformer.transform(x[new], y[new], errcheck=False)
+            known.update(zip([keys[i] for i in new], zip(np.asarray(e).tolist(),
+                                                         np.asarray(n).tolist(), strict=True),
+                             strict=True))
+        found = np.array([known.get(k, (np.nan, np.nan)) for k in keys], dtype="float64")
+        found = found.reshape(len(keys), 2)
+        return found[:, 0], found[:, 1]
 
 
-_TRANSFORMERS: dict[str, pyproj.Transformer] = {}
-
-
-def _transformer(wkt: str) -> pyproj.Transformer:
-    if wkt not in _TRANSFORMERS:
-        _TRANSFORMERS[wkt] = pyproj.Transformer.from_crs(pyproj.CRS(wkt), BNG, always_xy=True)
-    return _TRANSFORMERS[wkt]
-
-
+BNG_CRS = pyproj.CRS(BNG)
 LONLAT = pyproj.CRS(WGS84)
 
 
@@ -427,6 +437,9 @@ def join_fields(fields: Sequence[pa.Array]) -> pa.Array:
 
 def repeated_ids(ids: pa.Array) -> np.ndarray:
     """Positions of the non-empty ids that occur more than once."""
+    present = ids.filter(pc.invert(pa.array(empty(ids))))
+    if len(pc.unique(present)) == len(present):  # the usual case, and the quickest question
+        return np.zeros(0, dtype=np.int64)
     codes, _ = encode(ids)
     dup = (np.bincount(codes)[codes] > 1) & ~empty(ids)
     return np.flatnonzero(dup)
@@ -473,19 +486,21 @@ class FileState:
         """Derive the missing ids, drop repeated rows, and return the kept columns (None when
         the file has problems)."""
         self.problems.rownum[self.name] = rownum
-        ids = self.column("own_id")
-        missing = self.column("missing")
+        out = {}
+        for name in list(self.kept):  # one column at a time: the parts go as it is made
+            out[name] = self.column(name)
+            del self.kept[name]
+        ids, missing = out.pop("own_id", pa.array([], pa.string())), out.pop("missing", None)
+        repeated = repeated_ids(ids) if len(ids) else np.zeros(0, np.int64)
         if self.keys:
             derived = derived_ids(pa.concat_arrays(self.keys)).filter(
                 pa.array(np.concatenate(self.keys_kept)))
+            self.keys = []
             pick = np.arange(len(ids))
             pick[missing] = len(ids) + np.arange(int(missing.sum()))
             ids = pa.concat_arrays([ids, derived]).take(pa.array(pick))
-        out = {name: self.column(name) for name in self.kept}
         out["incident_id"] = ids
-        if "ns" not in out:
-            out["ns"] = np.zeros(0, dtype=np.int64)
-        repeated = repeated_ids(self.column("own_id")) if len(ids) else np.zeros(0, np.int64)
+        out.setdefault("ns", np.zeros(0, dtype=np.int64))
         if len(repeated):
             drop = self._repeats(ids, out["pos"], repeated, rownum, id_column, full_rows)
             out = {k: (v.filter(pa.array(~drop)) if isinstance(v, pa.Array) else v[~drop])

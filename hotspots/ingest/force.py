@@ -184,7 +184,8 @@ def add_batch(state: FileState, cols: list[pa.Array], header: Sequence[str], fou
     points = checks.points(cols[xi] if xy is None else None, cols[yi] if xy is None else None, crs,
                            file=name, offset=off, active=active,
                            names=(header[xi], header[yi]) if xy is None else xy[2],
-                           problems=ctx.problems, xy=None if xy is None else xy[:2])
+                           problems=ctx.problems, xy=None if xy is None else xy[:2],
+                           project=ctx.project)
     state.report.exclude("no location", int((points.none & active).sum()))
     active &= ~points.none
     types = checks.crime_types(cols[found["type"]], settings)

@@ -79,7 +79,7 @@ def _read(rows: CsvRows, where: dict[str, int], ctx) -> dict | None:
 
         points = checks.points(col["Longitude"], col["Latitude"], checks.LONLAT, file=name,
                                offset=off, active=active, names=("Longitude", "Latitude"),
-                               problems=ctx.problems)
+                               problems=ctx.problems, project=ctx.project)
         state.report.exclude("no location", int((points.none & active).sum()))
         active &= ~points.none
         types = checks.crime_types(col["Crime type"], settings)

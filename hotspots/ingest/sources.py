@@ -161,8 +161,11 @@ def _as_paths(paths: object) -> list[Path]:
     return out
 
 
-def expand_paths(paths: object, problems: list[Problem], report: ReadReport) -> list[Source]:
-    """The files to read, in a stable order; a `Problem` for each path that cannot be read."""
+def expand_paths(paths: object, problems: list[Problem], report: ReadReport,
+                 members: Iterable[str] | None = None) -> list[Source]:
+    """The files to read, in a stable order; a `Problem` for each path that cannot be read.
+    `members`: of a zip, only these."""
+    wanted = None if members is None else set(members)
     sources: list[Source] = []
     for path in _as_paths(paths):
         name = str(path)
@@ -183,6 +186,7 @@ def expand_paths(paths: object, problems: list[Problem], report: ReadReport) -> 
                 continue
             found = [(f"{name}/{i.filename}", path, i.filename, i.file_size, i.compress_size)
                      for i in infos if not i.is_dir() and i.filename.lower().endswith(".csv")
+                     and (wanted is None or i.filename in wanted)
                      and not _hidden(p for p in i.filename.split("/") if p)]
             sources += _keep(name, found, problems, report, "")
         elif skipped_kind(path.name) is not None:
