@@ -59,6 +59,7 @@ class Context:
                                   f"{names}; the columns found are: {found}{hint}", "missing columns"))
 
     def malformed(self, rows: CsvRows) -> None:
+        rows.numbered()
         ncols = len(rows.head.header)
         for number, fields, text in rows.malformed:
             self.problems.add(Problem(rows.src.name, number, None, text,

@@ -97,7 +97,25 @@ def texts(col: pa.Array) -> Callable[[np.ndarray], list]:
 
 
 def trim(col: pa.Array) -> pa.Array:
-    return pc.utf8_trim_whitespace(col.cast(pa.string()).fill_null(""))
+    """Text without surrounding white space ("" for missing)."""
+    col = col.cast(pa.string()).fill_null("")
+    return pc.utf8_trim_whitespace(col) if _may_have_space(col) else col
+
+
+#: ASCII white space and the bytes that start or continue a Unicode space in UTF-8.
+_SPACE = np.zeros(256, dtype=bool)
+_SPACE[[9, 10, 11, 12, 13, 32, 0x80, 0x85, 0xA0, 0xC2, 0xE1, 0xE2, 0xE3]] = True
+
+
+def _may_have_space(col: pa.Array) -> bool:
+    """False when no value starts or ends with a byte of a white-space character (a look at
+    two bytes a value, instead of trimming a copy of the column)."""
+    if not len(col) or col.buffers()[2] is None:
+        return False
+    offsets = np.frombuffer(col.buffers()[1], np.int32, len(col) + 1, col.offset * 4)
+    data = np.frombuffer(col.buffers()[2], np.uint8)
+    filled = offsets[1:] > offsets[:-1]
+    return bool(_SPACE[data[offsets[:-1][filled]]].any() or _SPACE[data[offsets[1:][filled] - 1]].any())
 
 
 def encode(col: pa.Array) -> tuple[np.ndarray, pa.Array]:
@@ -227,26 +245,30 @@ class Projector:
     snaps incidents to the same anonymous points month after month)."""
 
     def __init__(self) -> None:
-        self._known: dict[str, tuple[pyproj.Transformer, dict]] = {}
+        self._known: dict[str, tuple] = {}
 
     def __call__(self, x: np.ndarray, y: np.ndarray, crs: pyproj.CRS) -> tuple[np.ndarray, np.ndarray]:
         if crs.equals(BNG_CRS):
             return x, y
         wkt = crs.to_wkt()
         if wkt not in self._known:
-            self._known[wkt] = (pyproj.Transformer.from_crs(crs, BNG, always_xy=True), {})
-        transformer, known = self._known[wkt]
-        keys = (x + 1j * y).tolist()
-        new = [i for i, k in enumerate(keys) if k not in known]
-        if new:
+            self._known[wkt] = (pyproj.Transformer.from_crs(crs, BNG, always_xy=True),
+                                pd.Index([], dtype=complex), np.zeros(0), np.zeros(0))
+        transformer, index, east, north = self._known[wkt]
+        valid = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
+        keys = x[valid] + 1j * y[valid]
+        at = index.get_indexer(keys)
+        new = pd.Index(keys[at < 0]).drop_duplicates()
+        if len(new):
             with np.errstate(all="ignore"):
-                e, n = transformer.transform(x[new], y[new], errcheck=False)
-            known.update(zip([keys[i] for i in new], zip(np.asarray(e).tolist(),
-                                                         np.asarray(n).tolist(), strict=True),
-                             strict=True))
-        found = np.array([known.get(k, (np.nan, np.nan)) for k in keys], dtype="float64")
-        found = found.reshape(len(keys), 2)
-        return found[:, 0], found[:, 1]
+                e, n = transformer.transform(np.real(new.to_numpy()), np.imag(new.to_numpy()),
+                                             errcheck=False)
+            index, east, north = index.append(new), np.r_[east, e], np.r_[north, n]
+            self._known[wkt] = (transformer, index, east, north)
+            at = index.get_indexer(keys)
+        out_e, out_n = np.full(len(x), np.nan), np.full(len(x), np.nan)
+        out_e[valid], out_n[valid] = east[at], north[at]
+        return out_e, out_n
 
 
 BNG_CRS = pyproj.CRS(BNG)
@@ -431,6 +453,25 @@ def derived_ids(keys: pa.Array) -> pa.Array:
     return pa.array(heads + occurrence.astype(str).astype(object), pa.string())
 
 
+def _distinct(ids: pa.Array) -> bool:
+    """Whether every id differs. Ids of one width (police.uk's 64 hex digits) are first told
+    apart by a 64-bit mix of their first and last 8 bytes, sorted as integers; only when two
+    mixes agree are the ids themselves compared."""
+    if len(ids) < 2:
+        return True
+    offsets = np.frombuffer(ids.buffers()[1], np.int32, len(ids) + 1, ids.offset * 4)
+    width = offsets[1] - offsets[0]
+    if width >= 8 and (np.diff(offsets) == width).all():
+        rows = np.frombuffer(ids.buffers()[2], np.uint8)[offsets[0]:offsets[-1]].reshape(-1, width)
+        head = np.ascontiguousarray(rows[:, :8]).view("<u8").ravel()
+        tail = np.ascontiguousarray(rows[:, -8:]).view("<u8").ravel()
+        with np.errstate(over="ignore"):
+            mix = np.sort(head * np.uint64(0x9E3779B97F4A7C15) ^ tail)
+        if not (mix[1:] == mix[:-1]).any():
+            return True
+    return len(pc.unique(ids)) == len(ids)
+
+
 def join_fields(fields: Sequence[pa.Array]) -> pa.Array:
     return pc.binary_join_element_wise(*fields, SEP)
 
@@ -438,7 +479,7 @@ def join_fields(fields: Sequence[pa.Array]) -> pa.Array:
 def repeated_ids(ids: pa.Array) -> np.ndarray:
     """Positions of the non-empty ids that occur more than once."""
     present = ids.filter(pc.invert(pa.array(empty(ids))))
-    if len(pc.unique(present)) == len(present):  # the usual case, and the quickest question
+    if _distinct(present):  # the usual case, and the quickest question
         return np.zeros(0, dtype=np.int64)
     codes, _ = encode(ids)
     dup = (np.bincount(codes)[codes] > 1) & ~empty(ids)

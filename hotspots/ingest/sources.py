@@ -287,8 +287,9 @@ class CsvRows:
     include: list[int]
     budget: Budget
     advance: Callable[[int], None] | None = None
-    invalid: list[int] = field(default_factory=list)  # record numbers of the rows left out
-    malformed: list[tuple[int, int, str]] = field(default_factory=list)  # the first few
+    threads: bool = True
+    invalid: list[int | None] = field(default_factory=list)  # record numbers of the rows left out
+    malformed: list[tuple[int | None, int, str]] = field(default_factory=list)  # the first few
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
         names = [f"c{i}" for i in range(len(self.head.header))]
@@ -304,7 +305,7 @@ class CsvRows:
             reader = pacsv.open_csv(
                 stream,
                 read_options=pacsv.ReadOptions(
-                    use_threads=False, block_size=BLOCK_BYTES, column_names=names,
+                    use_threads=self.threads, block_size=BLOCK_BYTES, column_names=names,
                     skip_rows=self.head.skip, encoding=self.encoding.replace("-", "")),
                 parse_options=pacsv.ParseOptions(newlines_in_values=True,
                                                  ignore_empty_lines=False,
@@ -329,8 +330,19 @@ class CsvRows:
         finally:
             stream.close()
 
+    def numbered(self) -> None:
+        """Number the rows left out: pyarrow numbers them only when it reads in one thread, so
+        a file that has such rows (and is refused for them) is read once more that way."""
+        if self.invalid and None in self.invalid:
+            again = CsvRows(self.src, self.head, self.encoding, self.include[:1], Budget(None),
+                            threads=False)
+            for _ in again:
+                pass
+            self.invalid, self.malformed = again.invalid, again.malformed
+
     def rownum(self, pos: np.ndarray) -> np.ndarray:
         """Spreadsheet row numbers of the rows delivered at positions `pos` (0-based)."""
+        self.numbered()
         first = self.head.skip + 1
         skipped = np.sort(np.asarray(self.invalid, dtype=np.int64))
         before = skipped - first - np.arange(len(skipped))
