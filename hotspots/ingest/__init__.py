@@ -8,6 +8,7 @@ Where things are: `sources` (files, folders, zip members, upload limits, CSV blo
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sys
 from collections.abc import Sequence
@@ -71,8 +72,9 @@ class Context:
                                       "like this (malformed row)", "malformed row"))
             self.problems.total += len(rows.invalid) - len(rows.malformed) - 1
 
-    def full_rows(self, rows: CsvRows, pos: np.ndarray) -> list[tuple]:
-        """Every field (trimmed) of the rows at `pos`, read again: only repeated ids need it."""
+    def full_rows(self, rows: CsvRows, pos: np.ndarray) -> list[bytes]:
+        """A digest of every field (trimmed) of the rows at `pos`, read again: only repeated ids
+        need it."""
         again = CsvRows(rows.src, rows.head, rows.encoding, list(range(len(rows.head.header))),
                         Budget(None))
         out: dict[int, tuple] = {}
@@ -81,10 +83,12 @@ class Context:
             inside = pos[(pos >= start) & (pos < start + batch.num_rows)]
             if len(inside):
                 take = pa.array(inside - start)
-                fields = [checks.trim(c.take(take)).to_pylist() for c in batch.columns]
-                out.update(zip(inside.tolist(), zip(*fields, strict=True), strict=True))
+                joined = checks.join_fields([checks.trim(c.take(take)) for c in batch.columns])
+                # A digest per row, not the row: a file may repeat a million rows.
+                out.update(zip(inside.tolist(), (hashlib.blake2b(r.encode(), digest_size=16).digest()
+                                                 for r in joined.to_pylist()), strict=True))
             start += batch.num_rows
-        return [out.get(p, ()) for p in pos.tolist()]
+        return [out.get(p, b"") for p in pos.tolist()]
 
 
 def read_incidents(paths: str | PathLike | Sequence[str | PathLike], *, format: str = "auto",

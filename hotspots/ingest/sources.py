@@ -82,7 +82,9 @@ class Budget:
         self.bytes = 0
         self.rows = 0
 
-    def take_bytes(self, src: Source, n: int, member_total: int) -> None:
+    def take_bytes(self, src: Source, n: int, member_total: int, packed: int = 0) -> None:
+        """Count `n` more bytes of `src`: `member_total` read of it so far, from `packed` bytes
+        of the zip archive."""
         self.bytes += n
         lim = self.limits
         if lim.inflated_mb is not None and self.bytes > lim.inflated_mb * 2**20:
@@ -93,7 +95,7 @@ class Budget:
                                                     "too large")])
         if (lim.ratio is not None and src.member is not None
                 and member_total > self.RATIO_FROM_BYTES
-                and member_total > lim.ratio * max(src.compressed, 1)):
+                and member_total > lim.ratio * max(packed, 1)):
             msg = (f"{src.name}: unzips to more than {lim.ratio:,g} times its compressed size "
                    "(setting upload_max_ratio), which no police.uk file does; nothing was stored.")
             raise InputError(msg, problems=[Problem(src.name, None, None, None, msg.split(": ", 1)[1],
@@ -109,13 +111,31 @@ class Budget:
                                                     "too large")])
 
 
+class _Counted(io.FileIO):
+    """A file that counts the bytes read from it (of a zip: the compressed bytes)."""
+
+    count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = super().read(size)
+        self.count += len(data)
+        return data
+
+
 class Metered(io.RawIOBase):
-    """A source's bytes, read in blocks, counted against the budget and the progress bar."""
+    """A source's bytes, read in blocks, counted against the budget and the progress bar; of a
+    zip member also the compressed bytes they came from, for the compression ratio."""
 
     def __init__(self, src: Source, budget: Budget, advance: Callable[[int], None] | None) -> None:
         self.src, self.budget, self.advance = src, budget, advance
-        self.raw = src.open()
         self.count = 0
+        self.packed: _Counted | None = None
+        if src.member is None:
+            self.raw = src.open()
+        else:
+            self.packed = _Counted(src.path)
+            self.raw = zipfile.ZipFile(self.packed).open(src.member)
+            self.start = self.packed.count
 
     def readable(self) -> bool:
         return True
@@ -124,13 +144,16 @@ class Metered(io.RawIOBase):
         n = self.raw.readinto(buffer)
         if n:
             self.count += n
-            self.budget.take_bytes(self.src, n, self.count)
+            packed = self.packed.count - self.start if self.packed is not None else 0
+            self.budget.take_bytes(self.src, n, self.count, packed)
             if self.advance is not None:
                 self.advance(n)
         return n
 
     def close(self) -> None:
         self.raw.close()
+        if self.packed is not None:
+            self.packed.close()
         super().close()
 
 
