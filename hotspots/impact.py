@@ -8,9 +8,9 @@ area and its start date:
   the same two windows a year earlier show the season. Police.uk data gives only the month, so
   with month-precision incidents the windows are whole months and the month holding the start
   (partly before, partly after) is left out.
-- **Coverage.** Only covered months count: a month with no data is missing, not zero. Each
-  window's exposure is its number of covered days, and counts are compared as rates per covered
-  day.
+- **Coverage.** Only covered time counts (`hotspots.coverage.Coverage`: whole months for
+  police.uk, days for force exports): a month with no data is missing, not zero. Each window's
+  exposure is its number of covered days, and counts are compared as rates per covered day.
 - **Tests.** Counts are small, so intervals are exact: the after/before rate ratio of one area from
   the conditional binomial test (`scipy.stats.binomtest`), the area against its comparison from the
   conditional (Fisher) odds ratio of the 2x2 table, which equals the ratio of the two rate ratios
@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -92,14 +92,14 @@ class ImpactData:
     wards
         Ward polygons (`ward_code`, geometry) for the `wards` comparison and for choosing matched
         cells; None: the whole area of the data is the comparison.
-    covered_months
-        Months (`YYYY-MM`) the data covers; None: every month between the first and the last
-        incident that holds any incident (a `hotspots.coverage.Coverage` is also accepted).
+    coverage
+        What the data covers: a `hotspots.coverage.Coverage` (`IncidentStore.coverage()`), or
+        months (`YYYY-MM`); None: `Coverage.from_incidents(incidents)`.
     settings
         Resolved settings (timezone, minimum days, buffer width).
     """
 
-    def __init__(self, incidents: Any, *, wards: Any = None, covered_months: Any = None,
+    def __init__(self, incidents: Any, *, wards: Any = None, coverage: Any = None,
                  settings: Settings | None = None) -> None:
         self.settings = settings or get_settings()
         tz = self.settings.timezone
@@ -119,7 +119,8 @@ class ImpactData:
         self.monthly = np.asarray(incidents["time_precision"].astype(str).to_numpy(), dtype=object) == "month"
         self.x, self.y = incident_xy(incidents)
         self.latest = local.max() if len(local) else None
-        self.covered = _covered_set(covered_months, self.month)
+        self.cover = _Cover.of(coverage, incidents)
+        self.covered = self.cover.months
         self.wards = _ward_frame(wards)
         self._cells: dict[int, np.ndarray] = {}
         self._ward_of: np.ndarray | None = None
@@ -170,18 +171,31 @@ def _check_frame(incidents: Any) -> None:
         raise InputError(msg)
 
 
-def _covered_set(covered: Any, months: np.ndarray) -> frozenset[int]:
-    """Covered months as month numbers (year * 12 + month - 1)."""
-    if covered is not None and hasattr(covered, "covered_months"):
-        covered = covered.covered_months
-    if callable(covered):
-        covered = covered()
-    if covered is None:
-        return frozenset(int(m) for m in np.unique(months))
-    out = set()
-    for label in covered:
-        out.add(_month_number(str(label)))
-    return frozenset(out)
+class _Cover:
+    """Which days count: a `Coverage`'s days (whole months for police.uk) or a set of months."""
+
+    def __init__(self, months: frozenset[int], coverage: Any = None) -> None:
+        self.months = months
+        self.coverage = coverage
+
+    @classmethod
+    def of(cls, coverage: Any, incidents: Any) -> _Cover:
+        if coverage is None:
+            from hotspots.coverage import Coverage
+
+            if "source" not in incidents.columns:
+                incidents = incidents.assign(source="incidents")
+            coverage = Coverage.from_incidents(incidents)
+        if hasattr(coverage, "is_day_covered"):
+            return cls(frozenset(_month_number(m) for m in coverage.covered_months()), coverage)
+        if isinstance(coverage, str):
+            coverage = [coverage]
+        return cls(frozenset(_month_number(str(m)) for m in coverage))
+
+    def day(self, day: dt.date) -> bool:
+        if self.coverage is not None:
+            return bool(self.coverage.is_day_covered(day))
+        return day.year * 12 + day.month - 1 in self.months
 
 
 def _month_number(label: str) -> int:
@@ -294,24 +308,19 @@ def _midnight(day: dt.date, tz: str) -> pd.Timestamp:
     return pd.Timestamp(day).tz_localize(tz)
 
 
-def _window(first: dt.date, end: dt.date, covered: frozenset[int], tz: str) -> Window:
-    """[first, end) with its covered days and missing months."""
+def _window(first: dt.date, end: dt.date, cover: _Cover | None, tz: str) -> Window:
+    """[first, end) with its covered days and the months in which no day is covered."""
     covered_days = 0
-    missing = []
-    if end > first:
-        m = first.year * 12 + first.month - 1
-        last = end.year * 12 + end.month - 1
-        while m <= last:
-            m_start = dt.date(m // 12, m % 12 + 1, 1)
-            m_end = dt.date((m + 1) // 12, (m + 1) % 12 + 1, 1)
-            days = (min(m_end, end) - max(m_start, first)).days
-            if days > 0:
-                if m in covered:
-                    covered_days += days
-                else:
-                    missing.append(_month_label(m))
-            m += 1
-    return Window(_midnight(first, tz), _midnight(max(first, end), tz), float(covered_days), tuple(missing))
+    by_month: dict[str, bool] = {}
+    day = first
+    while day < end:
+        ok = True if cover is None else cover.day(day)
+        covered_days += ok
+        key = f"{day.year:04d}-{day.month:02d}"
+        by_month[key] = by_month.get(key, False) or ok
+        day += dt.timedelta(days=1)
+    missing = tuple(m for m, ok in by_month.items() if not ok)
+    return Window(_midnight(first, tz), _midnight(max(first, end), tz), float(covered_days), missing)
 
 
 def _add_months(day: dt.date, n: int) -> dt.date:
@@ -319,7 +328,7 @@ def _add_months(day: dt.date, n: int) -> dt.date:
     return dt.date(m // 12, m % 12 + 1, 1)
 
 
-def impact_windows(start: dt.date, *, as_of: dt.date, unit: str, covered: Collection[int] | None = None,
+def impact_windows(start: dt.date, *, as_of: dt.date, unit: str, coverage: Any = None,
                    tz: str = "Europe/London") -> Windows:
     """Before and after windows of a designation that started on `start`, up to `as_of` (exclusive).
 
@@ -328,14 +337,12 @@ def impact_windows(start: dt.date, *, as_of: dt.date, unit: str, covered: Collec
     (month-precision data): after is the whole months from the first one starting on or after
     `start` to the last one ending by `as_of`; before is as many months ending where the start's
     month begins (the start's own month, part before and part after, is left out); a year earlier
-    is 12 months earlier. `covered` holds month numbers (year * 12 + month - 1); None: all covered.
+    is 12 months earlier. `coverage`: a `Coverage`, months (`YYYY-MM`), or None (all covered).
     """
-    cov = frozenset(covered) if covered is not None else None
+    cover = coverage if isinstance(coverage, _Cover) or coverage is None else _Cover.of(coverage, None)
 
     def win(a: dt.date, b: dt.date) -> Window:
-        if cov is None:
-            return Window(_midnight(a, tz), _midnight(max(a, b), tz), float(max(0, (b - a).days)), ())
-        return _window(a, b, cov, tz)
+        return _window(a, b, cover, tz)
 
     if unit == "day":
         length = max(0, (as_of - start).days)
@@ -556,7 +563,7 @@ def default_as_of(data: ImpactData, category: str | None = None) -> dt.date:
 def hotspot_impact(incidents: Any, cells: Iterable[Any], *, start: dt.date | str, category: str,
                    as_of: dt.date | str | None = None, comparison: str | None = None,
                    buffer_k: int | None = None, exclude_cells: Iterable[Any] = (),
-                   wards: Any = None, covered_months: Any = None, matched_per_cell: int = 5,
+                   wards: Any = None, coverage: Any = None, matched_per_cell: int = 5,
                    seed: int = 0, level: float = 0.95, name: str = "", key: Any = None,
                    settings: Settings | None = None) -> Impact:
     """Incidents and harm before and after a designation, against a comparison area and a buffer.
@@ -581,7 +588,7 @@ def hotspot_impact(incidents: Any, cells: Iterable[Any], *, start: dt.date | str
         Width of the buffer ring in cells (1 or 2); default: the `impact_buffer_k` setting.
     exclude_cells
         Cells kept out of the comparison and the buffer (other designated hotspots).
-    wards, covered_months
+    wards, coverage
         As for `ImpactData` (used only when `incidents` is a frame).
     matched_per_cell
         Comparison cells chosen per designated cell by the `matched` comparison.
@@ -601,7 +608,7 @@ def hotspot_impact(incidents: Any, cells: Iterable[Any], *, start: dt.date | str
         A bad cell, category, comparison, buffer width or date.
     """
     data = incidents if isinstance(incidents, ImpactData) else ImpactData(
-        incidents, wards=wards, covered_months=covered_months, settings=settings)
+        incidents, wards=wards, coverage=coverage, settings=settings)
     s = data.settings
     category = _choice(category, "category", CATEGORIES)
     comparison = _choice(comparison or s.impact_comparison, "comparison", COMPARISONS)
@@ -617,7 +624,7 @@ def hotspot_impact(incidents: Any, cells: Iterable[Any], *, start: dt.date | str
         raise InputError(msg)
     res = area_resolution(area_cells)
     unit = "month" if data.monthly_category(category) else "day"
-    windows = impact_windows(start, as_of=as_of, unit=unit, covered=data.covered, tz=s.timezone)
+    windows = impact_windows(start, as_of=as_of, unit=unit, coverage=data.cover, tz=s.timezone)
     result = Impact(name=name, key=key, category=category, start=start, as_of=as_of, status="measured",
                     verdict=None, windows=windows, comparison_kind=comparison, buffer_k=buffer_k)
     noun = _noun(category)
@@ -773,7 +780,7 @@ def _matched_cells(data: ImpactData, cell_of: np.ndarray, base: np.ndarray, befo
     hist_days = 0.0
     if first is not None:
         first_day = dt.date(first // 12, first % 12 + 1, 1)
-        hist_days = _window(first_day, windows.before.start.date(), data.covered,
+        hist_days = _window(first_day, windows.before.start.date(), data.cover,
                             str(windows.before.start.tz)).covered_days
     scale = windows.before.covered_days / hist_days if hist_days > 0 else 0.0
 
@@ -973,7 +980,7 @@ class ProgrammeImpact:
 
 def programme_impact(incidents: Any, areas: Sequence[DesignatedArea], *, as_of: Any = None,
                      comparison: str | None = None, buffer_k: int | None = None, wards: Any = None,
-                     covered_months: Any = None, seed: int = 0, level: float = 0.95,
+                     coverage: Any = None, seed: int = 0, level: float = 0.95,
                      settings: Settings | None = None) -> ProgrammeImpact:
     """`hotspot_impact` for each area (other areas kept out of its comparison and buffer), and the
     programme per category: the measured hotspots' counts summed into one table and tested the
@@ -983,7 +990,7 @@ def programme_impact(incidents: Any, areas: Sequence[DesignatedArea], *, as_of: 
     per hotspot); each hotspot's own figures are exact.
     """
     data = incidents if isinstance(incidents, ImpactData) else ImpactData(
-        incidents, wards=wards, covered_months=covered_months, settings=settings)
+        incidents, wards=wards, coverage=coverage, settings=settings)
     all_cells = [as_cells(a.cells) for a in areas]
     results = []
     for i, a in enumerate(areas):

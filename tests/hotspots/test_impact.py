@@ -148,7 +148,7 @@ def test_windows_by_day_and_by_month():
     assert m.length == 3
     assert m.year_before.start.date() == dt.date(2023, 12, 1)
     gap = impact_windows(dt.date(2025, 3, 15), as_of=dt.date(2025, 7, 1), unit="month",
-                         covered={2024 * 12 + 11, 2025 * 12 + 1, 2025 * 12 + 3, 2025 * 12 + 4, 2025 * 12 + 5})
+                         coverage=["2024-12", "2025-02", "2025-04", "2025-05", "2025-06"])
     assert gap.before.missing_months == ("2025-01",)
     assert gap.before.covered_days == 31 + 28
 
@@ -217,7 +217,7 @@ def test_no_data_before_the_start(effect_store):
     settings, frame = effect_store
     r = hotspot_impact(frame, AREA, start=FIRST, category="asb",
                        as_of=FIRST + dt.timedelta(days=60), settings=settings,
-                       covered_months=["2024-01", "2024-02", "2024-03"])
+                       coverage=["2024-01", "2024-02", "2024-03"])
     # Before the first day of data nothing is covered.
     assert r.status == "no_baseline"
     assert "No data for the" in r.headline
@@ -254,7 +254,7 @@ def test_missing_months_are_left_out_not_counted_as_zero(effect_store):
     gap = frame[~((t.dt.year == 2025) & (t.dt.month == 1)).to_numpy()]
     full = hotspot_impact(frame, AREA, start=START, category="asb", settings=settings)
     holed = hotspot_impact(gap, AREA, start=START, category="asb", settings=settings,
-                           covered_months=covered)
+                           coverage=covered)
     assert "2025-01" in holed.windows.before.missing_months
     assert holed.windows.before.covered_days < full.windows.before.covered_days
     assert any("2025-01" in n for n in holed.notes)
@@ -353,3 +353,25 @@ def test_bad_cells_are_named(effect_store):
 def test_frame_without_columns_is_refused(settings):
     with pytest.raises(InputError, match="lacks the column"):
         hotspot_impact(pd.DataFrame({"x": [1.0]}), AREA, start=START, category="asb", settings=settings)
+
+
+def test_the_stores_coverage_is_used(home, effect_store):
+    """A police.uk-style store with January 2025 never loaded: impact leaves the month out."""
+    from hotspots.settings import get_settings
+    from hotspots.store import IncidentStore
+
+    _, frame = effect_store
+    settings = get_settings(home)
+    t = frame["occurred_at"]
+    store = IncidentStore(home, settings=settings)
+    store.add(monthly(frame[~((t.dt.year == 2025) & (t.dt.month == 1)).to_numpy()]))
+    coverage = store.coverage()
+    r = hotspot_impact(store.load(), AREA, start=dt.date(2025, 3, 1), category="asb",
+                       coverage=coverage, settings=settings)
+    assert r.windows.unit == "month"
+    assert r.windows.before.missing_months == ("2025-01",)
+    assert r.windows.before.covered_days == 30 + 31 + 28  # November, December and February
+    assert r.status == "measured"
+    # Without the coverage the same frame gives the same answer (inferred from the incidents).
+    again = hotspot_impact(store.load(), AREA, start=dt.date(2025, 3, 1), category="asb", settings=settings)
+    assert again.windows.before.missing_months == ("2025-01",)
