@@ -72,6 +72,8 @@ class DesignatedArea:
         `asb` or `serious_violence`.
     name, key
         How the hotspot is shown and identified in the results.
+    end
+        The day a closed designation ended: its after window stops there.
     """
 
     cells: tuple[Any, ...]
@@ -79,6 +81,7 @@ class DesignatedArea:
     category: str
     name: str = ""
     key: Any = None
+    end: dt.date | None = None
 
 
 class ImpactData:
@@ -993,11 +996,15 @@ def programme_impact(incidents: Any, areas: Sequence[DesignatedArea], *, as_of: 
         incidents, wards=wards, coverage=coverage, settings=settings)
     all_cells = [as_cells(a.cells) for a in areas]
     results = []
+    overall = None if as_of is None else _date(as_of, "as_of")
     for i, a in enumerate(areas):
         others = [c for j, c in enumerate(all_cells) if j != i]
         exclude = np.unique(np.concatenate(others)) if others else ()
+        until = overall
+        if a.end is not None:
+            until = min(a.end, overall or default_as_of(data, a.category))
         results.append(hotspot_impact(data, all_cells[i], start=a.start, category=a.category,
-                                      as_of=as_of, comparison=comparison, buffer_k=buffer_k,
+                                      as_of=until, comparison=comparison, buffer_k=buffer_k,
                                       exclude_cells=exclude, seed=seed, level=level,
                                       name=a.name, key=a.key))
     pooled: dict[str, dict[str, Any]] = {}

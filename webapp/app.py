@@ -63,6 +63,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         maps,
         patrol_log,
         plans,
+        programme,
+        programme_api,
     )
     from webapp._planner import Planner
     from webapp.db import init_db
@@ -112,6 +114,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     csrf = CSRFProtect(app)
     csrf.exempt(api.bp)  # the API checks CSRF itself for cookie sessions; tokens need none
+    csrf.exempt(programme_api.bp)
     app.extensions["hotspots_csrf"] = csrf
     auth.init_auth(app)
     app.extensions["hotspots_data"] = AppData(settings)
@@ -120,10 +123,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["hotspots_plan_gate"] = threading.BoundedSemaphore(
         app.config.get("PLAN_MAX_WAITING", 6))
 
-    for module in (auth, maps, plans, patrol_log, evaluation, data, exports, admin, assets):
+    for module in (auth, maps, plans, patrol_log, evaluation, data, exports, admin, assets, programme):
         app.register_blueprint(module.bp)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
+    app.register_blueprint(programme_api.bp, url_prefix="/api/v1")
     maps.init_app(app)
+    programme.init_app(app)
 
     @app.route("/")
     @login_required

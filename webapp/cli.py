@@ -27,6 +27,10 @@ COMMANDS: list[tuple[str, str]] = [
     ("webapp.commands.analysis", "evaluate"),
     ("webapp.commands.routing", "network"),
     ("webapp.commands.routing", "plan"),
+    ("webapp.commands.programme", "register_cmd"),
+    ("webapp.commands.programme", "teams_cmd"),
+    ("webapp.commands.programme", "dosage_cmd"),
+    ("webapp.commands.programme", "impact_cmd"),
     ("webapp.commands.serve", "serve"),
     ("webapp.commands.serve", "users"),
 ]

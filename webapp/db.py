@@ -1,4 +1,5 @@
-"""Application state in SQLAlchemy: users, saved patrol plans, patrol visits, upload reports, audit log.
+"""Application state in SQLAlchemy: users, saved patrol plans, patrol visits, upload reports, audit log,
+patrol teams and the register of designated hotspots.
 
 A SQLite file in the instance folder by default; any SQLAlchemy URL (PostgreSQL in production)
 through the `database_url` setting. The schema is created when the app starts, and a database made
@@ -16,7 +17,9 @@ from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -176,6 +179,50 @@ class AuditEntry(Base):
     target: Mapped[str] = mapped_column(String(200), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     address: Mapped[str] = mapped_column(String(64), default="")
+
+
+class PatrolTeam(Base):
+    """A patrol team: who patrols, from which base, how, and in which wards (the programme's teams)."""
+
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True, index=True)
+    base: Mapped[str] = mapped_column(String(80))  # a ward code, or "longitude latitude"
+    mode: Mapped[str] = mapped_column(String(10), default="drive")  # drive | walk
+    members: Mapped[list[Any]] = mapped_column(JSON, default=list)  # user names or call signs
+    home_wards: Mapped[list[Any]] = mapped_column(JSON, default=list)  # ward codes
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class DesignatedHotspot(Base):
+    """A designated hotspot of the programme: its area, owner, tactic, dosage target and dates.
+
+    Every change is also written to the audit log (target `hotspot <id>`) with who and why.
+    """
+
+    __tablename__ = "designated_hotspots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(40))  # asb | serious_violence
+    cells: Mapped[list[Any]] = mapped_column(JSON, default=list)  # H3 cells (hex), one resolution
+    resolution: Mapped[int] = mapped_column(Integer, default=10)
+    polygon: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # GeoJSON, lon/lat
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), nullable=True, index=True)
+    tactic: Mapped[str] = mapped_column(String(40), default="patrol")
+    visits_per_week: Mapped[int] = mapped_column(Integer, default=7)
+    minutes_per_visit: Mapped[float] = mapped_column(Float, default=15.0)
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    review_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default="proposed", index=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    closed_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    created_by: Mapped[str] = mapped_column(String(80), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 # ---------------------------------------------------------------------------------------------

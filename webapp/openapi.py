@@ -35,7 +35,7 @@ def _error_responses(*codes: int) -> dict[str, Any]:
 def openapi_document() -> dict[str, Any]:
     """The API description, with the server URL of the current request."""
     errors = _error_responses(400, 401, 403, 500)
-    return {
+    doc = {
         "openapi": "3.1.0",
         "info": {
             "title": "Leeds hotspots API",
@@ -179,3 +179,7 @@ def openapi_document() -> dict[str, Any]:
             },
         },
     }
+    from webapp.programme_api import openapi_paths
+
+    doc["paths"].update(openapi_paths(_param, _error_responses))
+    return doc

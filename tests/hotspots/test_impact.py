@@ -375,3 +375,14 @@ def test_the_stores_coverage_is_used(home, effect_store):
     # Without the coverage the same frame gives the same answer (inferred from the incidents).
     again = hotspot_impact(store.load(), AREA, start=dt.date(2025, 3, 1), category="asb", settings=settings)
     assert again.windows.before.missing_months == ("2025-01",)
+
+
+def test_a_closed_hotspots_after_window_ends_at_its_closure(effect_store):
+    settings, frame = effect_store
+    end = dt.date(2025, 5, 1)
+    p = programme_impact(frame, [DesignatedArea(tuple(AREA), START, "asb", "Closed", 1, end=end)],
+                         settings=settings)
+    r = p.hotspots[0]
+    assert r.as_of == end
+    assert r.windows.after.end.date() == end
+    assert r.windows.before.days == (end - START).days

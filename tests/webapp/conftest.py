@@ -183,3 +183,30 @@ def saved_plan(app) -> int:
         session.add(record)
         session.commit()
         return record.id
+
+
+#: Start of the designated hotspot of `saved_hotspot`: 5 weeks before the demo data ends.
+HOTSPOT_START = DEMO_END - dt.timedelta(weeks=5) + dt.timedelta(days=1)
+
+
+def busiest_cells(application, category: str = "asb", n: int = 1) -> list[str]:
+    """The `n` top-ranked cells (hex) of the demo store's latest period in the priority wards."""
+    from webapp.presentation import cell_hex
+
+    with application.test_request_context():
+        data = application.extensions["hotspots_data"]
+        ranking = data.ranking(data.query(category=category, period=None, wards="priority"))
+        return [cell_hex(c) for c in ranking["h3_cell"].head(n)]
+
+
+@pytest.fixture
+def saved_hotspot(app) -> int:
+    """The id of an active designated ASB hotspot (the busiest cell) owned by the Armley team."""
+    from webapp.register import create_hotspot
+
+    cells = busiest_cells(app)
+    with app.app_context():
+        record = create_hotspot({"cells": cells, "category": "asb", "status": "active",
+                                 "team": "Armley", "start_date": HOTSPOT_START.isoformat(),
+                                 "reason": "test fixture"}, who="(test)")
+        return record.id

@@ -9,7 +9,9 @@ HEAVY = ("pandas", "geopandas", "scipy", "flask", "osmnx", "ortools", "shapely")
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["rank", "--help"], ["plan", "--help"],
-                                  ["ingest", "--help"], ["serve", "--help"]])
+                                  ["ingest", "--help"], ["serve", "--help"],
+                                  ["register", "--help"], ["register", "add", "--help"],
+                                  ["impact", "--help"], ["dosage", "--help"], ["teams", "--help"]])
 def test_help_imports_no_heavy_package(argv):
     code = (
         "import sys\n"

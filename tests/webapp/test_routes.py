@@ -11,7 +11,8 @@ import pytest
 from tests.webapp.conftest import ROLES, csrf_token, login
 
 # endpoint -> (method, path template, least role or None for open/any-login, JSON body)
-# `{plan}` is replaced by a saved plan's id. "login" means any logged-in user.
+# `{plan}` is replaced by a saved plan's id, `{hotspot}` by a designated hotspot's. "login" means
+# any logged-in user.
 CASES: dict[str, tuple[str, str, str | None, dict | None]] = {
     "index": ("GET", "/", "login", None),
     "auth.login": ("GET", "/login", None, None),
@@ -47,6 +48,21 @@ CASES: dict[str, tuple[str, str, str | None, dict | None]] = {
     "api.plan": ("GET", "/api/v1/plans/{plan}", "guardian", None),
     "api.visits": ("POST", "/api/v1/visits", "guardian", {"plan_id": "{plan}", "team": 0, "stop": 1}),
     "api.evaluation": ("GET", "/api/v1/evaluation?periods=2", "analyst", None),
+    "programme.register_index": ("GET", "/register/", "viewer", None),
+    "programme.new": ("GET", "/register/new?cells=8a194254508ffff", "analyst", None),
+    "programme.show": ("GET", "/register/{hotspot}", "viewer", None),
+    "programme.edit": ("POST", "/register/{hotspot}/edit", "analyst", None),
+    "programme.close": ("POST", "/register/{hotspot}/close", "analyst", None),
+    "programme.export": ("GET", "/register/export.csv", "analyst", None),
+    "programme.teams": ("GET", "/teams/", "viewer", None),
+    "programme.team_edit": ("POST", "/teams/1", "analyst", None),
+    "programme.dosage": ("GET", "/dosage/", "viewer", None),
+    "programme_api.hotspots": ("GET", "/api/v1/register", "viewer", None),
+    "programme_api.hotspot": ("GET", "/api/v1/register/{hotspot}", "viewer", None),
+    "programme_api.hotspot_impact": ("GET", "/api/v1/register/{hotspot}/impact", "viewer", None),
+    "programme_api.impact": ("GET", "/api/v1/impact", "viewer", None),
+    "programme_api.dosage": ("GET", "/api/v1/dosage", "viewer", None),
+    "programme_api.teams": ("GET", "/api/v1/teams", "viewer", None),
     # Last: it empties the demo store.
     "data.remove_demo": ("POST", "/data/remove-demo", "analyst", None),
 }
@@ -56,6 +72,11 @@ FORMS = {
     "plans.save": {"name": "Renamed"},
     "patrol_log.visit": {"stop": "1", "action": "arrive"},
     "admin.edit_user": {"u1-role": "admin", "u1-active": "y"},
+    "programme.edit": {"notes": "Checked by every role", "reason": "route test"},
+    "programme.close": {"reason": "route test"},
+    "programme.team_edit": {"name": "Gipton & Harehills", "base": "E05011394", "mode": "drive",
+                            "members": "", "home_wards": "E05011394", "active": "yes",
+                            "reason": "route test"},
 }
 EXTRA_POSTS = {
     # Routes that also take POST on a GET path: (path, form)
@@ -69,10 +90,11 @@ EXTRA_POSTS = {
 }
 
 
-def _path(template: str, plan: int) -> str:
+def _path(template: str, plan: int, hotspot: int = 0) -> str:
     import xstatic.pkg.leaflet as leaflet
 
-    return template.replace("{plan}", str(plan)).replace("{leaflet}", leaflet.VERSION)
+    return (template.replace("{plan}", str(plan)).replace("{hotspot}", str(hotspot))
+            .replace("{leaflet}", leaflet.VERSION))
 
 
 def _allowed(least: str | None, role: str | None) -> bool:
@@ -110,13 +132,13 @@ def test_every_route_has_a_case(app):
 
 
 @pytest.mark.parametrize("role", [None, *ROLES])
-def test_access_by_role(app, saved_plan, role):
+def test_access_by_role(app, saved_plan, saved_hotspot, role):
     c = _client(app, role)
     failures = []
     for endpoint, (method, template, least, body) in CASES.items():
         if endpoint == "auth.logout":
             continue  # it ends the session; tested below
-        path = _path(template, saved_plan)
+        path = _path(template, saved_plan, saved_hotspot)
         if body is not None:
             body = {k: (saved_plan if v == "{plan}" else v) for k, v in body.items()}
         response = _send(app, c, method, path, body, FORMS.get(endpoint), role)
@@ -174,14 +196,14 @@ def test_logout_for_every_role(app):
         assert c.get("/account").status_code == 302
 
 
-def test_api_with_tokens_by_role(app, saved_plan, token_for):
+def test_api_with_tokens_by_role(app, saved_plan, saved_hotspot, token_for):
     c = app.test_client()
     for role in ROLES:
         headers = {"Authorization": f"Bearer {token_for(role)}"}
         for method, template, least, body in CASES.values():
             if not template.startswith("/api/"):
                 continue
-            path = _path(template, saved_plan)
+            path = _path(template, saved_plan, saved_hotspot)
             if method == "GET":
                 response = c.get(path, headers=headers)
             else:
