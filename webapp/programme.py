@@ -22,7 +22,7 @@ from flask import (
 )
 from flask_login import current_user
 
-from webapp import _programme, register
+from webapp import _programme, params, register
 from webapp.auth import role_required
 from webapp.errors import ParameterError
 from webapp.forms import ActionForm
@@ -61,16 +61,11 @@ def _fmt(value: Any) -> str:
 @bp.route("/register/")
 @role_required("viewer")
 def register_index():
-    sort = request.args.get("sort", "review")
-    if sort not in SORTS:
-        raise ParameterError("sort", f"`sort` is {sort!r}; expected one of {', '.join(SORTS)}.", value=sort)
-    order = request.args.get("order", "asc")
-    if order not in ("asc", "desc"):
-        raise ParameterError("order", f"`order` is {order!r}; expected asc or desc.", value=order)
-    status = request.args.get("status", "open")
-    if status not in ("open", "all", *register.STATUSES):
-        raise ParameterError("status", f"`status` is {status!r}; expected open, all or one of "
-                             f"{', '.join(register.STATUSES)}.", value=status)
+    args = request.args
+    sort = params.choice(params.one(args, "sort"), "sort", tuple(SORTS), default="review")
+    order = params.choice(params.one(args, "order"), "order", ("asc", "desc"), default="asc")
+    status = params.choice(params.one(args, "status"), "status", ("open", "all", *register.STATUSES),
+                           default="open")
     records = register.list_hotspots(None if status == "all" else status)
     label, rows = _programme.register_rows(records)
     rows.sort(key=SORTS[sort], reverse=order == "desc")
@@ -200,13 +195,7 @@ def close(hotspot_id: int):
     record = _get(hotspot_id)
     if not ActionForm().validate_on_submit():
         abort(400, description="The form expired: reload the page and try again.")
-    on = request.form.get("on") or None
-    day = None
-    if on:
-        try:
-            day = dt.date.fromisoformat(on)
-        except ValueError:
-            raise ParameterError("on", f"`on` is {on!r}; expected a date such as 2025-06-02.", value=on) from None
+    day = register.date_param(request.form.get("on"), "on")
     register.close_hotspot(record, reason=request.form.get("reason", ""), on=day)
     flash(f"Hotspot {record.id} closed.", "success")
     return redirect(url_for("programme.show", hotspot_id=record.id))
@@ -342,16 +331,10 @@ def dosage_csv(per_hotspot, per_team) -> str:
 @bp.route("/dosage/")
 @role_required("viewer")
 def dosage():
-    raw = request.args.get("weeks", "4")
-    try:
-        weeks = int(raw)
-    except ValueError:
-        raise ParameterError("weeks", f"`weeks` is {raw!r}; expected a whole number from 1 to 26.", value=raw) from None
-    if not 1 <= weeks <= 26:
-        raise ParameterError("weeks", f"`weeks` is {weeks}; expected 1 to 26.", value=weeks)
+    weeks = params.integer(params.one(request.args, "weeks"), "weeks", lo=1, hi=26, default=4)
     records = [r for r in register.list_hotspots() if r.status in _programme.STARTED]
     per_hotspot, per_team = _programme.dosage_report(records, weeks=weeks)
-    if request.args.get("format") == "csv":
+    if params.choice(params.one(request.args, "format"), "format", ("html", "csv"), default="html") == "csv":
         from webapp.db import audit
 
         audit("export", target="dosage.csv", weeks=weeks)

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 from flask_login import current_user
 
-from webapp import _programme, register
+from webapp import _programme, params, register
 from webapp.auth import role_required
 from webapp.errors import ApiError, ParameterError
 
@@ -28,10 +28,7 @@ def _csrf_for_sessions() -> None:
 
 
 def _params(allowed: tuple[str, ...]) -> None:
-    for name in request.args:
-        if name not in allowed:
-            raise ParameterError(name, f"unknown query parameter `{name}`; this endpoint takes "
-                                 f"{', '.join(allowed) or 'none'}.", value=name)
+    params.known(request.args, allowed)
 
 
 def _body(allowed: tuple[str, ...]) -> dict[str, Any]:
@@ -39,9 +36,7 @@ def _body(allowed: tuple[str, ...]) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ApiError(400, "The request body must be a JSON object (Content-Type: application/json).",
                        code="invalid_body")
-    for name in body:
-        if name not in allowed:
-            raise ParameterError(name, f"unknown field `{name}`; expected {', '.join(allowed)}.", value=name)
+    params.known(body, allowed, what="field")
     return body
 
 
@@ -53,20 +48,12 @@ def _record(hotspot_id: int):
 
 
 def _as_of() -> dt.date | None:
-    raw = request.args.get("as_of")
-    if not raw:
-        return None
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        raise ParameterError("as_of", f"`as_of` is {raw!r}; expected a date such as 2025-06-30.", value=raw) from None
+    return register.date_param(params.one(request.args, "as_of"), "as_of")
 
 
 def _comparison() -> str | None:
-    value = request.args.get("comparison") or None
-    if value not in (None, "wards", "matched"):
-        raise ParameterError("comparison", f"`comparison` is {value!r}; expected wards or matched.", value=value)
-    return value
+    value = params.one(request.args, "comparison")
+    return params.choice(value, "comparison", ("wards", "matched"), default="") or None
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -82,7 +69,7 @@ def hotspots():
         response.headers["Location"] = url_for("programme_api.hotspot", hotspot_id=record.id)
         return response
     _params(("status",))
-    status = request.args.get("status") or None
+    status = params.one(request.args, "status") or None
     records = register.list_hotspots(status)
     teams = register.team_names()
     label, rows = _programme.register_rows(records)
@@ -150,13 +137,7 @@ def impact():
 @role_required("viewer")
 def dosage():
     _params(("weeks",))
-    raw = request.args.get("weeks", "4")
-    try:
-        weeks = int(raw)
-    except ValueError:
-        raise ParameterError("weeks", f"`weeks` is {raw!r}; expected a whole number from 0 to 26.", value=raw) from None
-    if not 0 <= weeks <= 26:
-        raise ParameterError("weeks", f"`weeks` is {weeks}; expected 0 to 26.", value=weeks)
+    weeks = params.integer(params.one(request.args, "weeks"), "weeks", lo=0, hi=26, default=4)
     records = [r for r in register.list_hotspots() if r.status in _programme.STARTED]
     per_hotspot, per_team = _programme.dosage_report(records, weeks=weeks)
     return jsonify({"hotspots": [d.to_dict() for d in per_hotspot],

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
+from webapp import params
 from webapp.db import AuditEntry, DesignatedHotspot, PatrolTeam, audit, db_session, utcnow
 from webapp.errors import ParameterError
 
@@ -46,42 +47,25 @@ def today() -> dt.date:
 
 def _text(raw: Mapping[str, Any], name: str, *, max_len: int, default: str = "") -> str:
     value = raw.get(name, default)
-    if value is None:
-        value = default
-    if not isinstance(value, str):
-        raise ParameterError(name, f"`{name}` must be text.", value=value)
-    value = value.strip()
-    if len(value) > max_len:
-        raise ParameterError(name, f"`{name}` is {len(value)} characters long; at most {max_len}.",
-                             value=value[:40])
-    return value
+    return params.text(default if value is None else value, name, max_len=max_len, default=default)
 
 
 def _choice(raw: Mapping[str, Any], name: str, allowed: tuple[str, ...]) -> str:
+    """One of `allowed`, read without regard to case and with `_` for a space (`under_review`)."""
     value = raw.get(name)
-    text = str(value).strip().lower().replace("_", " ") if value is not None else ""
-    by_key = {a.replace("_", " "): a for a in allowed}
-    if text not in by_key:
-        raise ParameterError(name, f"`{name}` is {value!r}; expected one of {', '.join(allowed)}.",
-                             value=value)
-    return by_key[text]
+    if isinstance(value, str):
+        by_form = {a.replace("_", " "): a for a in allowed}
+        value = by_form.get(value.strip().lower().replace("_", " "), value)
+    return params.choice(value, name, allowed)
 
 
 def _number(raw: Mapping[str, Any], name: str, lo: float, hi: float, kind=int) -> Any:
     value = raw.get(name)
-    try:
-        if isinstance(value, bool):
-            raise ValueError
-        number = kind(value)
-        if kind is int and isinstance(value, float) and not value.is_integer():
-            raise ValueError
-    except (TypeError, ValueError):
-        raise ParameterError(name, f"`{name}` is {value!r}; expected a number from {lo:g} to {hi:g}.",
-                             value=value) from None
-    if not lo <= number <= hi:
-        raise ParameterError(name, f"`{name}` is {number!r}; expected a number from {lo:g} to {hi:g}.",
-                             value=value)
-    return number
+    if kind is int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return params.integer(value, name, lo=int(lo), hi=int(hi))
+    return params.number(value, name, lo=lo, hi=hi)
 
 
 def _date(raw: Mapping[str, Any], name: str) -> dt.date | None:
@@ -89,21 +73,29 @@ def _date(raw: Mapping[str, Any], name: str) -> dt.date | None:
     if value in (None, ""):
         return None
     if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise ParameterError(name, f"`{name}` is {value!r}; expected a date such as 2025-06-02.",
-                             value=value) from None
+        value = value.date()
+    if not isinstance(value, dt.date):
+        text = value.strip() if isinstance(value, str) else ""
+        try:
+            value = dt.date.fromisoformat(text) if len(text) == 10 and text.isascii() else None
+        except ValueError:
+            value = None
+        if value is None:
+            raise ParameterError(name, f"`{name}` is {raw.get(name)!r}; expected a date such as "
+                                 "2025-06-02.", value=raw.get(name))
+    if not params.FIRST_YEAR <= value.year <= params.LAST_YEAR:
+        raise ParameterError(name, f"`{name}` is {value.isoformat()}; expected a date in the years "
+                             f"{params.FIRST_YEAR} to {params.LAST_YEAR}.", value=value.isoformat())
+    return value
+
+
+def date_param(raw: Any, name: str) -> dt.date | None:
+    """A date (`YYYY-MM-DD`) parameter, None when empty; `ParameterError` naming `name`."""
+    return _date({name: raw}, name)
 
 
 def _unknown(raw: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
-    for name in raw:
-        if name not in allowed:
-            raise ParameterError(name, f"unknown field `{name}`; expected {', '.join(allowed)}.",
-                                 value=name)
+    params.known(raw, allowed, what="field")
 
 
 def find_team(value: Any, *, name: str = "team") -> PatrolTeam | None:
