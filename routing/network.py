@@ -14,6 +14,7 @@ import logging
 import math
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -291,6 +292,76 @@ def area_name(ward_codes: Iterable[str], *, settings: Settings | None = None) ->
         return codes[0]
     digest = hashlib.sha1(",".join(codes).encode()).hexdigest()[:10]
     return f"wards-{digest}"
+
+
+@dataclass(frozen=True)
+class NetworkChoice:
+    """The street network a plan uses for one patrol mode.
+
+    `path` is the file to load (None: straight lines times the circuity factor), `load_as` the
+    mode to load it as (a foot patrol may walk a drive network), `note` one sentence for people.
+    """
+
+    mode: str
+    path: Path | None
+    load_as: str | None
+    note: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mode": self.mode, "file": str(self.path) if self.path else None,
+                "loaded_as": self.load_as, "note": self.note}
+
+
+#: What `choose_network` takes for "no network: straight lines".
+NO_NETWORK = "none"
+
+
+def choose_network(mode: str, *, wards: Iterable[str] | None = None, network: Any = None,
+                   settings: Settings | None = None) -> NetworkChoice:
+    """Choose the street network of one patrol mode for a plan.
+
+    Parameters
+    ----------
+    mode
+        The teams' mode, `drive` or `walk`.
+    wards
+        Codes of the wards planned (the cache name of their network is tried first).
+    network
+        None: the cached networks, in this order: the wards' own, `priority` (the default name
+        of `hotspots network import`), then any other of this mode; a foot patrol walks a drive
+        network when no walk network is cached. `"none"`: straight lines. A path: that file
+        (GraphML or OSM XML).
+    settings
+        Resolved settings; read with `get_settings()` when None.
+    """
+    mode = check_mode(mode)
+    settings = settings or get_settings()
+    if isinstance(network, str) and network.strip().lower() == NO_NETWORK:
+        return NetworkChoice(mode, None, None, "no street network asked for: the plan is "
+                             "APPROXIMATE (straight lines times a circuity factor).")
+    if network is not None:
+        path = Path(network).expanduser()
+        if not path.is_file():
+            msg = f"{path}: network file not found."
+            raise InputError(msg)
+        return NetworkChoice(mode, path, mode, f"using the {mode} network {path}")
+    areas = ["priority"]
+    if wards is not None:
+        areas.insert(0, area_name(wards, settings=settings))
+    cached = cached_networks(settings)
+    for load_as in (mode, "drive") if mode == "walk" else (mode,):
+        named = [network_path(a, load_as, settings=settings) for a in dict.fromkeys(areas)]
+        others = [p for p in cached if p.stem.endswith(f"_{load_as}") and p not in named]
+        for path in [*named, *others]:
+            if path.is_file():
+                if load_as == mode:
+                    note = f"using the cached {mode} network {path}"
+                else:
+                    note = f"no walk network cached: walking the drive network {path}"
+                return NetworkChoice(mode, path, load_as, note)
+    return NetworkChoice(mode, None, None, "no street network: the plan is APPROXIMATE "
+                         "(straight lines). Run `hotspots network fetch` or `hotspots network "
+                         "import FILE` for street routes.")
 
 
 def download_network(wards: gpd.GeoDataFrame | None = None, *, mode: str = "drive",

@@ -51,6 +51,7 @@ class Visit:
     lon: float
     lat: float
     node: Any = None
+    must_visit: bool = False
 
     def to_dict(self, date: dt.date | None = None) -> dict[str, Any]:
         out = {
@@ -62,7 +63,7 @@ class Visit:
             "dwell_min": round(self.dwell_min, 1), "travel_min": round(self.travel_min, 1),
             "wait_min": round(self.wait_min, 1), "distance_m": round(self.distance_m, 1),
             "lon": round(self.lon, 6), "lat": round(self.lat, 6),
-            "x": round(self.x, 1), "y": round(self.y, 1),
+            "x": round(self.x, 1), "y": round(self.y, 1), "must_visit": self.must_visit,
         }
         if date is not None:
             out["arrival_at"] = _at(date, self.arrival_min)
@@ -122,8 +123,10 @@ class PatrolPlan:
     """A patrol plan for several teams, made by `routing.plan_patrols`.
 
     `approximate` is True when no street network was used. `unvisited` lists candidate stops no
-    route has time for; `unreachable` lists hotspots too far from any street (not moved).
-    `variants` holds every plan asked for (this one first when it is variant 0).
+    route has time for (`missed`: the must-visit ones among them); `unreachable` lists hotspots
+    too far from any street (not moved). `variants` holds every plan asked for (this one first
+    when it is variant 0). `context` says what the plan was made from (`routing.plan_deployment`
+    fills it: period, categories, wards, stop rules, network, notes).
     """
 
     routes: list[TeamRoute]
@@ -135,6 +138,17 @@ class PatrolPlan:
     variant: int = 0
     variants: list[PatrolPlan] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def missed(self) -> list[dict[str, Any]]:
+        """Must-visit stops that no shift could fit."""
+        return [u for u in self.unvisited if u.get("must_visit")]
+
+    @property
+    def notes(self) -> list[str]:
+        """Sentences for people about how the plan was made and what it leaves out."""
+        return list(self.context.get("notes", []))
 
     @property
     def prize(self) -> float:
@@ -170,8 +184,11 @@ class PatrolPlan:
             "routes": [r.to_dict() for r in self.routes],
             "unvisited": [_jsonable(u) for u in self.unvisited],
             "unreachable": [_jsonable(u) for u in self.unreachable],
+            "missed_must_visit": [_jsonable(u) for u in self.missed],
             "stats": _jsonable(self.stats),
         }
+        if self.context:
+            out["deployment"] = _jsonable(self.context)
         return out
 
     def to_geojson(self, *, indent: int | None = None) -> str:
@@ -258,6 +275,13 @@ class PatrolPlan:
         ]
         if self.approximate:
             parts.append(f'<p class="approx"><strong>{e(APPROXIMATE_NOTE)}</strong></p>')
+        if self.missed:
+            parts.append('<p class="approx"><strong>Must-visit stops no shift can fit: '
+                         + e(", ".join(str(u["stop_id"]) for u in self.missed))
+                         + ".</strong></p>")
+        if self.notes:
+            parts.append('<ul class="notes">' + "".join(f"<li>{e(n)}</li>" for n in self.notes)
+                         + "</ul>")
         parts.append(f"<p>Prize ({e(self.prize_by)}): {self.prize:,.1f} of {self.prize_available:,.1f} "
                      f"available; {self.visits} stops in {len(self.routes)} routes"
                      + (f"; variant {self.variant + 1}" if self.variants else "") + ".</p>")

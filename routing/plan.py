@@ -3,6 +3,11 @@
 Each team is a vehicle of an OR-Tools routing model that starts and ends at its base. Every stop
 may be dropped at a penalty equal to its prize, so the solver maximises the prize collected within
 each shift (dwell included) and then, among plans of equal prize, minimises the time spent.
+
+The search stops when it stops improving: after `PATIENCE` solutions in a row that collect no
+more prize and save less than `MIN_SAVING_S` of time. Solutions are counted, not timed, so the
+same stops and teams give the same plan on a busy machine as on an idle one; the time limit is
+only a ceiling.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 import geopandas as gpd
 import networkx as nx
 import numpy as np
+import pandas as pd
 import pyproj
 import shapely
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
@@ -38,7 +44,7 @@ from routing._matrix import (
 )
 from routing.network import check_network, network_mode
 from routing.output import PatrolPlan, TeamRoute, Visit
-from routing.stops import MAX_SNAP_M, check_dwell, snap_stops
+from routing.stops import MAX_MUST_VISIT_DWELL_MIN, MAX_SNAP_M, check_dwell, snap_stops
 from routing.teams import Team, base_points
 
 log = logging.getLogger(__name__)
@@ -51,6 +57,13 @@ PRIZE_STEPS = 100_000
 
 #: How far variants may move prizes (a share of each prize) to find other near-optimal plans.
 VARIANT_JITTER = 0.12
+
+#: The search stops after this many solutions in a row without a real improvement. Measured by
+#: benchmarks/routing.py: 20 to 150 stops reach at least 99% of a full-time solve's prize.
+PATIENCE = 30
+
+#: An improvement of the time spent smaller than this (seconds, all teams) does not count.
+MIN_SAVING_S = 60
 
 
 @dataclass
@@ -77,6 +90,7 @@ def plan_patrols(
     seed: int = 0,
     variants: int = 1,
     solution_limit: int | None = None,
+    patience: int | None = PATIENCE,
     settings: Settings | None = None,
 ) -> PatrolPlan:
     """Plan patrol routes that collect the most prize within every team's shift.
@@ -86,7 +100,9 @@ def plan_patrols(
     stops
         Candidate stops from `routing.stops_from_ranking`: `stop_id`, `prize`, `dwell_min`
         (minutes), optional `window_start_min`/`window_end_min` (minutes after midnight),
-        `ward_code`, `ward_name`, `category`, `reason` and Point geometry.
+        `ward_code`, `ward_name`, `category`, `reason`, `must_visit` and Point geometry. A
+        must-visit stop (`routing.must_visit_stops`) is planned before any prize; one that no
+        shift can fit is listed in `plan.missed`, never dropped silently.
     teams
         The teams on shift; each route starts and ends at its team's base.
     network
@@ -95,8 +111,9 @@ def plan_patrols(
         plan is marked `approximate`. A walking team may use a drive network (at walking
         speed); a driving team needs a drive network.
     time_limit_s
-        Seconds one plan may take: the travel-time matrix and the search together (the search
-        gets at least a quarter of it). Each further variant searches this long again.
+        Most seconds one plan may take: the travel-time matrix and the search together (the
+        search gets at least a quarter of it). A ceiling: the search usually stops long before,
+        when it stops improving (see `patience`). Each further variant may take this long again.
     seed
         Seed of the variants after the first.
     variants
@@ -104,10 +121,13 @@ def plan_patrols(
         others are solved with seeded random changes to the prizes and travel costs, so routes
         are not predictable. All are in `plan.variants`.
     solution_limit
-        Stop each search after this many solutions as well as at the time limit. The search is
-        otherwise stopped by the clock, so a busy machine may return a different plan; with a
-        limit that is reached first, the same stops, teams and seed give the same plans on any
-        machine (for plans that must be reproduced, e.g. for an audit).
+        Stop each search after this many solutions as well.
+    patience
+        Stop each search after this many solutions in a row that collect no more prize and save
+        less than a minute (default `PATIENCE`). Stopping by count, not by the clock, makes
+        the same stops, teams and seed give the same plans on any machine, unless the time
+        limit comes first (`stats["stopped"]` says which). None: search until the time limit
+        or the solution limit.
     settings
         Resolved settings; read with `get_settings()` when None.
 
@@ -126,15 +146,18 @@ def plan_patrols(
     started = time.perf_counter()
     stops = _check_stops(stops)
     teams = _check_teams(teams, stops)
+    rows = stops.drop(columns=stops.geometry.name).to_dict("records")
     if variants < 1:
         msg = f"`variants` must be at least 1, not {variants}."
         raise InputError(msg)
     if not time_limit_s > 0:
         msg = f"`time_limit_s` must be positive, not {time_limit_s}."
         raise InputError(msg)
-    if solution_limit is not None and not (isinstance(solution_limit, int) and solution_limit >= 1):
-        msg = f"`solution_limit` must be a whole number of at least 1, not {solution_limit!r}."
-        raise InputError(msg)
+    for name, value in (("solution_limit", solution_limit), ("patience", patience)):
+        if value is not None and not (isinstance(value, int) and not isinstance(value, bool)
+                                      and value >= 1):
+            msg = f"`{name}` must be a whole number of at least 1, not {value!r}."
+            raise InputError(msg)
     networks = _networks_for(network, teams)
     approximate = networks is None
 
@@ -150,16 +173,17 @@ def plan_patrols(
             data[mode] = _straight_data(stop_xy, base_xy, mode, settings)
         else:
             graph = networks[mode]
-            data[mode], lost = _network_data(stops, stop_xy, base_xy, teams, graph, mode,
+            data[mode], lost = _network_data(stops, rows, stop_xy, base_xy, teams, graph, mode,
                                               settings)
             unreachable.extend(lost)
     matrix_s = time.perf_counter() - started
 
     dwell_min = stops["dwell_min"].to_numpy(dtype=float)
     prize = stops["prize"].to_numpy(dtype=float)
+    must = stops["must_visit"].to_numpy(dtype=bool)
     windows = _windows(stops)
     plans = []
-    statuses = []
+    statuses: list[dict[str, Any]] = []
     seen: set[tuple] = set()
     solve_total = 0.0
     for v in range(variants):
@@ -171,10 +195,10 @@ def plan_patrols(
             if v == 0 and attempt == 0:
                 budget = max(time_limit_s - matrix_s - 0.002 * n_stops - 0.1,
                              0.25 * time_limit_s)
-            sequences, status = _solve(teams, data, prize, dwell_min, windows, n_stops,
+            sequences, status = _solve(teams, data, prize, must, dwell_min, windows, n_stops,
                                        time_limit_s=budget, rng=rng,
                                        avoid=list(plans) if v else [],
-                                       solution_limit=solution_limit)
+                                       solution_limit=solution_limit, patience=patience)
             solve_total += time.perf_counter() - t0
             key = tuple(tuple(s) for s in sequences)
             if key not in seen or attempt == 3:
@@ -187,21 +211,21 @@ def plan_patrols(
     prize_by = str(stops["prize_by"].iloc[0]) if "prize_by" in stops.columns else "prize"
     built = []
     for v, sequences in enumerate(plans):
-        routes = [_build_route(team, k, sequences[k], stops, data[team.mode], dwell_min, windows,
+        routes = [_build_route(team, k, sequences[k], rows, data[team.mode], dwell_min, windows,
                                n_stops, approximate, settings)
                   for k, team in enumerate(teams)]
         visited = {s for seq in sequences for s in seq}
         reach_any = np.zeros(n_stops, dtype=bool)
         for d in data.values():
             reach_any |= d.reachable
-        unvisited = [_stop_record(stops, i) for i in range(n_stops)
+        unvisited = [_stop_record(rows, i) for i in range(n_stops)
                      if i not in visited and reach_any[i]]
         built.append(PatrolPlan(
             routes=routes, approximate=approximate, prize_by=prize_by,
             prize_available=float(prize[reach_any].sum()), unvisited=unvisited,
             unreachable=list(unreachable), variant=v,
             stats={"matrix_s": round(matrix_s, 3), "solve_s": round(solve_total, 3),
-                   "time_limit_s": time_limit_s, "seed": seed, "status": statuses[v],
+                   "time_limit_s": time_limit_s, "seed": seed, **statuses[v],
                    "stops": n_stops, "teams": len(teams)}))
     for p in built:
         p.variants = built if variants > 1 else []
@@ -230,8 +254,18 @@ def _check_stops(stops: Any) -> gpd.GeoDataFrame:
         i = int(np.flatnonzero(~np.isfinite(prize) | (prize < 0))[0])
         msg = f"`stops` row {i}: prize {float(prize[i])!r} must be a number of at least 0."
         raise InputError(msg)
-    for d in out["dwell_min"]:
-        check_dwell(d)
+    if "must_visit" not in out.columns:
+        out["must_visit"] = False
+    out["must_visit"] = out["must_visit"].fillna(False).astype(bool)
+    for i, (d, must) in enumerate(zip(out["dwell_min"], out["must_visit"], strict=True)):
+        if not must:
+            check_dwell(d)
+            continue
+        value = pd.to_numeric(pd.Series([d]), errors="coerce").iloc[0]
+        if not 0 < value <= MAX_MUST_VISIT_DWELL_MIN:
+            msg = (f"`stops` row {i}: a must-visit dwell of {d!r} minutes is outside 0 to "
+                   f"{MAX_MUST_VISIT_DWELL_MIN:g} minutes.")
+            raise InputError(msg)
     if "stop_id" not in out.columns:
         out["stop_id"] = [f"stop-{i + 1}" for i in range(len(out))]
     for col in ("ward_code", "ward_name", "category", "reason"):
@@ -320,10 +354,9 @@ def _straight_data(stop_xy: np.ndarray, base_xy: np.ndarray, mode: str,
                      node_pos=None, pred=None, sources=None, graph=None, index=None, xy=xy)
 
 
-def _network_data(stops: gpd.GeoDataFrame, stop_xy: np.ndarray, base_xy: np.ndarray,
-                  teams: list[Team], graph: nx.MultiDiGraph, mode: str,
-                  settings: Settings) -> tuple[
-                      _ModeData, list[dict[str, Any]]]:
+def _network_data(stops: gpd.GeoDataFrame, rows: list[dict[str, Any]], stop_xy: np.ndarray,
+                  base_xy: np.ndarray, teams: list[Team], graph: nx.MultiDiGraph, mode: str,
+                  settings: Settings) -> tuple[_ModeData, list[dict[str, Any]]]:
     own_mode = network_mode(graph) or "drive"
     if own_mode == mode:
         index = graph_index(graph, weight="travel_time")
@@ -351,7 +384,7 @@ def _network_data(stops: gpd.GeoDataFrame, stop_xy: np.ndarray, base_xy: np.ndar
     seconds[:, :n][:, ~reachable] = np.inf
     lost = []
     for i in np.flatnonzero(~reachable):
-        rec = _stop_record(stops, int(i))
+        rec = _stop_record(rows, int(i))
         rec.update({"mode": mode, "street_m": round(float(snapped["street_m"].iloc[i]), 1),
                     "reason": f"{snapped['street_m'].iloc[i]:.0f} m from the nearest street "
                               f"(more than {MAX_SNAP_M:.0f} m); not moved"})
@@ -365,11 +398,16 @@ def _network_data(stops: gpd.GeoDataFrame, stop_xy: np.ndarray, base_xy: np.ndar
 # Solver
 
 
-def _solve(teams: list[Team], data: dict[str, _ModeData], prize: np.ndarray,
+def _solve(teams: list[Team], data: dict[str, _ModeData], prize: np.ndarray, must: np.ndarray,
            dwell_min: np.ndarray, windows: np.ndarray, n_stops: int, *, time_limit_s: float,
-           rng: np.random.Generator | None, avoid: list,
-           solution_limit: int | None = None) -> tuple[list[list[int]], str]:
-    """Solve one prize-collecting routing problem; return each team's stop sequence."""
+           rng: np.random.Generator | None, avoid: list, solution_limit: int | None = None,
+           patience: int | None = PATIENCE) -> tuple[list[list[int]], dict[str, Any]]:
+    """Solve one prize-collecting routing problem.
+
+    Returns each team's stop sequence and what ended the search: `status` (OR-Tools),
+    `stopped` (`no improvement`, `time limit`, `solution limit` or `search complete`) and
+    `solutions` (how many the search found).
+    """
     n_teams = len(teams)
     n = n_stops + n_teams
     depots = [n_stops + k for k in range(n_teams)]
@@ -426,7 +464,8 @@ def _solve(teams: list[Team], data: dict[str, _ModeData], prize: np.ndarray,
                 # range would make the whole model infeasible, so the stop is closed instead.
                 routing.VehicleVar(idx).SetValues([-1])
 
-    # Lexicographic objective: one prize step is worth more than all the time of all teams.
+    # Lexicographic objective: one prize step is worth more than all the time of all teams,
+    # and one must-visit stop more than every prize.
     top = float(prize.max()) if len(prize) else 0.0
     weight = prize.copy()
     if rng is not None:
@@ -437,6 +476,7 @@ def _solve(teams: list[Team], data: dict[str, _ModeData], prize: np.ndarray,
         steps = np.round(weight / top * PRIZE_STEPS).astype(np.int64)
         steps[(weight > 0) & (steps == 0)] = 1
     big = int(sum(shifts) * (3.0 if rng is not None else 1.0)) + 1
+    must_penalty = (int(steps.sum()) + 1) * big
     reach_any = np.zeros(n_stops, dtype=bool)
     for d in data.values():
         reach_any |= d.reachable
@@ -446,7 +486,7 @@ def _solve(teams: list[Team], data: dict[str, _ModeData], prize: np.ndarray,
             routing.AddDisjunction([idx], 0)
             routing.VehicleVar(idx).SetValues([-1])
             continue
-        routing.AddDisjunction([idx], int(steps[i]) * big)
+        routing.AddDisjunction([idx], must_penalty if must[i] else int(steps[i]) * big)
         # Stops a team's mode cannot reach are closed to that team.
         allowed = [k for k, t in enumerate(teams) if data[t.mode].reachable[i]]
         if len(allowed) < n_teams:
@@ -459,11 +499,23 @@ def _solve(teams: list[Team], data: dict[str, _ModeData], prize: np.ndarray,
     params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
     if solution_limit is not None:
         params.solution_limit = solution_limit
+    watch = _Stagnation(routing, big=big, patience=patience)
+    routing.AddAtSolutionCallback(watch)
+    t0 = time.perf_counter()
     solution = routing.SolveWithParameters(params)
     status = _STATUS.get(routing.status(), str(routing.status()))
+    if watch.stopped:
+        stopped = "no improvement"
+    elif solution_limit is not None and watch.solutions >= solution_limit:
+        stopped = "solution limit"
+    elif time.perf_counter() - t0 >= 0.95 * time_limit_s:
+        stopped = "time limit"
+    else:
+        stopped = "search complete"
+    report = {"status": status, "stopped": stopped, "solutions": watch.solutions}
     if solution is None:
         log.warning("the solver found no plan (%s); every route stays at its base", status)
-        return [[] for _ in teams], status
+        return [[] for _ in teams], report
     sequences = []
     for k in range(n_teams):
         seq = []
@@ -472,7 +524,38 @@ def _solve(teams: list[Team], data: dict[str, _ModeData], prize: np.ndarray,
             seq.append(manager.IndexToNode(idx))
             idx = solution.Value(routing.NextVar(idx))
         sequences.append(seq)
-    return sequences, status
+    return sequences, report
+
+
+class _Stagnation:
+    """Solution callback that stops the search once it stops improving.
+
+    The objective is lexicographic (see `_solve`): `cost // big` is the prize left uncollected
+    (in prize steps) and `cost % big` the time spent. A solution improves when it collects more
+    prize, or the same prize in at least `MIN_SAVING_S` less time than the last improvement.
+    """
+
+    def __init__(self, routing: pywrapcp.RoutingModel, *, big: int, patience: int | None) -> None:
+        self.routing = routing
+        self.big = big
+        self.patience = patience
+        self.solutions = 0
+        self.since = 0
+        self.best: tuple[int, int] | None = None
+        self.stopped = False
+
+    def __call__(self) -> None:
+        self.solutions += 1
+        lost, spent = divmod(self.routing.CostVar().Value(), self.big)
+        if (self.best is None or lost < self.best[0]
+                or (lost == self.best[0] and spent <= self.best[1] - MIN_SAVING_S)):
+            self.best = (lost, spent)
+            self.since = 0
+            return
+        self.since += 1
+        if self.patience is not None and self.since >= self.patience and not self.stopped:
+            self.stopped = True
+            self.routing.solver().FinishCurrentSearch()
 
 
 _STATUS = {value: name.removeprefix("ROUTING_").lower().replace("_", " ")
@@ -483,7 +566,7 @@ _STATUS = {value: name.removeprefix("ROUTING_").lower().replace("_", " ")
 # From solver output to routes
 
 
-def _build_route(team: Team, k: int, seq: list[int], stops: gpd.GeoDataFrame, d: _ModeData,
+def _build_route(team: Team, k: int, seq: list[int], rows: list[dict[str, Any]], d: _ModeData,
                  dwell_min: np.ndarray, windows: np.ndarray, n_stops: int, approximate: bool,
                  settings: Settings) -> TeamRoute:
     depot = n_stops + k
@@ -514,18 +597,18 @@ def _build_route(team: Team, k: int, seq: list[int], stops: gpd.GeoDataFrame, d:
         now = start + dwell
         wait_total += wait
         dwell_total += dwell
-        prize_i = float(stops["prize"].iloc[i])
+        row = rows[i]
+        prize_i = float(row["prize"])
         prize_total += prize_i
         x, y = d.xy[i]
         lon, lat = to_lonlat.transform(x, y)
-        row = stops.iloc[i]
         visits.append(Visit(
             seq=seq_no + 1, stop_id=str(row["stop_id"]), ward_code=_text(row.get("ward_code")),
             ward_name=_text(row.get("ward_name")), category=_text(row.get("category")),
             prize=prize_i, reason=_text(row.get("reason")), arrival_min=arrival, start_min=start,
             departure_min=now, dwell_min=dwell, travel_min=leg_min, wait_min=wait,
             distance_m=leg_m, x=float(x), y=float(y), lon=float(lon), lat=float(lat),
-            node=_node_id(d, i)))
+            node=_node_id(d, i), must_visit=bool(row.get("must_visit", False))))
         prev = i
     if len(coords) < 2:
         coords.append(coords[0])
@@ -575,8 +658,10 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _stop_record(stops: gpd.GeoDataFrame, i: int) -> dict[str, Any]:
-    row = stops.iloc[i]
+def _stop_record(rows: list[dict[str, Any]], i: int) -> dict[str, Any]:
+    row = rows[i]
     return {"stop_id": str(row["stop_id"]), "ward_code": _text(row.get("ward_code")),
             "ward_name": _text(row.get("ward_name")), "category": _text(row.get("category")),
-            "prize": float(row["prize"]), "reason": _text(row.get("reason"))}
+            "prize": float(row["prize"]), "reason": _text(row.get("reason")),
+            "must_visit": bool(row.get("must_visit", False)),
+            "dwell_min": float(row["dwell_min"])}

@@ -1,7 +1,10 @@
 """Candidate patrol stops: the top hotspots of a ranking, each with a prize, a dwell and a window.
 
-A stop is a hotspot cell's centre. It is snapped to the nearest node of a street network when the
-plan is made; a hotspot further than 500 m from any street is reported as unreachable, never moved.
+A stop is a hotspot cell's centre. Which cells may become stops is decided in one place,
+`select_stop_cells`; places that must be visited (designated hotspots) join them through
+`must_visit_stops` and `add_must_visit`. A stop is snapped to the nearest node of a street network
+when the plan is made; a hotspot further than 500 m from any street is reported as unreachable,
+never moved.
 """
 
 from __future__ import annotations
@@ -35,8 +38,12 @@ PRIZES: tuple[str, ...] = ("harm", "gi_z", "count")
 #: Columns of a stops frame, in order (plus `geometry`).
 STOP_COLUMNS: list[str] = [
     "stop_id", "h3_cell", "ward_code", "ward_name", "category", "rank", "prize", "prize_by",
-    "count", "harm", "gi_z", "hot", "trend", "reason", "dwell_min", "window_start_min", "window_end_min",
+    "count", "harm", "gi_z", "hot", "trend", "reason", "dwell_min", "window_start_min",
+    "window_end_min", "must_visit",
 ]
+
+#: Longest dwell a must-visit stop may ask for (minutes); hotspot stops keep the Koper range.
+MAX_MUST_VISIT_DWELL_MIN = 240.0
 
 _WINDOW = re.compile(r"^\s*([01]?\d|2[0-3]):([0-5]\d)\s*-\s*([01]?\d|2[0-3]):([0-5]\d)\s*$")
 
@@ -54,6 +61,68 @@ def parse_window(text: str) -> tuple[float, float]:
     return float(start), float(end)
 
 
+def select_stop_cells(
+    ranking: gpd.GeoDataFrame,
+    *,
+    prize: str = "harm",
+    with_empty: bool = False,
+    hot_only: bool = False,
+    settings: Settings | None = None,
+) -> tuple[gpd.GeoDataFrame, list[dict[str, Any]]]:
+    """The cells of a ranking that may become patrol stops: the one place the stop rules live.
+
+    Rules, applied in this order, each counted in the report:
+
+    - `no incidents`: a cell with no incident in the period is never a stop (a cell beside a
+      cluster can score a high Gi* with nothing of its own), unless `with_empty`;
+    - `not hot`: with `hot_only`, a cell the ranking does not call hot;
+    - `nothing to win`: a cell whose `prize` column is 0, negative or missing.
+
+    Parameters
+    ----------
+    ranking
+        A ranking from `hotspots.ranking.rank_hotspots` (or a frame with its columns).
+    prize
+        The column a stop's prize is taken from (`harm`, `gi_z` or `count`).
+    with_empty
+        Keep cells with no incident in the period.
+    hot_only
+        Keep only cells the ranking calls hot (`hot` column).
+    settings
+        Resolved settings; read with `get_settings()` when None (for rules that read settings).
+
+    Returns
+    -------
+    (cells, left_out)
+        The rows that may be stops, in the ranking's order, and one record per rule that left
+        cells out: `rule`, `cells` (how many) and `note` (a sentence for people).
+    """
+    _ = settings or get_settings()
+    keep = np.ones(len(ranking), dtype=bool)
+    left_out: list[dict[str, Any]] = []
+
+    def apply(rule: str, ok: np.ndarray, note: str) -> None:
+        nonlocal keep
+        dropped = int((keep & ~ok).sum())
+        if dropped:
+            left_out.append({"rule": rule, "cells": dropped, "note": note.format(n=dropped)})
+        keep &= ok
+
+    if not with_empty and "count" in ranking.columns:
+        counts = pd.to_numeric(ranking["count"], errors="coerce").fillna(0).to_numpy()
+        # A cluster's empty neighbour is only next to a hotspot: nothing happened there.
+        apply("no incidents", counts > 0,
+              "{n} cells with no incident in the period are not stops (they may sit beside a "
+              "cluster, but there is nothing there to patrol).")
+    if hot_only:
+        apply("not hot", ranking["hot"].fillna(False).astype(bool).to_numpy(),
+              "{n} cells that are not hotspots are left out (hot cells only).")
+    values = pd.to_numeric(ranking[prize], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+    apply("nothing to win", values > 0,
+          f"{{n}} cells with a {prize} of 0 or less are not stops (nothing to win there).")
+    return ranking[keep], left_out
+
+
 def stops_from_ranking(
     ranking: gpd.GeoDataFrame,
     *,
@@ -65,9 +134,13 @@ def stops_from_ranking(
     category: str | None = None,
     hot_only: bool = False,
     with_empty: bool = False,
+    allow_empty: bool = False,
     settings: Settings | None = None,
 ) -> gpd.GeoDataFrame:
     """Choose candidate patrol stops from a hotspot ranking.
+
+    The cells that may be stops are chosen by `select_stop_cells` (no stops in cells without
+    incidents, unless asked); the best of them per ward (or overall) become stops.
 
     Parameters
     ----------
@@ -92,8 +165,9 @@ def stops_from_ranking(
     hot_only
         Keep only cells the ranking calls hot (`hot` column).
     with_empty
-        Also take cells with no incidents in the period (`count` 0), such as a cluster's empty
-        neighbour that is only next to a hotspot. Off by default: nothing happened there.
+        Let cells with no incident in the period be stops too.
+    allow_empty
+        Return an empty frame instead of raising when no cell may be a stop.
     settings
         Resolved settings; read with `get_settings()` when None.
 
@@ -101,12 +175,15 @@ def stops_from_ranking(
     -------
     GeoDataFrame
         One row per stop, best first, in EPSG:27700 with `STOP_COLUMNS` and Point geometry (the
-        cell's centre). `window_start_min`/`window_end_min` are minutes after midnight or NaN.
+        cell's centre). `window_start_min`/`window_end_min` are minutes after midnight or NaN;
+        `must_visit` is False. ``attrs["left_out"]`` lists what the stop rules left out
+        (see `select_stop_cells`).
 
     Raises
     ------
     InputError
-        An empty ranking, missing columns, a bad prize, dwell or window.
+        An empty ranking, missing columns, a bad prize, dwell or window; no cell that may be a
+        stop (unless `allow_empty`).
     """
     settings = settings or get_settings()
     check_geoframe(ranking, "ranking", expected="from rank_hotspots",
@@ -128,18 +205,21 @@ def stops_from_ranking(
         raise InputError(msg)
 
     frame = ranking.to_crs(BNG) if ranking.crs != BNG else ranking
-    if hot_only:
-        frame = frame[frame["hot"].fillna(False).astype(bool)]
-        if len(frame) == 0:
+    frame, left_out = select_stop_cells(frame, prize=prize, with_empty=with_empty,
+                                        hot_only=hot_only, settings=settings)
+    if len(frame) == 0:
+        if allow_empty:
+            return _empty_stops(left_out)
+        why = " ".join(r["note"] for r in left_out)
+        if hot_only and any(r["rule"] == "not hot" for r in left_out):
             msg = "no cell of `ranking` is hot, so there are no stops; use hot_only=False."
-            raise InputError(msg)
-    if not with_empty and "count" in frame.columns:
-        busy = pd.to_numeric(frame["count"], errors="coerce").fillna(0).to_numpy() > 0
-        if not busy.all():
-            frame = frame[busy]
-        if len(frame) == 0:
-            msg = "no cell of `ranking` holds an incident in the period, so there are no stops."
-            raise InputError(msg)
+        elif left_out and left_out[0]["rule"] == "no incidents" and left_out[0]["cells"] == len(ranking):
+            msg = ("no cell of `ranking` holds an incident in the period, so there are no stops. "
+                   + why)
+        else:
+            msg = (f"no cell of `ranking` has a {prize} above 0, so there are no stops; is the "
+                   f"period empty? {why}").strip()
+        raise InputError(msg)
     order_by = ["rank"] if "rank" in frame.columns else [prize]
     frame = frame.sort_values(order_by, ascending="rank" in frame.columns, kind="stable")
     if top is not None:
@@ -157,15 +237,7 @@ def stops_from_ranking(
         else:
             frame = frame.head(n)
 
-    values = pd.to_numeric(frame[prize], errors="coerce").fillna(0.0).to_numpy(dtype=float)
-    values = np.clip(values, 0.0, None)
-    # A cell with nothing to win is no stop (a cold cell by Gi*, or one with no incidents).
-    keep = values > 0
-    if not keep.any():
-        msg = (f"no cell of `ranking` has a {prize} above 0, so there are no stops; is the "
-               "period empty?")
-        raise InputError(msg)
-    frame, values = frame[keep], values[keep]
+    values = pd.to_numeric(frame[prize], errors="coerce").to_numpy(dtype=float)
     cats = (frame["category"].astype(str).to_numpy() if "category" in frame.columns
             else np.full(len(frame), category or "", dtype=object))
     out = pd.DataFrame({
@@ -189,8 +261,151 @@ def stops_from_ranking(
     starts, ends = _windows_for(cats, settings.patrol_windows if windows is None else windows)
     out["window_start_min"] = starts
     out["window_end_min"] = ends
+    out["must_visit"] = False
     centres = frame.geometry.centroid.to_numpy()
+    stops = gpd.GeoDataFrame(out, geometry=centres, crs=BNG).reset_index(drop=True)
+    stops.attrs["left_out"] = left_out
+    return stops
+
+
+def _empty_stops(left_out: list[dict[str, Any]]) -> gpd.GeoDataFrame:
+    out = gpd.GeoDataFrame({c: pd.Series(dtype=object) for c in STOP_COLUMNS},
+                           geometry=gpd.GeoSeries([], crs=BNG), crs=BNG)
+    out.attrs["left_out"] = left_out
+    return out
+
+
+def must_visit_stops(places: gpd.GeoDataFrame, *, dwell_min: float | None = None,
+                     settings: Settings | None = None) -> gpd.GeoDataFrame:
+    """Stops that every plan must visit if any shift can fit them (e.g. designated hotspots).
+
+    Parameters
+    ----------
+    places
+        One row per place: Point geometry (a polygon is visited at its centre), any CRS.
+        Optional columns: `stop_id` (default `must-1`, `must-2`, ...), `h3_cell` (a cell of the
+        ranking: the stop then merges with that cell's candidate stop), `dwell_min` (minutes,
+        up to 240), `prize`, `ward_code`, `ward_name`, `category`, `reason`, `window_start_min`,
+        `window_end_min`.
+    dwell_min
+        Dwell of rows without their own (default: the `dwell_min` setting).
+    settings
+        Resolved settings; read with `get_settings()` when None.
+
+    Returns
+    -------
+    GeoDataFrame
+        A stops frame (`STOP_COLUMNS`) with `must_visit` True, in EPSG:27700.
+
+    Raises
+    ------
+    InputError
+        No geometry or CRS, an empty geometry, a bad dwell, duplicate stop ids.
+    """
+    settings = settings or get_settings()
+    check_geoframe(places, "must_visit", expected="of places to visit",
+                   empty_hint=": pass None when no place must be visited.",
+                   crs_hint="set one with GeoDataFrame.set_crs.")
+    frame = places.to_crs(BNG) if places.crs != BNG else places
+    if frame.geometry.is_empty.any() or frame.geometry.isna().any():
+        i = int(np.flatnonzero((frame.geometry.is_empty | frame.geometry.isna()).to_numpy())[0])
+        msg = f"`must_visit` row {i}: the place has no geometry."
+        raise InputError(msg)
+    n = len(frame)
+    default_dwell = settings.dwell_min if dwell_min is None else dwell_min
+    dwell = (pd.to_numeric(frame["dwell_min"], errors="coerce").fillna(default_dwell)
+             if "dwell_min" in frame.columns else pd.Series(default_dwell, index=frame.index))
+    for i, d in enumerate(dwell.to_numpy(dtype=float)):
+        if not 0 < d <= MAX_MUST_VISIT_DWELL_MIN:
+            msg = (f"`must_visit` row {i}: a dwell of {d:g} minutes is outside 0 to "
+                   f"{MAX_MUST_VISIT_DWELL_MIN:g} minutes.")
+            raise InputError(msg)
+    ids = (frame["stop_id"].astype(str).to_numpy() if "stop_id" in frame.columns
+           else np.array([f"must-{i + 1}" for i in range(n)], dtype=object))
+    if len(set(ids)) != n:
+        dup = pd.Series(ids)[pd.Series(ids).duplicated()].iloc[0]
+        msg = f"`must_visit`: stop id {dup!r} is used more than once."
+        raise InputError(msg)
+    out = pd.DataFrame({
+        "stop_id": ids,
+        "h3_cell": _col(frame, "h3_cell", np.nan),
+        "ward_code": _col(frame, "ward_code", ""),
+        "ward_name": _col(frame, "ward_name", ""),
+        "category": _col(frame, "category", ""),
+        "rank": np.nan,
+        "prize": pd.to_numeric(pd.Series(_col(frame, "prize", 0.0)), errors="coerce")
+        .fillna(0.0).clip(lower=0.0).to_numpy(),
+        "prize_by": "",
+        "count": np.nan,
+        "harm": np.nan,
+        "gi_z": np.nan,
+        "hot": False,
+        "trend": "",
+        "reason": _col(frame, "reason", "must be visited"),
+        "dwell_min": dwell.to_numpy(dtype=float),
+        "window_start_min": _col(frame, "window_start_min", np.nan),
+        "window_end_min": _col(frame, "window_end_min", np.nan),
+        "must_visit": True,
+    })
+    points = frame.geometry.to_numpy()
+    centres = [g if g.geom_type == "Point" else g.representative_point() for g in points]
     return gpd.GeoDataFrame(out, geometry=centres, crs=BNG).reset_index(drop=True)
+
+
+def add_must_visit(stops: gpd.GeoDataFrame | None, must: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+    """Join must-visit stops (`must_visit_stops`) to candidate stops.
+
+    A must-visit place in the same H3 cell (or with the same `stop_id`) as a candidate stop
+    makes that stop a must-visit one with the place's dwell; the others are added at the end.
+    """
+    if must is None or len(must) == 0:
+        if stops is None:
+            msg = "no stops: neither candidate stops nor must-visit places were given."
+            raise InputError(msg)
+        return stops
+    if stops is None or len(stops) == 0:
+        out = must.copy()
+        out.attrs["left_out"] = list(stops.attrs.get("left_out", [])) if stops is not None else []
+        return out
+    out = stops.copy()
+    if "must_visit" not in out.columns:
+        out["must_visit"] = False
+    cells = _merge_keys(out)
+    ids = out["stop_id"].astype(str).to_numpy()
+    extra = []
+    for _, row in must.iterrows():
+        match = ids == str(row["stop_id"])
+        cell = _cell_key(row.get("h3_cell"))
+        if cell is not None:
+            match |= cells == cell
+        hit = np.flatnonzero(match)
+        if len(hit):
+            i = out.index[hit[0]]
+            out.loc[i, "must_visit"] = True
+            out.loc[i, "dwell_min"] = float(row["dwell_min"])
+            out.loc[i, "prize"] = float(out.loc[i, "prize"]) + float(row["prize"])
+            reason = str(row["reason"] or "")
+            out.loc[i, "reason"] = "; ".join(r for r in (reason, str(out.loc[i, "reason"])) if r)
+        else:
+            extra.append(row)
+    if extra:
+        added = gpd.GeoDataFrame(extra, geometry="geometry", crs=BNG)
+        out = gpd.GeoDataFrame(pd.concat([out, added], ignore_index=True), geometry="geometry",
+                               crs=BNG)
+    out.attrs["left_out"] = list(stops.attrs.get("left_out", []))
+    return out.reset_index(drop=True)
+
+
+def _cell_key(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return value if isinstance(value, str) else format(int(value), "x")
+
+
+def _merge_keys(stops: pd.DataFrame) -> np.ndarray:
+    if "h3_cell" not in stops.columns:
+        return np.full(len(stops), None, dtype=object)
+    return np.array([_cell_key(v) for v in stops["h3_cell"]], dtype=object)
 
 
 def sparse_advisory(stops: pd.DataFrame, *, period: Any = None, share: float = 0.5) -> str | None:
@@ -271,28 +486,50 @@ def merge_stops(*frames: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         msg = "no stops to merge: every ranking was empty."
         raise InputError(msg)
     all_stops = pd.concat([f.to_crs(BNG) for f in frames], ignore_index=True)
+    if "must_visit" not in all_stops.columns:
+        all_stops["must_visit"] = False
+    all_stops["must_visit"] = all_stops["must_visit"].fillna(False).astype(bool)
+    if "hot" not in all_stops.columns:
+        all_stops["hot"] = False
     key = all_stops["stop_id"].astype(str)
-    rows = []
-    for _, group in all_stops.groupby(key, sort=False):
-        first = group.iloc[0].copy()
-        if len(group) > 1:
-            first["prize"] = float(group["prize"].sum())
-            first["category"] = "+".join(dict.fromkeys(group["category"].astype(str)))
-            first["reason"] = "; ".join(r for r in group["reason"].astype(str) if r)
-            first["rank"] = group["rank"].min()
-            for col in ("count", "harm"):
-                first[col] = group[col].sum()
-            first["gi_z"] = group["gi_z"].max()
-            first["hot"] = bool(group["hot"].astype(bool).any())
-            if group["window_start_min"].isna().any():
-                first["window_start_min"] = np.nan
-                first["window_end_min"] = np.nan
-            else:
-                first["window_start_min"] = group["window_start_min"].min()
-                first["window_end_min"] = group["window_end_min"].max()
-        rows.append(first)
-    merged = gpd.GeoDataFrame(rows, geometry="geometry", crs=BNG).reset_index(drop=True)
-    return merged.sort_values("prize", ascending=False, kind="stable").reset_index(drop=True)
+    # The first row of each cell is kept; cells in several frames get their columns combined.
+    merged = all_stops[(~key.duplicated()).to_numpy()].reset_index(drop=True)
+    repeated = key.duplicated(keep=False).to_numpy()
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in all_stops[repeated].to_dict("records"):
+        groups.setdefault(str(row["stop_id"]), []).append(row)
+    where = {k: i for i, k in enumerate(merged["stop_id"].astype(str))}
+    for k, group in groups.items():
+        for col, value in _combined(group).items():
+            merged.at[where[k], col] = value
+    merged = gpd.GeoDataFrame(merged, geometry="geometry", crs=BNG).reset_index(drop=True)
+    merged = merged.sort_values("prize", ascending=False, kind="stable").reset_index(drop=True)
+    merged.attrs["left_out"] = [r for f in frames for r in f.attrs.get("left_out", [])]
+    return merged
+
+
+def _combined(group: list[dict[str, Any]]) -> dict[str, Any]:
+    """The columns of one cell that is a stop of several frames: prizes, counts and harm added,
+    categories and reasons joined, the best rank and z, the widest window (none if any has none)."""
+    def values(col: str) -> list[Any]:
+        return [r[col] for r in group]
+
+    starts, ends = values("window_start_min"), values("window_end_min")
+    no_window = any(pd.isna(v) for v in starts)
+    return {
+        "prize": float(sum(values("prize"))),
+        "category": "+".join(dict.fromkeys(str(c) for c in values("category"))),
+        "reason": "; ".join(str(r) for r in values("reason") if r and not pd.isna(r)),
+        "rank": min(values("rank")),
+        "count": sum(values("count")),
+        "harm": sum(values("harm")),
+        "gi_z": max(values("gi_z")),
+        "hot": any(bool(h) for h in values("hot")),
+        "must_visit": any(values("must_visit")),
+        "dwell_min": max(values("dwell_min")),
+        "window_start_min": np.nan if no_window else min(starts),
+        "window_end_min": np.nan if no_window else max(ends),
+    }
 
 
 def snap_stops(stops: gpd.GeoDataFrame, network: nx.MultiDiGraph, *,

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+import pyproj
 import shapely
 
 from hotspots.crs import BNG, WGS84
@@ -143,22 +146,46 @@ def base_points(teams: list[Team], *, wards: gpd.GeoDataFrame | None = None,
         if _base_kind(team.base, team.name) == "point":
             b = team.base
             lon, lat = (b.x, b.y) if isinstance(b, shapely.Point) else (float(b[0]), float(b[1]))
-            out[i] = gpd.GeoSeries([shapely.Point(lon, lat)], crs=WGS84).to_crs(BNG).iloc[0]
+            out[i] = shapely.Point(_to_bng().transform(lon, lat))
             continue
         if by_code is None:
             if wards is None:
-                from hotspots.wards import load_wards
-
-                wards = load_wards(settings=settings or get_settings())
-            projected = wards.to_crs(BNG)
-            by_code = dict(zip(projected["ward_code"].astype(str), projected.geometry, strict=True))
+                by_code = _ward_centroids(settings or get_settings())
+            else:
+                projected = wards.to_crs(BNG)
+                by_code = dict(zip(projected["ward_code"].astype(str),
+                                   projected.geometry.centroid, strict=True))
         code = team.base.strip()
         if code not in by_code:
             msg = (f"team {team.name!r}: base ward {code!r} is not in the ward boundaries; use "
                    "a ward code such as 'E05011394' or a (longitude, latitude) pair.")
             raise InputError(msg)
-        out[i] = by_code[code].centroid
+        out[i] = by_code[code]
     return [p for p in out if p is not None]
+
+
+@functools.cache
+def _to_bng() -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(WGS84, BNG, always_xy=True)
+
+
+_CENTROIDS: dict[tuple, dict[str, shapely.Point]] = {}
+
+
+def _ward_centroids(settings: Settings) -> dict[str, shapely.Point]:
+    """Ward code -> centroid (EPSG:27700) of the settings' boundary file, read once per file
+    version (every plan of default teams needs them)."""
+    from hotspots.wards import load_wards
+
+    path = settings.wards_path
+    stamp = Path(path).stat().st_mtime_ns if path and Path(path).is_file() else None
+    key = (str(path), stamp, settings.wards_code_field, settings.wards_name_field)
+    if key not in _CENTROIDS:
+        projected = load_wards(settings=settings).to_crs(BNG)
+        _CENTROIDS.clear()
+        _CENTROIDS[key] = dict(zip(projected["ward_code"].astype(str),
+                                   projected.geometry.centroid, strict=True))
+    return _CENTROIDS[key]
 
 
 def parse_team_spec(spec: str, *, shift_start: Any = "16:00", shift_min: float = 240,

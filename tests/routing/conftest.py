@@ -16,7 +16,17 @@ from routing import load_network
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GRID_XML = FIXTURES / "grid.osm.xml"
-CITY_CENTRE = Path(__file__).resolve().parents[3] / "shared" / "data" / "osm" / "leeds_city_centre.osm"
+
+
+def _shared_file(*parts: str) -> Path:
+    """A file of the machine's shared reference data (`../shared/data/` beside the checkout, or
+    beside any folder above it, so git worktrees find it too); the first candidate if absent."""
+    here = Path(__file__).resolve()
+    candidates = [folder / "shared" / "data" / Path(*parts) for folder in here.parents]
+    return next((c for c in candidates if c.is_file()), candidates[2])
+
+
+CITY_CENTRE = _shared_file("osm", "leeds_city_centre.osm")
 
 #: The grid fixture: south-west corner and block size in degrees (5 x 5 nodes, about 100 m blocks).
 GRID_LON0, GRID_LAT0, GRID_DLON, GRID_DLAT = -1.5600, 53.7950, 0.0015, 0.0009
@@ -88,3 +98,18 @@ def city_drive(session_settings):
     if not CITY_CENTRE.is_file():
         pytest.skip(f"the central Leeds OSM extract is not at {CITY_CENTRE}")
     return load_network(CITY_CENTRE, mode="drive", settings=session_settings)
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory):
+    """An instance folder whose store holds nine weeks of synthetic demo incidents (to 2025-W30)."""
+    import datetime as dt
+
+    from hotspots.demo import generate_demo
+    from hotspots.store import IncidentStore
+
+    home = tmp_path_factory.mktemp("deploy-home")
+    settings = get_settings(home)
+    IncidentStore(home, settings=settings).add(
+        generate_demo(seed=2, weeks=9, end=dt.date(2025, 7, 27), settings=settings))
+    return home

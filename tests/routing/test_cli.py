@@ -10,7 +10,7 @@ import gpxpy
 import pytest
 from click.testing import CliRunner
 
-from tests.routing.conftest import GRID_XML, grid_lonlat, ranking_frame
+from tests.routing.conftest import GRID_XML, grid_lonlat
 from webapp.cli import cli
 
 
@@ -83,92 +83,131 @@ def test_network_fetch_without_internet_fails_fast(run, monkeypatch):
     assert "cannot reach" in error[0] and "hotspots network import FILE" in error[0]
 
 
-# ------------------------------------------------------------------ plan (ranking and store faked)
+# ------------------------------------------------------------------ plan (a real store on the grid)
+
+#: The two wards the grid fixture lies in: Hunslet & Riverside, Little London & Woodhouse.
+GRID_WARDS = ("E05011399", "E05011403")
+GRID_WARD = ",".join(GRID_WARDS)
+
+
+def _write_policeuk(path, months=("2025-05", "2025-06")):
+    """A police.uk street-level file with incidents clustered at five spots of the grid fixture:
+    ASB heaviest at the first spots, violence at the second (so `both` merges two rankings)."""
+    import csv
+
+    # Five spots in five different H3 cells.
+    spots = [grid_lonlat(r + 0.5, c + 0.5) for r, c in [(0, 0), (1, 2), (2, 1), (3, 3), (1, 0)]]
+    asb = [9, 7, 5, 3, 2]
+    violence = [1, 8, 2, 1, 1]
+    header = ["Crime ID", "Month", "Reported by", "Falls within", "Longitude", "Latitude",
+              "Location", "LSOA code", "LSOA name", "Crime type", "Last outcome category",
+              "Context"]
+    rows = []
+    for month in months:
+        for k, (lon, lat) in enumerate(spots):
+            for kind, n in (("Anti-social behaviour", asb[k]),
+                            ("Violence and sexual offences", violence[k])):
+                for j in range(n):
+                    crime_id = "" if kind.startswith("Anti") else f"{month}-{k}-{j}".ljust(64, "0")
+                    rows.append([crime_id, month, "West Yorkshire Police",
+                                 "West Yorkshire Police", f"{lon + j * 1e-5:.6f}", f"{lat:.6f}",
+                                 f"On or near Grid Street {k}", "", "", kind, "", ""])
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
 
 
 @pytest.fixture
-def fake_ranking(monkeypatch):
-    """Replace the store and the ranking with a hand-made ranking on the grid fixture."""
-    import hotspots.ranking
-    import hotspots.store
-
-    calls = []
-
-    def load(self, *, period=None, categories=None, **kwargs):
-        calls.append(("load", period, tuple(categories)))
-        return [1]  # anything non-empty: the fake ranking ignores it
-
-    def rank(incidents, *, category, period, wards=None, resolution=10, weight="harm", top=None,
-             settings=None):
-        calls.append(("rank", category, period.label))
-        pts = [grid_lonlat(r + 0.5, c + 0.5) for r, c in [(0, 1), (1, 2), (2, 0), (3, 3), (1, 0)]]
-        harm = [50, 40, 30, 20, 10] if category == "asb" else [5, 200, 3, 2, 1]
-        frame = ranking_frame(pts, harm=harm)
-        frame.loc[frame.index[0], "reason"] = f"{category} <b>hot</b>"
-        return frame
-
-    monkeypatch.setattr(hotspots.store.IncidentStore, "load", load)
-    monkeypatch.setattr(hotspots.ranking, "rank_hotspots", rank)
-    return calls
-
-
-def test_plan_writes_every_output(run, home, tmp_path, fake_ranking):
+def grid_store(run, home, tmp_path):
+    """The store of `home` holds the police.uk file above, ingested by the CLI; two teams on the
+    grid's corners."""
     _grid_teams_toml(home)
+    ingested = run("ingest", str(_write_policeuk(tmp_path / "grid-street.csv")))
+    assert ingested.exit_code == 0, ingested.output
+    return home
+
+
+def test_plan_writes_every_output(run, grid_store, tmp_path):
     out, gpx_dir, sheet = tmp_path / "plan.geojson", tmp_path / "gpx", tmp_path / "plan.html"
-    result = run("plan", "--week", "2025-W23", "--category", "both", "--teams", "2",
-                 "--shift", "60", "--dwell", "15", "--network", str(GRID_XML), "--out", str(out),
-                 "--gpx", str(gpx_dir), "--sheet", str(sheet), "--time-limit", "0.5")
+    result = run("plan", "--month", "2025-06", "--category", "both", "--wards", GRID_WARD,
+                 "--teams", "2", "--shift", "60", "--dwell", "15", "--network", str(GRID_XML),
+                 "--out", str(out), "--gpx", str(gpx_dir), "--sheet", str(sheet),
+                 "--time-limit", "5")
     assert result.exit_code == 0, result.output
     assert "Grid A" in result.output and "Grid B" in result.output
     assert "APPROXIMATE" not in result.output
-    # The history the ranking needs is loaded: 8 weeks ending with W23.
-    load = [c for c in fake_ranking if c[0] == "load"][0]
-    assert load[1].label == "2025-04-14..2025-06-08"
-    assert load[2] == ("asb", "serious_violence")
-    assert {c[1] for c in fake_ranking if c[0] == "rank"} == {"asb", "serious_violence"}
+    # Both rankings were made from the store and merged: five cells, one stop each.
+    assert "5 candidate stops from the asb ranking of 2025-06" in result.output
+    assert "5 candidate stops from the serious_violence ranking of 2025-06" in result.output
+    assert f"using the drive network {GRID_XML}" in result.output
 
     doc = json.loads(out.read_text())
     assert doc["type"] == "FeatureCollection" and doc["approximate"] is False
+    stops = [f for f in doc["features"] if f["properties"]["kind"] == "stop"]
+    # Two hour-long shifts hold at most six 15-minute stops; all five fit.
+    assert len(stops) == 5
+    assert {f["properties"]["category"] for f in stops} >= {"asb+serious_violence"}
+    assert {f["properties"]["ward_code"] for f in stops} <= set(GRID_WARDS)
     files = sorted(p.name for p in gpx_dir.iterdir())
     assert files == ["grid-a.gpx", "grid-b.gpx"]
+    waypoints = 0
     for f in gpx_dir.iterdir():
-        assert len(gpxpy.parse(f.read_text()).routes) == 1
+        parsed = gpxpy.parse(f.read_text())
+        assert len(parsed.routes) == 1 and len(parsed.routes[0].points) >= 2
+        waypoints += len(parsed.waypoints)
+    assert waypoints == 5
     page = sheet.read_text()
-    assert "Patrol plan 2025-W23 (both)" in page
-    assert "&lt;b&gt;hot&lt;/b&gt;" in page
+    assert "Patrol plan 2025-06 (both)" in page
+    assert page.count("<tr><td>") == 5
 
 
-def test_plan_without_a_network_is_approximate(run, home, fake_ranking):
-    _grid_teams_toml(home)
-    result = run("plan", "--month", "2025-06", "--category", "asb", "--shift", "60",
-                 "--time-limit", "0.3", "--json")
+def test_plan_without_a_network_is_approximate(run, grid_store):
+    result = run("plan", "--month", "2025-06", "--category", "asb", "--wards", GRID_WARD,
+                 "--shift", "60", "--time-limit", "5", "--json")
     assert result.exit_code == 0, result.output
-    start = result.output.index("{")
-    data = json.loads(result.output[start:])
+    assert "no street network: the plan is APPROXIMATE" in result.output
+    data = json.loads(result.output[result.output.index("{"):])
     assert data["approximate"] is True
     assert len(data["routes"]) == 2
+    assert data["stops_visited"] == 5
+    assert data["deployment"]["wards"] == list(GRID_WARDS)
 
 
-def test_plan_uses_the_cached_network(run, home, fake_ranking):
-    _grid_teams_toml(home)
+def test_network_none_gives_a_straight_line_plan_even_with_a_cached_network(run, grid_store):
     assert run("network", "import", str(GRID_XML)).exit_code == 0
-    result = run("plan", "--week", "2025-W23", "--category", "asb", "--shift", "45",
-                 "--time-limit", "0.3", "--variants", "2")
+    result = run("plan", "--month", "2025-06", "--category", "asb", "--wards", GRID_WARD,
+                 "--shift", "60", "--time-limit", "5", "--network", "none", "--json")
+    assert result.exit_code == 0, result.output
+    assert "no street network asked for" in result.output
+    data = json.loads(result.output[result.output.index("{"):])
+    assert data["approximate"] is True and data["stops_visited"] == 5
+
+
+def test_plan_uses_the_cached_network(run, grid_store):
+    assert run("network", "import", str(GRID_XML)).exit_code == 0
+    result = run("plan", "--month", "2025-06", "--category", "asb", "--wards", GRID_WARD,
+                 "--shift", "45", "--time-limit", "5", "--variants", "2")
     assert result.exit_code == 0, result.output
     assert "using the cached drive network" in result.output
     assert "plan 1 of 2" in result.output and "plan 2 of 2" in result.output
     assert "APPROXIMATE" not in result.output
 
 
-def test_foot_patrols_walk_the_drive_network_when_no_walk_network_is_cached(run, home,
-                                                                           fake_ranking):
-    _grid_teams_toml(home)
+def test_foot_patrols_walk_the_drive_network_when_no_walk_network_is_cached(run, grid_store):
     assert run("network", "import", str(GRID_XML), "--mode", "drive").exit_code == 0
-    result = run("plan", "--week", "2025-W23", "--category", "asb", "--mode", "walk",
-                 "--shift", "45", "--time-limit", "0.3")
+    result = run("plan", "--month", "2025-06", "--category", "asb", "--wards", GRID_WARD,
+                 "--mode", "walk", "--shift", "45", "--time-limit", "5")
     assert result.exit_code == 0, result.output
     assert "walking the drive network" in result.output
     assert " walk " in result.output
+
+
+def test_plan_of_a_month_without_incidents(run, grid_store):
+    result = run("plan", "--month", "2024-01", "--category", "asb", "--wards", GRID_WARD)
+    assert result.exit_code == 2
+    assert "nothing to patrol" in result.output
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -178,7 +217,9 @@ def test_foot_patrols_walk_the_drive_network_when_no_walk_network_is_cached(run,
     (["--week", "2025-W23", "--teams", "9"], "9 teams asked for"),
     (["--week", "2025-W99"], "no ISO week 99"),
 ])
-def test_plan_input_errors(run, args, message, fake_ranking):
+def test_plan_input_errors(run, home, tmp_path, args, message):
+    if args:  # every error but the first needs a store that holds something
+        assert run("ingest", str(_write_policeuk(tmp_path / "grid-street.csv"))).exit_code == 0
     result = run("plan", *args)
     assert result.exit_code == 2
     assert message in result.output

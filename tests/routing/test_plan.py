@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import geopandas as gpd
 import networkx as nx
 import numpy as np
 import osmnx as ox
@@ -212,17 +213,34 @@ def test_mixed_teams_with_a_network_per_mode(settings, grid_drive, grid_walk):
     teams = [Team("Car", BASE, "16:00", 50), Team("Foot", grid_lonlat(4, 4), "16:00", 50, "walk")]
     plan = plan_patrols(stops, teams, network={"drive": grid_drive, "walk": grid_walk},
                         time_limit_s=1, settings=settings)
-    check_route_is_real(plan.route("Car"), grid_drive, BASE, settings)
-    check_route_is_real(plan.route("Foot"), grid_walk, grid_lonlat(4, 4), settings)
+    car, foot = plan.route("Car"), plan.route("Foot")
+    check_route_is_real(car, grid_drive, BASE, settings)
+    check_route_is_real(foot, grid_walk, grid_lonlat(4, 4), settings)
+    # Each team moved: 50 minutes hold three stops each, and no stop is visited twice.
+    assert len(car.visits) >= 2 and len(foot.visits) >= 2
+    ids = [v.stop_id for r in plan.routes for v in r.visits]
+    assert len(ids) == len(set(ids))
+    # Each at its own speed: the foot patrol at 4.8 km/h, the car faster on every leg.
+    walk_min = [v.distance_m / (4.8 / 0.06) for v in foot.visits]
+    np.testing.assert_allclose([v.travel_min for v in foot.visits], walk_min, rtol=1e-6)
+    for v in car.visits:
+        if v.distance_m > 0:
+            assert v.travel_min < v.distance_m / (4.8 / 0.06) / 2
 
 
 def test_walking_team_may_use_a_drive_network(settings, grid_drive):
-    plan = plan_patrols(_grid_stops(settings, 4), [Team("Foot", BASE, "16:00", 60, "walk")],
+    # 90 minutes hold the four 15-minute stops and the walking between them (under 30 minutes).
+    plan = plan_patrols(_grid_stops(settings, 4), [Team("Foot", BASE, "16:00", 90, "walk")],
                         network=grid_drive, time_limit_s=0.5, settings=settings)
     route = plan.routes[0]
     check_route_is_real(route, grid_drive, BASE, settings)
+    assert len(route.visits) == 4
+    assert sum(v.distance_m for v in route.visits) > 200
     for v in route.visits:
         np.testing.assert_allclose(v.travel_min, v.distance_m / (4.8 / 0.06), rtol=1e-6)
+    np.testing.assert_allclose(route.return_travel_min * (4.8 / 0.06),
+                               route.distance_m - sum(v.distance_m for v in route.visits),
+                               rtol=1e-6)
 
 
 def test_time_window_is_kept(settings, grid_drive):
@@ -274,6 +292,45 @@ def test_zero_prize_stops_are_not_visited(settings, grid_drive):
     plan = plan_patrols(stops, [Team("A", BASE, "16:00", 120)], network=grid_drive,
                         time_limit_s=0.5, settings=settings)
     assert sorted(v.prize for v in plan.routes[0].visits) == [5.0, 7.0]
+
+
+def test_must_visit_stop_comes_before_any_prize(settings, grid_drive):
+    from routing import add_must_visit, must_visit_stops
+
+    stops = _grid_stops(settings, 6)
+    far = gpd.GeoDataFrame({"stop_id": ["Designated"], "dwell_min": [20.0]},
+                           geometry=gpd.points_from_xy([grid_lonlat(3.5, 3.5)[0]],
+                                                       [grid_lonlat(3.5, 3.5)[1]]),
+                           crs="EPSG:4326")
+    joined = add_must_visit(stops, must_visit_stops(far, settings=settings))
+    # 50 minutes hold three 15-minute stops, or the 20-minute must-visit stop and two others.
+    team = Team("A", BASE, "16:00", 50)
+    without = plan_patrols(stops, [team], network=grid_drive, time_limit_s=1, settings=settings)
+    plan = plan_patrols(joined, [team], network=grid_drive, time_limit_s=1, settings=settings)
+    visits = {v.stop_id: v for v in plan.routes[0].visits}
+    assert "Designated" in visits and visits["Designated"].must_visit
+    assert visits["Designated"].dwell_min == 20.0
+    assert plan.missed == []
+    assert plan.prize < without.prize  # the prize given up for it
+    check_route_fits_shift(plan.routes[0])
+
+
+def test_must_visit_stop_that_fits_no_shift_is_reported(settings, grid_drive):
+    from routing import add_must_visit, must_visit_stops
+
+    stops = _grid_stops(settings, 3)
+    late = gpd.GeoDataFrame({"stop_id": ["Late"], "window_start_min": [23 * 60.0],
+                             "window_end_min": [23 * 60 + 30.0]},
+                            geometry=gpd.points_from_xy([grid_lonlat(2, 2)[0]],
+                                                        [grid_lonlat(2, 2)[1]]), crs="EPSG:4326")
+    joined = add_must_visit(stops, must_visit_stops(late, settings=settings))
+    plan = plan_patrols(joined, [Team("A", BASE, "16:00", 120)], network=grid_drive,
+                        time_limit_s=1, settings=settings)
+    assert [u["stop_id"] for u in plan.missed] == ["Late"]
+    assert plan.missed[0]["must_visit"] is True
+    assert plan.to_dict()["missed_must_visit"][0]["stop_id"] == "Late"
+    assert "Must-visit stops no shift can fit: Late" in plan.to_sheet_html()
+    assert plan.visits == 3  # the others are still planned
 
 
 # ------------------------------------------------------------------ optimality

@@ -225,3 +225,83 @@ def test_sparse_advisory_when_most_stops_are_single_chance_incidents(settings):
     frame["count"] = [1, 1, 1, 1, 2, 2, 3, 2]
     assert sparse_advisory(stops_from_ranking(frame, top=8, settings=settings)) is None
     assert sparse_advisory(stops.iloc[0:0]) is None
+
+
+# ------------------------------------------------------------------ stop rules and must-visit places
+
+
+def test_cells_without_incidents_are_no_stops(settings):
+    from routing import select_stop_cells
+
+    frame = _two_wards()
+    frame.loc[frame.index[[0, 4]], "count"] = 0  # the best cell of each ward is empty
+    cells, left_out = select_stop_cells(frame, settings=settings)
+    assert len(cells) == 6 and (cells["count"] > 0).all()
+    assert left_out == [{"rule": "no incidents", "cells": 2, "note": left_out[0]["note"]}]
+    assert "2 cells with no incident" in left_out[0]["note"]
+    # The rule runs before the per-ward cut, so each ward still gets its two best real cells.
+    stops = stops_from_ranking(frame, per_ward=2, settings=settings)
+    assert sorted(stops["harm"]) == [30, 40, 70, 80]
+    assert stops.attrs["left_out"][0]["rule"] == "no incidents"
+    # Only when asked for.
+    assert len(stops_from_ranking(frame, per_ward=2, with_empty=True, settings=settings)) == 4
+    assert 90 in set(stops_from_ranking(frame, per_ward=2, with_empty=True,
+                                        settings=settings)["harm"])
+
+
+def test_a_ranking_of_empty_cells_gives_no_stops(settings):
+    frame = _two_wards()
+    frame["count"] = 0
+    with pytest.raises(InputError, match="no stops.*8 cells with no incident"):
+        stops_from_ranking(frame, settings=settings)
+    empty = stops_from_ranking(frame, allow_empty=True, settings=settings)
+    assert len(empty) == 0 and list(empty.columns) == [*STOP_COLUMNS, "geometry"]
+    assert empty.attrs["left_out"][0]["cells"] == 8
+
+
+def _places(points, **columns):
+    return gpd.GeoDataFrame(columns, geometry=gpd.points_from_xy(*zip(*points, strict=True)),
+                            crs="EPSG:4326")
+
+
+def test_must_visit_stops_contract(settings):
+    from routing import must_visit_stops
+
+    must = must_visit_stops(_places([grid_lonlat(1, 1), grid_lonlat(2, 2)],
+                                    stop_id=["Park", "Parade"], dwell_min=[20.0, np.nan]),
+                            settings=settings)
+    assert list(must.columns) == [*STOP_COLUMNS, "geometry"]
+    assert must.crs == "EPSG:27700" and must["must_visit"].all()
+    assert list(must["dwell_min"]) == [20.0, 15.0]  # its own dwell, else the setting
+    assert list(must["stop_id"]) == ["Park", "Parade"]
+
+
+@pytest.mark.parametrize(("columns", "message"), [
+    ({"dwell_min": [0.0]}, "row 0: a dwell of 0 minutes is outside 0 to 240"),
+    ({"dwell_min": [300.0]}, "row 0: a dwell of 300 minutes"),
+])
+def test_must_visit_input_errors(settings, columns, message):
+    from routing import must_visit_stops
+
+    with pytest.raises(InputError, match=message):
+        must_visit_stops(_places([grid_lonlat(1, 1)], **columns), settings=settings)
+    with pytest.raises(InputError, match="used more than once"):
+        must_visit_stops(_places([grid_lonlat(1, 1), grid_lonlat(2, 2)], stop_id=["a", "a"]),
+                         settings=settings)
+
+
+def test_must_visit_place_in_a_ranked_cell_merges_with_its_stop(settings):
+    from routing import add_must_visit, must_visit_stops
+
+    stops = stops_from_ranking(_two_wards(), top=3, settings=settings)
+    cell = format(int(stops["h3_cell"].iloc[2]), "x")  # an H3 cell as text
+    must = must_visit_stops(_places([grid_lonlat(3, 3), grid_lonlat(1, 1)], h3_cell=[cell, None],
+                                    dwell_min=[20.0, 10.0], reason=["Designated: Parade", ""]),
+                            settings=settings)
+    joined = add_must_visit(stops, must)
+    assert len(joined) == 4  # one merged, one added
+    merged = joined.iloc[2]
+    assert merged["must_visit"] and merged["dwell_min"] == 20.0
+    assert merged["reason"].startswith("Designated: Parade; ")
+    assert merged["prize"] == stops["prize"].iloc[2]
+    assert not joined["must_visit"].iloc[:2].any() and joined["must_visit"].iloc[3]
