@@ -5,8 +5,8 @@ fight the request threads for the interpreter lock and slow both. A small pool o
 processes (one by default) solves plans; a request thread just waits for its result. Workers keep
 loaded street networks in memory between plans.
 
-Only plain data crosses the process boundary: the stops and teams go in, the plan's serialised
-forms (dict, GeoJSON, GPX, sheet) come out.
+Only plain data crosses the process boundary: the prepared deployment (`routing.deploy`: stops,
+teams, network files) goes in, the plan's serialised forms (dict, GeoJSON, GPX, sheet) come out.
 """
 
 from __future__ import annotations
@@ -15,39 +15,15 @@ import multiprocessing
 import os
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
-from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
 
-from hotspots.settings import Settings
+def solve(deployment: Any, *, time_limit_s: float, seed: int, title: str) -> dict[str, Any]:
+    """Plan a prepared deployment (`routing.solve_deployment`) and return the plan in every form
+    the app keeps. Networks stay loaded in the process between plans."""
+    from routing.deploy import solve_deployment
 
-_NETWORKS: dict[tuple[str, int, str], Any] = {}
-
-
-def _network(path: str | None, mode: str, settings: Settings) -> Any:
-    if path is None:
-        return None
-    from routing import load_network
-
-    key = (path, Path(path).stat().st_mtime_ns, mode)
-    if key not in _NETWORKS:
-        _NETWORKS.clear()  # one network per worker: they are large
-        _NETWORKS[key] = load_network(path, mode=mode, settings=settings)
-    return _NETWORKS[key]
-
-
-def solve(stops: gpd.GeoDataFrame, teams: list[Any], *, network: tuple[str, str] | None,
-          time_limit_s: float, seed: int, settings: Settings, title: str) -> dict[str, Any]:
-    """Plan patrols (`routing.plan_patrols`) and return the plan in every form the app keeps.
-
-    `network` is (GraphML path, mode to load it as) or None for an approximate plan.
-    """
-    from routing import plan_patrols
-
-    graph = _network(network[0], network[1], settings) if network else None
-    plan = plan_patrols(stops, teams, network=graph, time_limit_s=time_limit_s, seed=seed,
-                        settings=settings)
+    plan = solve_deployment(deployment, time_limit_s=time_limit_s, seed=seed)
     names = [r.team.name for r in plan.routes]
     return {
         "plan": plan.to_dict(),
@@ -61,14 +37,14 @@ def solve(stops: gpd.GeoDataFrame, teams: list[Any], *, network: tuple[str, str]
 
 
 def _watch_parent(parent: int) -> None:
-    """Worker initializer: run at a lower priority than the web server (plans can wait a moment,
-    pages should not), and exit when the server process is gone (even after a SIGKILL)."""
-    import time
+    """Worker initializer: exit when the server process is gone (even after a SIGKILL).
 
-    try:
-        os.nice(10)
-    except OSError:  # pragma: no cover - not allowed on this system
-        pass
+    Workers run at the server's priority. A lower one (nice 10) starved plans on a busy machine:
+    benchmarks/web_load.py measured plan p50 8.2 s against 3.9 s at the same priority, with the
+    pages' p95 under 300 ms in both (the server's threads share one interpreter lock, so the
+    pages never need the core a worker uses).
+    """
+    import time
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -107,10 +83,10 @@ class Planner:
             return None
         return self._executor().submit(_warm)
 
-    def solve(self, stops: gpd.GeoDataFrame, teams: list[Any], **kwargs: Any) -> dict[str, Any]:
+    def solve(self, deployment: Any, **kwargs: Any) -> dict[str, Any]:
         if self.in_process:
-            return solve(stops, teams, **kwargs)
-        return self._executor().submit(solve, stops, teams, **kwargs).result()
+            return solve(deployment, **kwargs)
+        return self._executor().submit(solve, deployment, **kwargs).result()
 
     def shutdown(self) -> None:
         with self._lock:

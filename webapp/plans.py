@@ -162,7 +162,7 @@ def index():
     elif form.is_submitted():
         status = 400
     plans = db_session().scalars(select(SavedPlan).order_by(SavedPlan.id.desc()).limit(50)).all()
-    network_modes = {m: get_data().network_file(m) is not None for m in ("drive", "walk")}
+    network_modes = {m: get_data().network_choice(m).path is not None for m in ("drive", "walk")}
     return render_template("plans.html", form=form, plans=plans, error=error,
                            network_modes=network_modes, periods=get_data().recent_periods(),
                            category_labels=CATEGORY_LABELS), status

@@ -17,7 +17,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -364,35 +363,24 @@ class AppData:
 
     # ------------------------------------------------------------------ plans
 
-    def network_file(self, mode: str) -> tuple[str, str] | None:
-        """(GraphML path, mode to load it as) of the cached street network for `mode`, or None.
+    def network_choice(self, mode: str) -> Any:
+        """The street network plans of `mode` use (`routing.network.choose_network`)."""
+        from routing.network import choose_network
 
-        The priority wards' network comes first, then any cached network of that mode; a foot
-        patrol may use a drive network (at walking speed).
-        """
-        from routing import cached_networks
-        from routing.network import area_name, network_path
-
-        area = area_name(self.settings.priority_wards, settings=self.settings)
-        candidates = [(network_path(area, mode, settings=self.settings), mode)]
-        candidates += [(p, mode) for p in cached_networks(self.settings) if p.stem.endswith(f"_{mode}")]
-        if mode == "walk":
-            candidates.append((network_path(area, "drive", settings=self.settings), "drive"))
-        for path, load_as in candidates:
-            if Path(path).is_file():
-                return str(path), load_as
-        return None
+        return choose_network(mode, wards=self.resolve_wards("priority"), settings=self.settings)
 
     def make_plan(self, *, period: str, category: str, teams: int, shift_start: str,
                   shift_min: float, dwell_min: float, mode: str, stops_per_ward: int | None,
                   seed: int = 0, time_limit_s: float | None = None, title: str = "Patrol plan",
                   planner: Any = None) -> dict[str, Any]:
-        """Plan patrols for the top hotspots of the priority wards (`routing.plan_patrols`).
+        """Plan patrols for the top hotspots of the priority wards (`routing.plan_deployment`).
 
-        Returns the plan's serialised forms (see `webapp._planner.solve`); the solver runs in
-        `planner` (a `webapp._planner.Planner`; in this thread when None).
+        The stops are prepared here, from the cached rankings; the solver runs in `planner` (a
+        `webapp._planner.Planner`; in this thread when None). Returns the plan's serialised forms
+        (see `webapp._planner.solve`).
         """
-        from routing import default_teams, merge_stops, stops_from_ranking
+        from routing import default_teams
+        from routing.deploy import prepare_deployment
         from webapp._planner import solve
 
         if category not in ("asb", "serious_violence", "both"):
@@ -401,30 +389,19 @@ class AppData:
         if mode not in ("drive", "walk"):
             raise ParameterError("mode", f"`mode` is {mode!r}; expected drive or walk.", value=mode)
         cats = ["asb", "serious_violence"] if category == "both" else [category]
-        frames = []
-        for cat in cats:
-            q = self.query(category=cat, period=period, wards="priority")
-            ranking = self.ranking(q)
-            # Patrol cells with incidents or inside a hot cluster, never empty background.
-            busy = pd.to_numeric(ranking["count"], errors="coerce").fillna(0).to_numpy() > 0
-            ranking = ranking[busy | ranking["hot"].fillna(False).astype(bool).to_numpy()]
-            if len(ranking):
-                frames.append(stops_from_ranking(ranking, per_ward=stops_per_ward,
-                                                 dwell_min=float(dwell_min), category=cat,
-                                                 settings=self.settings))
-        if not frames:
-            raise ParameterError("period", f"`period`: no {CATEGORY_LABELS[category].lower()} "
-                                 f"incidents in the priority wards in {period}, so there is nothing "
-                                 "to patrol.", value=period)
-        stops = merge_stops(*frames) if len(frames) > 1 else frames[0]
+        rankings = {cat: self.ranking(self.query(category=cat, period=period, wards="priority"))
+                    for cat in cats}
         team_list = default_teams(int(teams), shift_start=shift_start, shift_min=float(shift_min),
                                   mode=mode, settings=self.settings)
-        job = {"network": self.network_file(mode),
-               "time_limit_s": float(time_limit_s or self.settings.web_plan_time_limit_s),
-               "seed": int(seed), "settings": self.settings, "title": title}
+        deployment = prepare_deployment(self.incidents(), period=period, teams=team_list,
+                                        category=category, wards="priority",
+                                        per_ward=stops_per_ward, dwell_min=float(dwell_min),
+                                        rankings=rankings, settings=self.settings)
+        job = {"time_limit_s": float(time_limit_s or self.settings.web_plan_time_limit_s),
+               "seed": int(seed), "title": title}
         if planner is None:
-            return solve(stops, team_list, **job)
-        return planner.solve(stops, team_list, **job)
+            return solve(deployment, **job)
+        return planner.solve(deployment, **job)
 
 
 def get_data() -> AppData:

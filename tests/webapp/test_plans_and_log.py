@@ -34,6 +34,10 @@ def test_plan_form_makes_a_plan(app, as_role):
     assert "ASB and serious violence 2025-W30" in page
     assert "on foot" in page and "17:30" in page
     assert page.count('class="card team-route"') == 2
+    # How the plan was made: both rankings, and the empty cells the stop rules left out.
+    assert "candidate stops from the asb ranking of 2025-W30" in page
+    assert "candidate stops from the serious_violence ranking of 2025-W30" in page
+    assert "cells with no incident in the period are not stops" in page
 
 
 def test_plan_form_errors(as_role):
@@ -220,3 +224,82 @@ def test_busy_planner_refuses_with_503(app, token_for):
     finally:
         for _ in range(taken):
             gate.release()
+
+
+# ------------------------------------------------------------------ one pipeline everywhere
+
+#: Two priority wards the city-centre extract reaches (Armley's east end, Hunslet's north), two
+#: teams based inside the extract; most of the wards' stops lie beyond its streets.
+_SAME_PLAN_TOML = """\
+priority_wards = ["E05011385", "E05011399"]
+patrol_teams = ["Kirkstall Road=-1.5700 53.8020", "Station=-1.5474 53.7955"]
+"""
+
+
+@pytest.mark.parametrize("network", ["city-centre extract", "straight lines"])
+def test_cli_web_and_api_make_the_same_plan(home, demo_store, network):
+    """The CLI, the plan form and the API run one pipeline: same stops, order and times."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from tests.routing.conftest import CITY_CENTRE
+    from tests.webapp.conftest import add_role_users, login, make_app, make_token
+    from webapp.cli import cli
+
+    shutil.copytree(demo_store, home / "store")
+    home.joinpath("hotspots.toml").write_text(_SAME_PLAN_TOML, encoding="utf-8")
+    runner = CliRunner()
+    if network == "city-centre extract":
+        if not CITY_CENTRE.is_file():
+            pytest.skip(f"the central Leeds OSM extract is not at {CITY_CENTRE}")
+        imported = runner.invoke(cli, ["--home", str(home), "network", "import", str(CITY_CENTRE),
+                                       "--mode", "drive"], catch_exceptions=False)
+        assert imported.exit_code == 0, imported.output
+
+    form = {"period": "2025-W30", "category": "both", "teams": "2", "shift_start": "17:00",
+            "shift_min": "150", "dwell_min": "12", "mode": "drive", "stops_per_ward": "40",
+            "seed": "3"}
+    # Generous ceilings: every search below stops by itself (checked), so no clock decides.
+    result = runner.invoke(cli, ["--home", str(home), "plan", "--week", "2025-W30", "--category",
+                                 "both", "--teams", "2", "--start", "17:00", "--shift", "150",
+                                 "--dwell", "12", "--mode", "drive", "--per-ward", "40",
+                                 "--seed", "3", "--time-limit", "60", "--json"],
+                           catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    from_cli = json.loads(result.output[result.output.index("{"):])
+
+    app = make_app(home, SETTINGS={"web_plan_time_limit_s": 60})
+    add_role_users(app)
+    browser = app.test_client()
+    login(browser, "guardian", app.passwords["guardian"])
+    token = csrf_token(browser, "/plans/")
+    page = browser.post("/plans/", data={"csrf_token": token, **form})
+    assert page.status_code == 302, page.get_data(as_text=True)[:500]
+    plan_id = int(page.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+    api = app.test_client()
+    headers = {"Authorization": f"Bearer {make_token(app, 'guardian')}"}
+    from_web = api.get(f"/api/v1/plans/{plan_id}", headers=headers).get_json()["plan"]
+    body = {k: (v if k in ("period", "category", "shift_start", "mode") else float(v)
+                if k == "dwell_min" else int(v)) for k, v in form.items()}
+    made = api.post("/api/v1/plans", json=body, headers=headers)
+    assert made.status_code == 201, made.get_json()
+    from_api = made.get_json()["plan"]
+
+    plans = {"cli": from_cli, "web": from_web, "api": from_api}
+    for name, plan in plans.items():
+        assert plan["stats"]["stopped"] in ("no improvement", "search complete"), (name, plan)
+        assert plan["stats"]["time_limit_s"] == 60
+    visits = {name: [[(v["stop_id"], v["arrival"], v["departure"]) for v in r["visits"]]
+                     for r in plan["routes"]] for name, plan in plans.items()}
+    assert sum(len(r) for r in visits["cli"]) >= 1
+    assert visits["web"] == visits["cli"]
+    assert visits["api"] == visits["cli"]
+    # Everything else too: team totals, paths' lengths, left-out stops, the stop rules' counts.
+    for plan in plans.values():
+        plan.pop("stats")
+    assert from_web == from_cli
+    assert from_api == from_cli
+    assert from_cli["approximate"] is (network == "straight lines")
+    assert from_cli["deployment"]["wards"] == ["E05011385", "E05011399"]
+    assert from_cli["deployment"]["categories"] == ["asb", "serious_violence"]

@@ -158,9 +158,11 @@ def _suffixed(path: Path, variant: int) -> Path:
               help="What a stop is worth [default: patrol_prize setting, harm].")
 @click.option("--wards", "ward_spec", default=None,
               help="Wards to rank: 'priority' (default), 'all' or codes/names separated by commas.")
-@click.option("--network", "network_file", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Street network (GraphML or OSM XML) [default: the cached "
-                                 "network; none: an APPROXIMATE straight-line plan].")
+@click.option("--network", "network_file", default=None, metavar="FILE|none",
+              help="Street network (GraphML or OSM XML) [default: the cached network that "
+                   "covers the wards best]; 'none': an APPROXIMATE straight-line plan.")
+@click.option("--with-empty", is_flag=True,
+              help="Let cells with no incident in the period be stops too (never by default).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the plan as GeoJSON here.")
 @click.option("--gpx", "gpx_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -175,23 +177,18 @@ def _suffixed(path: Path, variant: int) -> Path:
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @click.pass_obj
 def plan(obj, week, month, category, n_teams, shift_min, shift_start, dwell_min, mode, per_ward,
-         top, prize, ward_spec, network_file, out, gpx_dir, sheet, time_limit_s, seed, variants,
-         as_json) -> None:
+         top, prize, ward_spec, network_file, with_empty, out, gpx_dir, sheet, time_limit_s,
+         seed, variants, as_json) -> None:
     """Plan patrol routes through this period's top hotspots for every team's shift.
 
     Stops are the top hotspots per ward (or overall); each route starts and ends at its team's
     base and fits the shift with the dwell at every stop. Without a street network the plan is
     APPROXIMATE (straight lines times a circuity factor) and says so everywhere.
     """
-    import pandas as pd
-
-    from hotspots.periods import range_period
-    from hotspots.ranking import rank_hotspots
     from hotspots.store import IncidentStore
-    from routing.network import load_network, network_path
+    from routing.deploy import plan_deployment
     from routing.output import clock
-    from routing.plan import plan_patrols
-    from routing.stops import check_dwell, merge_stops, stops_from_ranking
+    from routing.stops import check_dwell
     from routing.teams import default_teams
     from webapp.commands.analysis import choose_period
 
@@ -208,52 +205,15 @@ def plan(obj, week, month, category, n_teams, shift_min, shift_start, dwell_min,
         check_dwell(dwell_min)
     teams = default_teams(n_teams, shift_start=shift_start, shift_min=shift_min, mode=mode,
                           settings=settings)
-
-    categories = ["asb", "serious_violence"] if category == "both" else [category]
-    # Load the trend history too, so the ranking can tell new hotspots from persistent ones.
-    n_hist = settings.trend_weeks if period.kind == "week" else settings.trend_months
-    first = period.shift(-(n_hist - 1)) if period.kind in ("week", "month") else period
-    span = range_period(first.start.date(), (period.end - pd.Timedelta(days=1)).date(),
-                        tz=settings.timezone)
-    incidents = store.load(period=span, categories=categories)
-    if len(incidents) == 0:
-        msg = (f"the store holds no {' or '.join(categories)} incidents for {period.label}; "
-               "run `hotspots store summary` to see what it holds.")
-        raise InputError(msg)
-    frames = []
-    for cat in categories:
-        ranking = rank_hotspots(incidents, category=cat, period=period, wards=ward_spec,
-                                resolution=settings.h3_resolution, settings=settings)
-        if len(ranking) == 0:
-            obj.say(f"no {cat} hotspots in {period.label}")
-            continue
-        frames.append(stops_from_ranking(ranking, per_ward=per_ward, top=top, prize=prize,
-                                         dwell_min=dwell_min, category=cat, settings=settings))
-    if not frames:
-        msg = f"no hotspots to patrol in {period.label}."
-        raise InputError(msg)
-    stops = frames[0] if len(frames) == 1 else merge_stops(*frames)
-    obj.say(f"{len(stops)} candidate stops from the {' and '.join(categories)} ranking of "
-            f"{period.label}")
-
-    network = None
-    if network_file is not None:
-        network = load_network(network_file, mode=mode, settings=settings)
-    else:
-        cached = network_path("priority", mode, settings=settings)
-        drive = network_path("priority", "drive", settings=settings)
-        if cached.is_file():
-            network = load_network(cached, mode=mode, settings=settings)
-            obj.say(f"using the cached {mode} network {cached}")
-        elif mode == "walk" and drive.is_file():
-            # Foot patrols can walk the streets of a drive network (without its footpaths).
-            network = load_network(drive, mode="drive", settings=settings)
-            obj.say(f"no walk network cached: walking the drive network {drive}")
-        else:
-            obj.say("no street network: the plan is APPROXIMATE (straight lines). Run `hotspots "
-                    "network fetch` or `hotspots network import FILE` for street routes.")
-    result = plan_patrols(stops, teams, network=network, time_limit_s=time_limit_s, seed=seed,
-                          variants=variants, settings=settings)
+    # The one pipeline the web app and the API call too (routing.deploy).
+    result = plan_deployment(store, period=period, teams=teams, category=category,
+                             wards=ward_spec, network=network_file, per_ward=per_ward, top=top,
+                             prize=prize, dwell_min=dwell_min, with_empty=with_empty,
+                             time_limit_s=time_limit_s, seed=seed, variants=variants,
+                             settings=settings)
+    for note in result.notes:
+        obj.say(note)
+    n_stops = result.context["candidate_stops"]
     plans = result.variants or [result]
 
     for v, p in enumerate(plans):
@@ -283,7 +243,7 @@ def plan(obj, week, month, category, n_teams, shift_min, shift_start, dwell_min,
         head = f"plan {v + 1} of {len(plans)}: " if len(plans) > 1 else ""
         flag = " (APPROXIMATE: straight lines, no street network)" if p.approximate else ""
         click.echo(f"{head}prize {p.prize:,.1f} of {p.prize_available:,.1f} ({p.prize_by}), "
-                   f"{p.visits} of {len(stops)} stops{flag}")
+                   f"{p.visits} of {n_stops} stops{flag}")
         click.echo(f"{'team':<30} {'mode':<5} {'stops':>5} {'start':>6} {'back':>8} "
                    f"{'travel':>7} {'km':>6} {'prize':>9}")
         for r in p.routes:
