@@ -11,7 +11,9 @@ import pandas as pd
 
 from hotspots import cells as h3cells
 from hotspots.binning import StudyArea
+from hotspots.coverage import Coverage
 from hotspots.errors import InputError
+from hotspots.history import coverage_of, covered_fraction, holds
 from hotspots.periods import Period, parse_period
 from hotspots.ranking import (
     CATEGORY_CHOICES,
@@ -105,6 +107,13 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return out
 
 
+def _require(cov: Coverage, period: Period, role: str) -> None:
+    """Refuse a training or test period with no data at all, naming the months held."""
+    if covered_fraction(cov, period) == 0:
+        msg = f"no data for the {role} {period.label}: {holds(cov)} {cov.holds()}."
+        raise InputError(msg)
+
+
 def _setup(incidents, category, method, coverages, wards, resolution, settings, engine):
     settings = settings or get_settings()
     category = check_choice(category, "category", CATEGORY_CHOICES)
@@ -129,6 +138,7 @@ def evaluate_hotspots(
     resolution: int = 10,
     settings: Settings | None = None,
     engine: str = "memory",
+    coverage: Coverage | None = None,
 ) -> pd.DataFrame:
     """Hit rate, PAI and PEI of the training period's top cells against the test period.
 
@@ -141,19 +151,28 @@ def evaluate_hotspots(
     - PEI (predictive efficiency index): PAI / the best PAI possible with as many cells, had the
       test period been known (1 is perfect).
 
-    `incidents` and `engine` are as for `hotspots.ranking.rank_hotspots` (`dask`: the counting
-    runs on a Dask cluster, the scoring here).
+    `incidents`, `engine` and `coverage` are as for `hotspots.ranking.rank_hotspots` (`dask`: the
+    counting runs on a Dask cluster, the scoring here).
 
     Returns
     -------
     pandas.DataFrame
         One row per coverage, columns `EVALUATION_COLUMNS`; NaN rates when the test period has
         no incidents.
+
+    Raises
+    ------
+    InputError
+        Bad arguments; a training or test period with no data at all (``no data for the training
+        period 2025-01: the store holds 2025-02, 2025-05.``).
     """
     incidents, settings, category, method, coverages, area, engine = _setup(
         incidents, category, method, coverages, wards, resolution, settings, engine)
     train = parse_period(train_period, tz=settings.timezone)
     test = parse_period(test_period, tz=settings.timezone)
+    cov = coverage_of(incidents, coverage)
+    _require(cov, train, "training period")
+    _require(cov, test, "test period")
     tr, te = cell_totals(incidents, category=category, period_sets=[[train], [test]], area=area,
                          settings=settings, engine=engine)
     rows = _evaluate(tr.counts[:, 0], tr.harm[:, 0], te.counts[:, 0], area, method=method,
@@ -175,16 +194,27 @@ def rolling_backtest(
     resolution: int = 10,
     settings: Settings | None = None,
     engine: str = "memory",
+    coverage: Coverage | None = None,
 ) -> pd.DataFrame:
     """`evaluate_hotspots` for each of the last `periods` periods ending with `period`, each
     trained on the period before it (default: the trend length, 8 weeks or 6 months).
-    `incidents` and `engine` are as for `hotspots.ranking.rank_hotspots`.
+    `incidents`, `engine` and `coverage` are as for `hotspots.ranking.rank_hotspots`.
+
+    Only pairs whose training and test periods both hold data throughout are scored; the others
+    are left out, not counted as zeros.
 
     Returns
     -------
     pandas.DataFrame
-        One row per (test period, coverage), oldest first, columns `EVALUATION_COLUMNS`.
-        `summarise_backtest` averages them per coverage.
+        One row per (scored test period, coverage), oldest first, columns `EVALUATION_COLUMNS`.
+        ``attrs``: `periods_asked`, `periods_used`, `left_out` (test periods not scored) and
+        `notes` (a sentence saying what was left out, for headers). `summarise_backtest` averages
+        the rows per coverage.
+
+    Raises
+    ------
+    InputError
+        No pair of the backtest holds data in both its periods (naming the months held).
     """
     incidents, settings, category, method, coverages, area, engine = _setup(
         incidents, category, method, coverages, wards, resolution, settings, engine)
@@ -194,25 +224,44 @@ def rolling_backtest(
         msg = f"`periods` must be a whole number from 1 to 520, not {periods!r}."
         raise InputError(msg)
     history = last.history(int(n) + 1)
+    cov = coverage_of(incidents, coverage)
+    whole = [covered_fraction(cov, p) >= 1 for p in history]
+    usable = [t for t in range(1, len(history)) if whole[t - 1] and whole[t]]
+    left_out = [history[t].label for t in range(1, len(history)) if t not in usable]
+    if not usable:
+        msg = (f"no period of the backtest ({history[1].label} to {history[-1].label}) has data for "
+               f"both its training and its test period: {holds(cov)} {cov.holds()}.")
+        raise InputError(msg)
     [totals] = cell_totals(incidents, category=category, period_sets=[history], area=area,
                            settings=settings, engine=engine)
     counts, harm = totals.counts, totals.harm
     rows = []
-    for t in range(1, len(history)):
+    for t in usable:
         for row in _evaluate(counts[:, t - 1], harm[:, t - 1], counts[:, t], area, method=method,
                              coverages=coverages):
             row.update(train_period=history[t - 1].label, test_period=history[t].label, method=method)
             rows.append(row)
-    return _frame(rows)
+    out = _frame(rows)
+    notes = []
+    if left_out:
+        notes.append(f"{len(usable)} of {int(n)} periods scored: {', '.join(left_out)} left out "
+                     f"({holds(cov)} no data for it or the period before it).")
+    out.attrs.update({"periods_asked": int(n), "periods_used": len(usable), "left_out": left_out,
+                      "notes": notes})
+    return out
 
 
 def summarise_backtest(backtest: pd.DataFrame) -> pd.DataFrame:
-    """Mean hit rate, PAI and PEI per coverage over a backtest's periods (NaNs skipped)."""
+    """Mean hit rate, PAI and PEI per coverage over a backtest's scored periods (NaNs skipped);
+    ``attrs`` keeps the backtest's `periods_used`, `periods_asked`, `left_out` and `notes`."""
     grouped = backtest.groupby("coverage", sort=True)
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "periods": grouped["test_period"].count(),
         "cells": grouped["cells"].median(),
         "hit_rate": grouped["hit_rate"].mean(),
         "pai": grouped["pai"].mean(),
         "pei": grouped["pei"].mean(),
     }).reset_index()
+    out.attrs.update({k: backtest.attrs[k] for k in ("periods_asked", "periods_used", "left_out", "notes")
+                      if k in backtest.attrs})
+    return out

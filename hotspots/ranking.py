@@ -16,8 +16,10 @@ import pandas as pd
 
 from hotspots import cells as h3cells
 from hotspots.binning import StudyArea, check_wards, study_area
+from hotspots.coverage import Coverage
 from hotspots.crs import BNG
 from hotspots.errors import InputError
+from hotspots.history import History, coverage_of, window_history
 from hotspots.periods import Period, month_period, parse_period, range_period, week_period
 from hotspots.selection import (
     Totals,
@@ -178,6 +180,7 @@ def rank_hotspots(
     top: int | None = None,
     settings: Settings | None = None,
     engine: str = "memory",
+    coverage: Coverage | None = None,
 ) -> gpd.GeoDataFrame:
     """Rank the H3 cells of the chosen wards for one category and period.
 
@@ -215,6 +218,10 @@ def rank_hotspots(
         (see `hotspots.engines`: the `dask_scheduler` setting, else the current
         `distributed.Client`, else a local cluster) and gather only per-cell totals; the
         statistics that follow are the same code, so the result is the same.
+    coverage
+        Which periods hold data (`IncidentStore.coverage()`); None: the store's own record, or
+        for a frame what the frame shows (`Coverage.from_incidents`). A missing period is
+        missing, not zero: see Notes.
 
     Returns
     -------
@@ -232,16 +239,20 @@ def rank_hotspots(
           `gi_p` significant after Benjamini-Hochberg at `fdr_alpha` over all cells;
         - `near_hot`: z > 0 and significant, but with fewer incidents than `hot_min_count` (an
           empty cell beside a cluster): next to a hotspot, not one;
-        - `change` (int), `change_pct` (float, NaN when the previous period had none): count
-          against the previous period; `change_significant`: exact conditional binomial test of
-          equal Poisson rates at 5% (two-sided; 1 -> 3 is not significant);
-        - `trend`: see `hotspots.stats.trend_classes`;
+        - `change` (Int64), `change_pct` (float, NaN when the previous period had none): count
+          against the previous period; `change_significant` (boolean): exact conditional
+          binomial test of equal Poisson rates at 5% (two-sided; 1 -> 3 is not significant).
+          All three are NA when the previous period holds no data (or only part of it);
+        - `trend`: see `hotspots.stats.trend_classes`, over the periods of the window that hold
+          data; NA when fewer than three do;
         - `rank` (1 = first): hot cells first, then the other cells with incidents by `weight`
           this period, then by z; cells without incidents always come last;
         - `reason`: one sentence a patrol lead can read.
 
         ``attrs`` records the period, previous period, category, weight, resolution, ward codes,
-        trend length, number of study cells, incidents counted and those outside the cells.
+        trend length, number of study cells, incidents counted and those outside the cells, and
+        `notes`: plain sentences saying what is missing (``no baseline: the store holds no data
+        for 2025-01, so no change is shown.``), for every header to show.
 
     Notes
     -----
@@ -252,10 +263,15 @@ def rank_hotspots(
     With `weight="harm"` the z ranks harm, while significance still needs enough incidents:
     one very harmful incident ranks high but is not, by itself, a statistical hotspot.
 
+    Change and trend use only periods that hold data. Where the previous period holds none,
+    change is NA and no reason mentions change; a trend window partly covered is computed over
+    its covered periods and `notes` says so, and with fewer than three there is no trend.
+
     Raises
     ------
     InputError
-        Bad arguments or incidents, with a message naming the argument.
+        Bad arguments or incidents, with a message naming the argument; a period with no data at
+        all (``no data for 2025-01: the store holds 2025-02, 2025-05.``).
     """
     settings = settings or get_settings()
     category = check_choice(category, "category", CATEGORY_CHOICES)
@@ -268,6 +284,8 @@ def rank_hotspots(
     area = resolve_study_area(wards, resolution=resolution, settings=settings)
     n_periods = trend_length(chosen, settings)
     periods = chosen.history(n_periods)
+    noun = _period_noun(chosen)
+    past = window_history(coverage_of(incidents, coverage), periods, noun=noun)
     [totals] = cell_totals(incidents, category=category, period_sets=[periods], area=area,
                            settings=settings, engine=engine)
     counts, harm, outside = totals.counts, totals.harm, totals.outside
@@ -283,15 +301,16 @@ def rank_hotspots(
     hot = significant & (z > 0) & enough
     near_hot = significant & (z > 0) & ~enough
     cold = significant & (z < 0)
-    trend, hot_periods = trend_classes(hot, cold, z)
+    cols = past.trend_columns
+    if past.trend:
+        trend, hot_periods = trend_classes(hot[:, cols], cold[:, cols], z[:, cols])
+    else:
+        trend = np.full(area.n, None, dtype=object)
+        hot_periods = np.zeros(area.n, dtype=np.int64)
 
     cur, prev = counts[:, -1], counts[:, -2]
-    change = cur - prev
-    with np.errstate(divide="ignore", invalid="ignore"):
-        change_pct = np.where(prev > 0, 100.0 * change / np.maximum(prev, 1), np.nan)
     previous = periods[-2]
-    share = chosen.days / (chosen.days + previous.days)
-    change_sig = change_test(cur, prev, share=share) < CHANGE_ALPHA
+    change, change_pct, change_sig = _changes(cur, prev, chosen, previous, past.baseline)
 
     # Ties to 1e-9 (float noise between equal configurations) are broken by the cell index.
     empty = cur == 0
@@ -300,11 +319,11 @@ def rank_hotspots(
     if top is not None:
         order = order[:top]
     label = _category_label(category, totals.proxy)
-    noun = _period_noun(chosen)
-    reasons = _reasons(order, counts=counts, harm=harm, z=z[:, -1], hot=hot[:, -1],
-                       near_hot=near_hot[:, -1], change=change,
-                       change_sig=change_sig, trend=trend, hot_periods=hot_periods, label=label,
-                       noun=noun, weight=weight)
+    with_data = past.covered.copy()
+    with_data[-1] = True
+    reasons = _reasons(order, counts=counts[:, with_data], harm=harm, z=z[:, -1], hot=hot[:, -1], near_hot=near_hot[:, -1],
+                       change=change, change_sig=change_sig, trend=trend, hot_periods=hot_periods,
+                       label=label, noun=noun, weight=weight, history=past)
     frame = gpd.GeoDataFrame(
         {
             "h3_cell": pd.Series(area.cells[order], dtype=h3cells.CELL_DTYPE),
@@ -316,7 +335,7 @@ def rank_hotspots(
             "gi_p": p[order, -1],
             "hot": hot[order, -1],
             "near_hot": near_hot[order, -1],
-            "change": change[order].astype(np.int64),
+            "change": change[order],
             "change_pct": change_pct[order],
             "change_significant": change_sig[order],
             "trend": pd.Series(trend[order], dtype="str"),
@@ -333,10 +352,28 @@ def rank_hotspots(
         "outside": outside,
         "hot_cells": int(hot[:, -1].sum()), "near_hot_cells": int(near_hot[:, -1].sum()),
         "fdr_alpha": settings.fdr_alpha, "hot_min_count": settings.hot_min_count,
+        "baseline": past.baseline, "trend_used": past.trend_periods, "missing_periods": past.missing,
+        "notes": list(past.notes),
     })
     if outside:
         log.info("%d selected incidents lie outside the study area and are not counted", outside)
     return frame
+
+
+def _changes(cur: np.ndarray, prev: np.ndarray, chosen: Period, previous: Period,
+             baseline: bool) -> tuple[pd.array, np.ndarray, pd.array]:
+    """Change in count, per cent change and whether it is larger than chance: NA throughout
+    when there is no baseline (the previous period holds no data, or only part of it)."""
+    n = len(cur)
+    if not baseline:
+        return (pd.array([pd.NA] * n, dtype="Int64"), np.full(n, np.nan),
+                pd.array([pd.NA] * n, dtype="boolean"))
+    change = cur - prev
+    with np.errstate(divide="ignore", invalid="ignore"):
+        change_pct = np.where(prev > 0, 100.0 * change / np.maximum(prev, 1), np.nan)
+    share = chosen.days / (chosen.days + previous.days)
+    significant = change_test(cur, prev, share=share) < CHANGE_ALPHA
+    return pd.array(change, dtype="Int64"), change_pct, pd.array(significant, dtype="boolean")
 
 
 def _category_label(category: str, proxy: bool) -> str:
@@ -353,12 +390,25 @@ def _period_noun(period: Period) -> str:
 
 
 def _reasons(order: np.ndarray, *, counts: np.ndarray, harm: np.ndarray, z: np.ndarray,
-             hot: np.ndarray, near_hot: np.ndarray, change: np.ndarray, change_sig: np.ndarray,
-             trend: np.ndarray, hot_periods: np.ndarray, label: str, noun: str, weight: str) -> list[str]:
-    """One sentence per cell: what it holds, how it changed, whether it clusters, its history."""
-    t = counts.shape[1]
+             hot: np.ndarray, near_hot: np.ndarray, change: Any, change_sig: Any,
+             trend: np.ndarray, hot_periods: np.ndarray, label: str, noun: str, weight: str,
+             history: History) -> list[str]:
+    """One sentence per cell: what it holds, how it changed, whether it clusters, its history.
+
+    `counts` holds the periods with data only (the analysed one last); change is mentioned only
+    with a baseline, history only with a trend.
+    """
+    t = len(history.periods)
+    k = counts.shape[1]
     what = f"{label} incident" if label else "incident"
-    quiet = f"no {what}s in the last {t} {noun}s"
+    if k == 1:
+        quiet = f"no {what}s this {noun}"
+    elif k == t:
+        quiet = f"no {what}s in the last {t} {noun}s"
+    else:
+        quiet = f"no {what}s in the {k} {noun}s with data of the last {t}"
+    span = f"the last {t} {noun}s" if history.trend_periods == t else (
+        f"the {history.trend_periods} {noun}s with data")
     active = ((counts[order].sum(axis=1) > 0) | hot[order] | near_hot[order]).tolist()
     # Python scalars format several times faster than numpy ones.
     cur = counts[order, -1].tolist()
@@ -366,40 +416,43 @@ def _reasons(order: np.ndarray, *, counts: np.ndarray, harm: np.ndarray, z: np.n
     zs = z[order].tolist()
     hots = hot[order].tolist()
     nears = near_hot[order].tolist()
-    diff = change[order].tolist()
-    sig = change_sig[order].tolist()
+    baseline = history.baseline
+    diff = np.asarray(change[order], dtype=object).tolist() if baseline else []
+    sig = np.asarray(change_sig[order], dtype=object).tolist() if baseline else []
     trends = trend[order].tolist()
     hp = hot_periods[order].tolist()
     show_harm = weight == "harm"
     out: list[str] = []
-    for k, is_active in enumerate(active):
+    for j, is_active in enumerate(active):
         if not is_active:
             out.append(quiet)
             continue
-        c = cur[k]
+        c = cur[j]
         if c == 0:
             text = f"no {what}s this {noun}"
         else:
             text = f"{c:,} {what}{'' if c == 1 else 's'}"
-            if show_harm or hrm[k] != c:
-                text += f", harm {hrm[k]:,.0f}"
-        d = diff[k]
-        if d > 0:
-            text += f", up {d:,} on last {noun}" + (" (a significant rise)" if sig[k] else "")
-        elif d < 0:
-            text += f", down {-d:,} on last {noun}" + (" (a significant fall)" if sig[k] else "")
-        elif c:
-            text += f", the same as last {noun}"
-        if hots[k]:
-            text += f"; a hotspot (Gi* z {zs[k]:.1f})"
-        elif nears[k]:
-            text += f"; next to a hotspot (Gi* z {zs[k]:.1f}), too few incidents to be one"
+            if show_harm or hrm[j] != c:
+                text += f", harm {hrm[j]:,.0f}"
+        if baseline:
+            d = int(diff[j])
+            if d > 0:
+                text += f", up {d:,} on last {noun}" + (" (a significant rise)" if sig[j] else "")
+            elif d < 0:
+                text += f", down {-d:,} on last {noun}" + (" (a significant fall)" if sig[j] else "")
+            elif c:
+                text += f", the same as last {noun}"
+        if hots[j]:
+            text += f"; a hotspot (Gi* z {zs[j]:.1f})"
+        elif nears[j]:
+            text += f"; next to a hotspot (Gi* z {zs[j]:.1f}), too few incidents to be one"
         else:
-            text += f"; not a significant cluster (Gi* z {zs[k]:.1f})"
-        if trends[k] != "none":
-            text += f"; {trends[k]}: a hotspot in {hp[k]} of the last {t} {noun}s"
-        elif hp[k]:
-            text += f"; a hotspot in {hp[k]} of the last {t} {noun}s"
+            text += f"; not a significant cluster (Gi* z {zs[j]:.1f})"
+        if history.trend:
+            if trends[j] not in (None, "none"):
+                text += f"; {trends[j]}: a hotspot in {hp[j]} of {span}"
+            elif hp[j]:
+                text += f"; a hotspot in {hp[j]} of {span}"
         out.append(text)
     return out
 
@@ -417,6 +470,7 @@ def rank_wards(
     resolution: int | None = None,
     settings: Settings | None = None,
     engine: str = "memory",
+    coverage: Coverage | None = None,
 ) -> gpd.GeoDataFrame:
     """The ward table: per chosen ward, incidents and harm this period, rates, change and share.
 
@@ -424,15 +478,17 @@ def rank_wards(
     every ward of the boundary file by at most `ward_snap_m` (setting, 50 m: police.uk snap points
     just past the generalised outlines) goes to the nearest ward, and their number is
     ``attrs["snapped"]``. Incidents in none of the chosen wards are
-    left out (their number is ``attrs["unassigned"]``). `incidents` and `engine` are as for
-    `rank_hotspots`.
+    left out (their number is ``attrs["unassigned"]``). `incidents`, `engine` and `coverage`
+    are as for `rank_hotspots`: without data for the previous period, `previous_count`, `change`,
+    `change_pct` and `change_significant` are NA and ``attrs["notes"]`` says why.
 
     Returns
     -------
     GeoDataFrame
         One row per ward, best first (by `weight`), columns `WARD_TABLE_COLUMNS`: `count`,
-        `harm` (days), `area_km2`, `count_per_km2`, `harm_per_km2`, `previous_count`, `change`,
-        `change_pct` (NaN when the previous period had none), `change_significant` (exact
+        `harm` (days), `area_km2`, `count_per_km2`, `harm_per_km2`, `previous_count` and
+        `change` (Int64), `change_pct` (NaN when the previous period had none),
+        `change_significant` (boolean; exact
         conditional binomial test at 5%), `share_pct` and `harm_share_pct` (per cent of the
         chosen wards' total), `rank`, and the ward polygon (EPSG:27700).
     """
@@ -445,17 +501,18 @@ def rank_wards(
     chosen = parse_period(period, tz=settings.timezone)
     area = resolve_study_area(wards, resolution=resolution, settings=settings)
     periods = chosen.history(2)
+    past = window_history(coverage_of(incidents, coverage), periods, noun=_period_noun(chosen),
+                          with_trend=False)
     totals = ward_totals(incidents, category=category, periods=periods, area=area,
                          settings=settings, engine=engine)
     counts, harm = totals.counts, totals.harm
     n_w = len(area.ward_codes)
     cur, prev = counts[:, 1], counts[:, 0]
-    change = cur - prev
+    change, change_pct, change_sig = _changes(cur, prev, chosen, periods[0], past.baseline)
+    previous_count = pd.array(prev if past.baseline else [pd.NA] * n_w, dtype="Int64")
     with np.errstate(divide="ignore", invalid="ignore"):
-        change_pct = np.where(prev > 0, 100.0 * change / np.maximum(prev, 1), np.nan)
         share = 100.0 * cur / cur.sum() if cur.sum() else np.zeros(n_w)
         harm_share = 100.0 * harm[:, 1] / harm[:, 1].sum() if harm[:, 1].sum() else np.zeros(n_w)
-    change_sig = change_test(cur, prev, share=chosen.days / (chosen.days + periods[0].days)) < CHANGE_ALPHA
     km2 = area.ward_area_km2
     value = harm[:, 1] if weight == "harm" else cur.astype(float)
     order = np.lexsort((area.ward_codes.astype(str), -cur, -value))
@@ -468,7 +525,7 @@ def rank_wards(
             "area_km2": km2[order],
             "count_per_km2": cur[order] / km2[order],
             "harm_per_km2": harm[order, 1] / km2[order],
-            "previous_count": prev[order],
+            "previous_count": previous_count[order],
             "change": change[order],
             "change_pct": change_pct[order],
             "change_significant": change_sig[order],
@@ -482,7 +539,8 @@ def rank_wards(
         "period": chosen.label, "previous_period": periods[0].label, "category": category,
         "category_label": _category_label(category, totals.proxy), "weight": weight,
         "unassigned": totals.outside, "snapped": totals.snapped, "incidents": int(cur.sum()),
-        "ward_snap_m": float(settings.ward_snap_m),
+        "ward_snap_m": float(settings.ward_snap_m), "baseline": past.baseline,
+        "notes": list(past.notes),
     })
     return frame
 

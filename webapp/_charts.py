@@ -16,23 +16,37 @@ def _finite(values: Sequence[float | None]) -> list[float]:
     return [float(v) for v in values if v is not None and math.isfinite(float(v))]
 
 
-def sparkline(values: Sequence[float], *, width: int = 120, height: int = 28, label: str = "") -> Markup:
-    """A tiny line of `values` (oldest first), last point marked."""
-    vals = [float(v) for v in values]
-    if len(vals) < 2:
+def sparkline(values: Sequence[float | None], *, width: int = 120, height: int = 28,
+              label: str = "") -> Markup:
+    """A tiny line of `values` (oldest first), last point marked; None (no data) breaks the line."""
+    vals = [None if v is None or not math.isfinite(float(v)) else float(v) for v in values]
+    known = [v for v in vals if v is not None]
+    if len(vals) < 2 or not known:
         return Markup("")
-    lo, hi = min(vals), max(vals)
+    lo, hi = min(known), max(known)
     span = hi - lo or 1.0
     step = (width - 4) / (len(vals) - 1)
-    pts = [(2 + i * step, height - 3 - (v - lo) / span * (height - 6)) for i, v in enumerate(vals)]
-    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
-    lx, ly = pts[-1]
+    pts = [None if v is None else (2 + i * step, height - 3 - (v - lo) / span * (height - 6))
+           for i, v in enumerate(vals)]
+    runs: list[list[tuple[float, float]]] = [[]]
+    for p in pts:
+        if p is None:
+            if runs[-1]:
+                runs.append([])
+        else:
+            runs[-1].append(p)
+    lines = "".join(
+        f'<polyline fill="none" stroke="#3b5b92" stroke-width="1.5" '
+        f'points="{" ".join(f"{x:.1f},{y:.1f}" for x, y in run)}"/>' if len(run) > 1 else
+        f'<circle cx="{run[0][0]:.1f}" cy="{run[0][1]:.1f}" r="1.5" fill="#3b5b92"/>'
+        for run in runs if run)
+    last = pts[-1]
+    dot = "" if last is None else f'<circle cx="{last[0]:.1f}" cy="{last[1]:.1f}" r="2.5" fill="#a50026"/>'
+    shown = ", ".join("no data" if v is None else f"{v:g}" for v in vals)
     return Markup(
         f'<svg class="spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-        f'role="img" aria-label="{escape(label)}"><title>{escape(label)}: '
-        f'{escape(", ".join(f"{v:g}" for v in vals))}</title>'
-        f'<polyline fill="none" stroke="#3b5b92" stroke-width="1.5" points="{path}"/>'
-        f'<circle cx="{lx:.1f}" cy="{ly:.1f}" r="2.5" fill="#a50026"/></svg>'
+        f'role="img" aria-label="{escape(label)}"><title>{escape(label)}: {escape(shown)}</title>'
+        f'{lines}{dot}</svg>'
     )
 
 

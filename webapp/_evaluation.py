@@ -10,15 +10,16 @@ from hotspots.settings import Settings
 
 
 def backtest(incidents: gpd.GeoDataFrame, *, category: str, last: Period, periods: int,
-             method: str, settings: Settings) -> pd.DataFrame:
+             method: str, settings: Settings, coverage=None) -> pd.DataFrame:
     """Each of the `periods` periods ending with `last`, scored with the hotspots of the one before
     (`hotspots.evaluation.rolling_backtest`) over the priority wards; one row per (test period,
-    coverage), oldest first."""
+    coverage), oldest first; only periods with data for both their training and test period
+    (``attrs["notes"]`` says which were left out)."""
     from hotspots.evaluation import rolling_backtest
 
     return rolling_backtest(incidents, category=category, period=last, periods=periods,
                             method=method, wards=list(settings.priority_wards),
-                            resolution=settings.h3_resolution, settings=settings)
+                            resolution=settings.h3_resolution, settings=settings, coverage=coverage)
 
 
 def summary(table: pd.DataFrame) -> pd.DataFrame:

@@ -22,11 +22,16 @@ def _frame(cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return out[[c for c in COLUMNS if c in out.columns] + [out.geometry.name]]
 
 
-def ranking_geojson(cells: gpd.GeoDataFrame) -> str:
-    """A FeatureCollection of ranked cells (`webapp.presentation.shown_cells`)."""
+def ranking_geojson(cells: gpd.GeoDataFrame, *, notes: list[str] | None = None) -> str:
+    """A FeatureCollection of ranked cells (`webapp.presentation.shown_cells`); `notes` (what the
+    data does not allow to claim, e.g. no baseline) go in a foreign member `notes` (RFC 7946 6.1)."""
+    import json
+
     from hotspots.export import to_geojson
 
-    return to_geojson(_frame(cells))
+    text = to_geojson(_frame(cells))
+    head = '{"type":"FeatureCollection",'
+    return head + f'"notes":{json.dumps(list(notes or []), ensure_ascii=False)},' + text[len(head):]
 
 
 def ranking_csv(cells: gpd.GeoDataFrame) -> str:

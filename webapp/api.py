@@ -112,10 +112,14 @@ def wards():
     check_params(WARD_PARAMS)
     data = get_data()
     q = data.query(category=_arg("category"), period=_arg("period"), wards=_wards_arg())
-    rows = records(data.ward_table(q))
+    table = data.ward_table(q)
+    rows = records(table)
     return jsonify({"period": q.period, "category": q.category,
                     "category_label": CATEGORY_LABELS[q.category],
                     "note": SERIOUS_VIOLENCE_NOTE if q.category != "asb" else "",
+                    "notes": list(table.attrs.get("notes", [])),
+                    "outside_wards": table.attrs.get("unassigned", 0),
+                    "snapped": table.attrs.get("snapped", 0),
                     "demo": data.is_demo(), "wards": rows})
 
 
@@ -219,7 +223,10 @@ def evaluation():
     check_params(EVALUATION_PARAMS)
     params = evaluation_params(request.args)
     rows = evaluation_rows(params)
+    table = get_data().evaluation(**params)
     return jsonify({"category": params["category"], "period": params["period"].label,
                     "periods": params["periods"], "method": params["method"],
+                    "periods_used": table.attrs.get("periods_used", params["periods"]),
+                    "notes": list(table.attrs.get("notes", [])),
                     "demo": get_data().is_demo(), "rows": rows})
 

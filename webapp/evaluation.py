@@ -26,6 +26,8 @@ def evaluation_params(args) -> dict[str, Any]:
                              ("asb", "serious_violence", "all"), default="asb")
     period = data.parse_period(params.one(args, "period"))
     data.check_weekly(period)
+    if not data.is_empty():
+        data.require_data(period)
     if period.kind == "range":
         raise ParameterError("period", "`period` must be an ISO week (2025-W23) or a month (2025-06).",
                              value=args.get("period"))
@@ -64,7 +66,7 @@ def index():
               "period": request.args.get("period") or data.default_period(),
               "periods": request.args.get("periods", "8"),
               "method": request.args.get("method", "gistar")}
-    error, rows, figures, means = None, [], {}, []
+    error, rows, figures, means, notes, asked = None, [], {}, [], [], None
     status = 200
     try:
         params = evaluation_params(request.args)
@@ -73,10 +75,13 @@ def index():
         if rows:
             from webapp import _evaluation
 
-            means = records(_evaluation.summary(data.evaluation(**params)))
+            table = data.evaluation(**params)
+            means = records(_evaluation.summary(table))
+            notes = list(table.attrs.get("notes", []))
+            asked = table.attrs.get("periods_asked")
     except InputError as exc:
         error, status = str(exc), 400
     return render_template("evaluation.html", rows=rows, charts=figures, means=means, chosen=chosen,
-                           error=error,
+                           error=error, notes=notes, periods_asked=asked,
                            periods=data.recent_periods(), methods=METHODS,
                            category_labels=CATEGORY_LABELS), status

@@ -143,14 +143,18 @@ def ward_summary():
         try:
             past = data.ward_table(HotspotQuery(q.category, p.label, q.wards, q.resolution, q.weight))
         except InputError:
-            past = None
-        counts = {} if past is None else dict(zip(past["ward_code"].astype(str), past["count"], strict=True))
+            past = None  # no data for that period: a gap in the line, never a zero
+        counts = None if past is None else dict(zip(past["ward_code"].astype(str), past["count"], strict=True))
         for code in history:
-            history[code].append(float(counts.get(code, 0) or 0))
+            history[code].append(None if counts is None else float(counts.get(code, 0) or 0))
     for r in rows:
         r["spark"] = _charts.sparkline(history.get(r["ward_code"], []),
                                        label=f"{r.get('ward_name', '')}: counts over {labels[0]} to {labels[-1]}")
     chosen["wards"] = ["priority"] if query_args(q)["wards"] == "priority" else list(q.wards)
-    return render_template("wards.html", q=q, chosen=chosen, rows=rows, history_labels=labels,
+    notes = list(table.attrs.get("notes", []))
+    if table.attrs.get("snapped"):
+        notes.append(f"{table.attrs['snapped']:,} incident(s) just outside every ward (within "
+                     f"{table.attrs.get('ward_snap_m', 0):g} m) are counted in the nearest ward.")
+    return render_template("wards.html", q=q, chosen=chosen, rows=rows, history_labels=labels, notes=notes,
                            sv_note=SERIOUS_VIOLENCE_NOTE if q.category in ("serious_violence", "all") else "",
                            **_form_state())

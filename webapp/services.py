@@ -131,6 +131,18 @@ class AppData:
     def summary(self) -> dict[str, Any]:
         return self.cache.get(("summary", self.store_version()), self.store.summary)
 
+    def coverage(self):
+        """Which periods the store holds data for (`hotspots.coverage.Coverage`), cached."""
+        return self.cache.get(("coverage", self.store_version()), self.store.coverage)
+
+    def require_data(self, period: Period, *, name: str = "period", role: str = "") -> None:
+        """Refuse a period the store holds no data for, naming the months it holds."""
+        coverage = self.coverage()
+        if not coverage.covered_fraction(period):
+            what = f"the {role} " if role else ""
+            msg = f"`{name}`: no data for {what}{period.label}: the store holds {coverage.holds()}."
+            raise ParameterError(name, msg, value=period.label)
+
     def is_demo(self) -> bool:
         return "demo" in self.summary()["by_source"]
 
@@ -263,6 +275,8 @@ class AppData:
         category = params.choice(category, "category", allowed_categories, default="asb")
         chosen = self.parse_period(period)
         self.check_weekly(chosen)
+        if not self.is_empty():
+            self.require_data(chosen)
         if chosen.kind == "range":
             raise ParameterError("period", f"`period` is {chosen.label!r}; the map needs an ISO week "
                                  "(2025-W23) or a month (2025-06).", value=period)
@@ -280,7 +294,7 @@ class AppData:
 
             return rank_hotspots(self.incidents(), category=q.category, period=q.period,
                                  wards=list(q.wards), resolution=q.resolution, weight=q.weight,
-                                 settings=self.settings)
+                                 settings=self.settings, coverage=self.coverage())
 
         return self.cache.get(("ranking", self.store_version(), q), compute)
 
@@ -298,7 +312,9 @@ class AppData:
             counts = cells["map_class"].value_counts().to_dict() if len(cells) else {}
             ranking = self.ranking(q)
             hot = int(ranking["hot"].fillna(False).astype(bool).sum()) if len(ranking) else 0
-            return {"rows": rows, "class_counts": counts, "hot_total": hot}
+            return {"rows": rows, "class_counts": counts, "hot_total": hot,
+                    "notes": list(ranking.attrs.get("notes", [])),
+                    "cells_left_out": int(ranking.attrs.get("cells_left_out", 0))}
 
         return self.cache.get(("map_model", self.store_version(), q, top), compute)
 
@@ -309,7 +325,7 @@ class AppData:
 
             return rank_wards(self.incidents(), category=q.category, period=q.period,
                               wards=list(q.wards), weight=q.weight, resolution=q.resolution,
-                              settings=self.settings)
+                              settings=self.settings, coverage=self.coverage())
 
         return self.cache.get(("wards_table", self.store_version(), q), compute)
 
@@ -319,7 +335,8 @@ class AppData:
             from webapp import _exports
 
             cells = self.shown(q)
-            return _exports.ranking_geojson(cells if top is None else cells.head(top))
+            return _exports.ranking_geojson(cells if top is None else cells.head(top),
+                                            notes=self.ranking(q).attrs.get("notes", []))
 
         return self.cache.get(("geojson", self.store_version(), q, top), compute)
 
@@ -356,7 +373,8 @@ class AppData:
             from webapp import _evaluation
 
             return _evaluation.backtest(self.incidents(), category=category, last=period,
-                                        periods=periods, method=method, settings=self.settings)
+                                        periods=periods, method=method, settings=self.settings,
+                                        coverage=self.coverage())
 
         key = ("evaluation", self.store_version(), category, period.label, periods, method)
         return self.cache.get(key, compute)

@@ -51,3 +51,17 @@ def incidents(rows, settings, precision="minute", prefix="i"):
     return make_incidents(incident_id=[f"{prefix}{i}" for i in range(len(xs))],
                           occurred_at=pd.Series(times), time_precision=precision, crime_type=types,
                           x=xs, y=ys, source="test", settings=settings)
+
+
+def whole_months(*months: str, source: str = "test"):
+    """A coverage with data on every day of `months` (`YYYY-MM`): the hand-made incidents fall on
+    a few days only, and their coverage inferred from the frame would call the days between
+    them missing."""
+    from hotspots.coverage import Coverage
+
+    return Coverage.from_dict({m: {source: {"incidents": 1, "whole_month": True}} for m in months})
+
+
+#: Every month of 2025 covered.
+WHOLE_2025 = whole_months(*(f"2025-{m:02d}" for m in range(1, 13)))
+

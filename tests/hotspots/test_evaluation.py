@@ -15,7 +15,16 @@ from hotspots.evaluation import (
     summarise_backtest,
 )
 from hotspots.stats import gi_star
-from tests.hotspots.hexes import ASB, VIOLENCE, centre, incidents, two_wards, week_day
+from tests.hotspots.hexes import (
+    ASB,
+    VIOLENCE,
+    WHOLE_2025,
+    centre,
+    incidents,
+    two_wards,
+    week_day,
+    whole_months,
+)
 
 
 @pytest.fixture
@@ -117,13 +126,40 @@ def test_full_coverage_is_perfect(data, wards, settings):
 
 
 def test_no_test_incidents_gives_nan(data, wards, settings):
-    got = run(data, wards, settings, test_period="2025-W30").iloc[0]
+    got = run(data, wards, settings, test_period="2025-W30", coverage=WHOLE_2025).iloc[0]
     assert got["test_incidents"] == 0 and np.isnan(got["hit_rate"]) and np.isnan(got["pai"]) and np.isnan(got["pei"])
+
+
+def test_a_period_without_data_is_refused_naming_what_is_held(data, wards, settings):
+    held = whole_months("2025-05", "2025-06")
+    with pytest.raises(InputError, match=r"^no data for the test period 2025-W30: the store holds 2025-05\.\.2025-06\.$"):
+        run(data, wards, settings, test_period="2025-W30", coverage=held)
+    with pytest.raises(InputError, match=r"^no data for the training period 2025-04: the store holds 2025-05\.\.2025-06\.$"):
+        run(data, wards, settings, train_period="2025-04", test_period="2025-06", coverage=held)
+    # Without a coverage, what the incidents themselves hold.
+    with pytest.raises(InputError, match=r"^no data for the test period 2025-W30: the incidents hold 2025-05\.\.2025-06\.$"):
+        run(data, wards, settings, test_period="2025-W30")
+
+
+def test_a_backtest_scores_only_pairs_with_data_in_both_periods(data, wards, settings):
+    gap = whole_months("2025-02", "2025-03", "2025-05", "2025-06")
+    got = rolling_backtest(data, category="all", period="2025-06", periods=4, wards=wards,
+                           coverages=(0.01,), method="count", settings=settings, coverage=gap)
+    assert got["test_period"].tolist() == ["2025-03", "2025-06"]
+    assert got.attrs["periods_used"] == 2 and got.attrs["left_out"] == ["2025-04", "2025-05"]
+    assert got.attrs["notes"] == ["2 of 4 periods scored: 2025-04, 2025-05 left out (the store holds "
+                                  "no data for it or the period before it)."]
+    summary = summarise_backtest(got)
+    assert summary["periods"].tolist() == [2] and summary.attrs["periods_used"] == 2
+    with pytest.raises(InputError, match=r"^no period of the backtest \(2025-05 to 2025-05\) has data for both"):
+        rolling_backtest(data, category="all", period="2025-05", periods=1, wards=wards,
+                         settings=settings, coverage=gap)
 
 
 def test_rolling_backtest(data, wards, settings):
     got = rolling_backtest(data, category="all", period="2025-W23", periods=3, wards=wards,
-                           coverages=(0.001, 0.01), method="count", settings=settings)
+                           coverages=(0.001, 0.01), method="count", settings=settings,
+                           coverage=WHOLE_2025)
     assert got.columns.tolist() == EVALUATION_COLUMNS
     assert got["test_period"].tolist() == ["2025-W21", "2025-W21", "2025-W22", "2025-W22", "2025-W23", "2025-W23"]
     assert got["train_period"].tolist() == ["2025-W20", "2025-W20", "2025-W21", "2025-W21", "2025-W22", "2025-W22"]
@@ -134,5 +170,6 @@ def test_rolling_backtest(data, wards, settings):
     assert summary["coverage"].tolist() == [0.001, 0.01]
     assert summary["periods"].tolist() == [3, 3]
     np.testing.assert_allclose(summary["hit_rate"], got.groupby("coverage")["hit_rate"].mean().to_numpy())
-    default = rolling_backtest(data, category="asb", period="2025-W23", wards=wards, settings=settings)
+    default = rolling_backtest(data, category="asb", period="2025-W23", wards=wards, settings=settings,
+                               coverage=WHOLE_2025)
     assert default["test_period"].nunique() == settings.trend_weeks

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from hotspots.errors import InputError
 from hotspots.ranking import rank_hotspots
 from hotspots.store import IncidentStore
 
@@ -69,3 +70,58 @@ def test_the_ward_table_puts_every_leeds_incident_in_a_ward(one_month, settings)
     pip_only = rank_wards(one_month, category="all", period="2025-02", wards="all", settings=strict)
     assert pip_only.attrs["unassigned"] == table.attrs["snapped"]
     assert pip_only.attrs["snapped"] == 0
+
+
+def _store(policeuk_home, settings, months, **kw):
+    store = IncidentStore(policeuk_home(months, **kw), settings=settings)
+    return store, store.load()
+
+
+def test_one_month_claims_no_change_and_no_trend(policeuk_home, settings):
+    from hotspots.ranking import rank_wards
+
+    store, frame = _store(policeuk_home, settings, ONE_MONTH)
+    for coverage in (store.coverage(), None):  # the store's record, or what the frame shows
+        got = rank_hotspots(frame, category="serious_violence", period="2025-02", settings=settings,
+                            coverage=coverage)
+        assert got["change"].isna().all() and got["change_significant"].isna().all()
+        assert got["change_pct"].isna().all() and got["trend"].isna().all()
+        holder = "the store holds" if coverage is not None else "the incidents hold"
+        assert got.attrs["notes"] == [
+            f"no baseline: {holder} no data for 2025-01, so no change is shown.",
+            f"no trend: {holder} 1 of the last 6 months (2025-02); a trend needs at least 3."]
+        assert not got["reason"].str.contains(r"\bup \d|\bdown \d|same as last|hotspot in \d").any()
+    wards = rank_wards(frame, category="asb", period="2025-02", settings=settings, coverage=store.coverage())
+    assert wards["change"].isna().all() and wards["previous_count"].isna().all()
+    with pytest.raises(InputError, match=r"^no data for 2025-03: the store holds 2025-02\.$"):
+        rank_hotspots(frame, category="asb", period="2025-03", settings=settings, coverage=store.coverage())
+
+
+def test_a_trend_with_gaps_uses_the_months_with_data_and_says_so(policeuk_home, settings):
+    months = ["2024-10", "2024-11", "2024-12", "2025-02"]
+    store, frame = _store(policeuk_home, settings, months)
+    got = rank_hotspots(frame, category="serious_violence", period="2025-02", settings=settings,
+                        coverage=store.coverage())
+    assert got.attrs["notes"] == [
+        "no baseline: the store holds no data for 2025-01, so no change is shown.",
+        "trend over the 4 months with data of the last 6 (2024-09, 2025-01 missing)."]
+    assert got.attrs["trend_used"] == 4
+    hot = got[got["hot"]]
+    assert hot["trend"].notna().all()
+    assert hot["reason"].str.contains(r"hotspot in \d of the 4 months with data").all()
+    # The month after the gap's far side has a baseline again.
+    dec = rank_hotspots(frame, category="serious_violence", period="2024-12", settings=settings,
+                        coverage=store.coverage())
+    assert dec["change"].notna().all() and dec.attrs["baseline"]
+
+
+def test_a_partial_newest_month_claims_no_change(policeuk_home, settings):
+    store, frame = _store(policeuk_home, settings, ["2024-11", "2024-12", "2025-01"],
+                          partial={"2025-01": 0.3})
+    got = rank_hotspots(frame, category="serious_violence", period="2025-01", settings=settings,
+                        coverage=store.coverage())
+    assert got["change"].isna().all()
+    assert got.attrs["notes"][:2] == [
+        "2025-01 may be incomplete: it holds far fewer incidents than the months around it "
+        "(police.uk publishes months late).",
+        "no change is shown: 2025-01 may be incomplete."]

@@ -85,8 +85,7 @@ def test_period_options_are_checked(store_home):
 def test_no_incidents_in_the_period(store_home):
     result = run(store_home, "rank", "--week", "2024-W10")
     assert result.exit_code == 2
-    assert result.stderr == ("error: the store holds no asb incidents in 2024-01-15..2024-03-10; see "
-                             "`hotspots store summary` for what it holds.\n")
+    assert result.stderr == "error: no data for 2024-W10: the store holds 2025-05..2025-06.\n"
 
 
 def test_a_week_of_monthly_data_suggests_the_month(home):
@@ -133,6 +132,9 @@ def test_rank_table_with_the_default_period(store_home):
     assert "period: 2025-W23 (the latest complete week in the store; choose another with --week or --month)" in result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("ASB hotspots, 2025-W23 (vs 2025-W22), 6 ward(s), H3 resolution 10, weighted by harm: ")
+    # The store holds four weeks: the trend says it uses only them.
+    assert lines.pop(1) == ("note: trend over the 4 weeks with data of the last 8 (2025-W16, 2025-W17, "
+                            "2025-W18, 2025-W19 missing).")
     assert lines[1].split() == ["rank", "h3_cell", "ward", "count", "harm", "z", "change", "trend", "reason"]
     assert len(lines) == 2 + 5 + 1
     assert "Hunslet & Riverside" in lines[2]

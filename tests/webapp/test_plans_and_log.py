@@ -51,7 +51,7 @@ def test_plan_form_errors(as_role):
     assert "Number must be between 10 and 16" in response.get_data(as_text=True)
     response = c.post("/plans/", data={**base, "period": "2031-W02"})
     assert response.status_code == 400
-    assert "nothing to patrol" in response.get_data(as_text=True)
+    assert "no data for 2031-W02: the store holds 2025-05..2025-07" in response.get_data(as_text=True)
     response = c.post("/plans/", data={**base, "teams": "9"})
     assert response.status_code == 400
 

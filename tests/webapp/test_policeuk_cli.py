@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from click.testing import CliRunner
 
 from webapp.cli import cli
@@ -28,7 +29,73 @@ def test_ranking_says_how_many_cells_lie_mostly_in_other_wards(policeuk_home):
     home = policeuk_home(["2025-02"])
     result = run(home, "rank", "--category", "all", "--month", "2025-02", "--wards", "Hunslet & Riverside")
     assert result.exit_code == 0, result.output
-    lines = result.stdout.splitlines()
+    lines = [line for line in result.stdout.splitlines() if not line.startswith("note: ")]
     assert re.search(r"; \d+ cell\(s\) lying mostly in other wards left out", lines[0])
     rows = lines[2:-1]
     assert len(rows) == 20 and all("Hunslet & Riverside" in r for r in rows)
+
+
+ONE_MONTH = ["2025-02"]
+GAP = ["2024-12", "2025-02"]
+CLAIMS = re.compile(r"\bup \d|\bdown \d|the same as last|\bnew\b|persistent|intensifying|"
+                    r"diminishing|sporadic|historical|consecutive|oscillating|hotspot in \d")
+
+
+@pytest.mark.parametrize("months", [ONE_MONTH, GAP])
+@pytest.mark.parametrize("category", ["serious_violence", "asb"])
+def test_ranking_without_a_baseline_claims_no_change_or_trend(policeuk_home, months, category):
+    home = policeuk_home(months)
+    result = run(home, "rank", "--category", category, "--month", "2025-02", "--top", "50")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    notes = [line for line in lines if line.startswith("note: ")]
+    assert "note: no baseline: the store holds no data for 2025-01, so no change is shown." in notes
+    assert any(n.startswith("note: no trend: the store holds ") for n in notes)
+    rows = lines[2 + len(notes):-1]
+    assert len(rows) == 50
+    for row in rows:
+        assert " n/a  n/a " in row, row
+        assert not CLAIMS.search(row.split(" n/a  n/a ", 1)[1]), row
+
+
+def test_a_month_with_no_data_is_refused_naming_the_months_held(policeuk_home):
+    home = policeuk_home(GAP)
+    for command in ("rank", "wards", "evaluate"):
+        result = run(home, command, "--month", "2025-01")
+        assert result.exit_code == 2, result.output
+        what = "the test period " if command == "evaluate" else ""
+        assert result.stderr == f"error: no data for {what}2025-01: the store holds 2024-12, 2025-02.\n"
+        assert "too few" not in result.stderr
+
+
+def test_ward_table_without_a_baseline(policeuk_home):
+    result = run(policeuk_home(GAP), "wards", "--month", "2025-02", "--category", "serious_violence")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[1] == "note: no baseline: the store holds no data for 2025-01, so no change is shown."
+    rows = lines[3:-1]
+    assert len(rows) == 6 and all(" n/a " in r for r in rows)
+
+
+def test_evaluate_refuses_a_training_period_with_no_data(policeuk_home):
+    result = run(policeuk_home(ONE_MONTH), "evaluate", "--month", "2025-02")
+    assert result.exit_code == 2
+    assert result.stderr == "error: no data for the training period 2025-01: the store holds 2025-02.\n"
+    result = run(policeuk_home(ONE_MONTH), "evaluate", "--month", "2025-02", "--backtest", "3")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: no period of the backtest (2024-12 to 2025-02) has data for "
+                                    "both its training and its test period: the store holds 2025-02.")
+
+
+def test_a_backtest_averages_only_periods_with_data_and_says_how_many(policeuk_home):
+    home = policeuk_home(["2024-10", "2024-11", "2024-12", "2025-02"])
+    result = run(home, "evaluate", "--month", "2025-02", "--backtest", "4", "--category",
+                 "serious_violence")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    tested = {line.split()[1] for line in out.splitlines()[1:] if re.match(r"^\d{4}-\d{2} ", line)}
+    assert tested == {"2024-11", "2024-12"}
+    assert ("mean over 2 of 4 period(s), the only ones with data for both their training and test "
+            "period:") in out
+    assert ("note: 2 of 4 periods scored: 2025-01, 2025-02 left out (the store holds no data for it "
+            "or the period before it).") in out

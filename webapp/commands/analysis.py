@@ -154,6 +154,16 @@ def choose_period(obj, store, *, week, month, period_text, date_from, date_to):
     return chosen
 
 
+def _covered(store, period, role: str = ""):
+    """The store's coverage, after refusing a period it holds no data for (naming what it holds)."""
+    coverage = store.coverage()
+    if not coverage.covered_fraction(period):
+        what = f"the {role} " if role else ""
+        msg = f"no data for {what}{period.label}: the store holds {coverage.holds()}."
+        raise InputError(msg)
+    return coverage
+
+
 def _load(obj, store, span, category: str, engine: str = "memory"):
     """The incidents of `span`: loaded here, or for the Dask engine the store itself (checked to
     hold some of the span's months)."""
@@ -191,10 +201,17 @@ def _export(obj, frame, fmt: str, out: Path | None, layer: str) -> None:
 def _fmt_change(change: int, pct: float, significant: bool) -> str:
     import pandas as pd
 
-    text = f"{change:+d}"
+    if pd.isna(change):
+        return "n/a"
+    text = f"{int(change):+d}"
     if pd.notna(pct):
         text += f" ({pct:+.0f}%)"
-    return text + ("*" if significant else "")
+    return text + ("*" if significant is True else "")
+
+
+def _notes(attrs) -> list[str]:
+    """What the data lets the analysis not claim, one `note:` line each (see `hotspots.history`)."""
+    return [f"note: {text}" for text in attrs.get("notes", [])]
 
 
 def hotspot_table(frame) -> str:
@@ -209,6 +226,7 @@ def hotspot_table(frame) -> str:
                  f"{a.get('incidents', 0):,} incident(s)"
                  + (f"; {a['cells_left_out']:,} cell(s) lying mostly in other wards left out"
                     if a.get("cells_left_out") else ""))
+    lines += _notes(a)
     lines.append(f"{'rank':>4}  {'h3_cell':<15}  {'ward':<28} {'count':>5} {'harm':>8} {'z':>6} "
                  f"{'change':>12}  {'trend':<12}  reason")
     from hotspots.cells import cells_to_str
@@ -216,10 +234,11 @@ def hotspot_table(frame) -> str:
     cells = cells_to_str(frame["h3_cell"].to_numpy())
     for cell, row in zip(cells, frame.itertuples(index=False), strict=True):
         hot = "!" if row.hot else " "
+        trend = row.trend if isinstance(row.trend, str) else "n/a"
         lines.append(f"{row.rank:>4}{hot} {cell:<15}  {str(row.ward_name)[:28]:<28} {row.count:>5} "
                      f"{row.harm:>8,.0f} {row.gi_z:>6.1f} "
                      f"{_fmt_change(row.change, row.change_pct, row.change_significant):>12}  "
-                     f"{row.trend:<12}  {row.reason}")
+                     f"{trend:<12}  {row.reason}")
     lines.append("! hot: Gi* z > 0 and significant after false-discovery-rate control; "
                  "* change larger than chance (exact Poisson test, 5%)")
     return "\n".join(lines) + "\n"
@@ -250,12 +269,13 @@ def rank(obj, category, ward_spec, week, month, period_text, date_from, date_to,
     store = _store(obj)
     chosen = choose_period(obj, store, week=week, month=month, period_text=period_text,
                            date_from=date_from, date_to=date_to)
+    coverage = _covered(store, chosen)
     incidents = _load(obj, store, window_period(chosen, settings=settings), category, engine)
     if top is None and fmt == "table":
         top = 20
     ranking = rank_hotspots(incidents, category=category, period=chosen, wards=ward_spec,
                             resolution=resolution or settings.h3_resolution, weight=weight,
-                            top=top, settings=settings, engine=engine)
+                            top=top, settings=settings, engine=engine, coverage=coverage)
     if ranking.attrs.get("outside"):
         obj.say(f"{ranking.attrs['outside']:,} incident(s) of {chosen.label} lie outside the chosen "
                 "wards' cells and are not counted")
@@ -273,6 +293,7 @@ def ward_table_text(frame) -> str:
              + (f", {a['unassigned']:,} outside them" if a.get("unassigned") else "")
              + (f"; {a['snapped']:,} just outside every ward (within {a.get('ward_snap_m', 0):g} m) "
                 "counted in the nearest" if a.get("snapped") else ""),
+             *_notes(a),
              f"{'rank':>4}  {'ward':<28} {'count':>6} {'per km2':>8} {'harm':>9} {'change':>12} {'share':>7}"]
     for row in frame.itertuples(index=False):
         lines.append(f"{row.rank:>4}  {str(row.ward_name)[:28]:<28} {row.count:>6,} "
@@ -300,9 +321,10 @@ def wards_cmd(obj, category, ward_spec, week, month, period_text, date_from, dat
     store = _store(obj)
     chosen = choose_period(obj, store, week=week, month=month, period_text=period_text,
                            date_from=date_from, date_to=date_to)
+    coverage = _covered(store, chosen)
     incidents = _load(obj, store, window_period(chosen, n=2, settings=settings), category, engine)
     table = rank_wards(incidents, category=category, period=chosen, wards=ward_spec, weight=weight,
-                       settings=settings, engine=engine)
+                       settings=settings, engine=engine, coverage=coverage)
     if fmt == "table":
         _write(ward_table_text(table), out)
         return
@@ -318,10 +340,15 @@ def evaluation_text(frame, summary=None) -> str:
                      f"{row.hit_rate:>8.1%} {row.pai:>7.1f} {row.pei:>6.2f}")
     if summary is not None:
         lines.append("")
-        lines.append(f"mean over {int(summary['periods'].max())} period(s):")
+        used = int(summary["periods"].max())
+        asked = summary.attrs.get("periods_asked", used)
+        lines.append(f"mean over {used} period(s):" if used == asked else
+                     f"mean over {used} of {asked} period(s), the only ones with data for both "
+                     "their training and test period:")
         for row in summary.itertuples(index=False):
             lines.append(f"  coverage {100 * row.coverage:>5.1f}%: hit rate {row.hit_rate:.1%}, "
                          f"PAI {row.pai:.1f}, PEI {row.pei:.2f}")
+    lines += _notes(frame.attrs)
     lines.append("hit rate: share of the test period's incidents in the flagged cells; PAI: hit rate / "
                  "area share; PEI: PAI / best possible PAI")
     return "\n".join(lines) + "\n"
@@ -372,20 +399,23 @@ def evaluate(obj, category, ward_spec, week, month, period_text, date_from, date
         if train_text:
             msg = "--train and --backtest do not go together: a backtest trains each period on the one before."
             raise InputError(msg)
+        coverage = store.coverage()
         incidents = _load(obj, store, window_period(test, n=backtest_n + 1, settings=settings), category,
                           engine)
         table = rolling_backtest(incidents, category=category, period=test, periods=backtest_n,
                                  coverages=shares, method=method, wards=ward_spec, resolution=res,
-                                 settings=settings, engine=engine)
+                                 settings=settings, engine=engine, coverage=coverage)
         summary = summarise_backtest(table)
     else:
         train = parse_period(train_text, tz=settings.timezone) if train_text else test.previous()
+        _covered(store, train, "training period")
+        coverage = _covered(store, test, "test period")
         first = min(train.start, test.start).date()
         last = (max(train.end, test.end) - dt.timedelta(days=1)).date()
         incidents = _load(obj, store, range_period(first, last, tz=settings.timezone), category, engine)
         table = evaluate_hotspots(incidents, category=category, train_period=train, test_period=test,
                                   coverages=shares, method=method, wards=ward_spec, resolution=res,
-                                  settings=settings, engine=engine)
+                                  settings=settings, engine=engine, coverage=coverage)
     if fmt == "csv":
         text = to_csv(table)
     elif fmt == "json":

@@ -1,0 +1,98 @@
+"""The web app and the JSON API on realistic police.uk files (`tests.policeuk`): no change or trend
+claimed without data, a period with no data refused plainly, every Leeds incident in a ward."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.webapp.conftest import add_role_users, login, make_app, make_token
+
+GAP = ["2024-12", "2025-02"]
+
+
+@pytest.fixture
+def gap_app(policeuk_home):
+    application = make_app(policeuk_home(GAP))
+    add_role_users(application)
+    return application
+
+
+@pytest.fixture
+def viewer(gap_app):
+    c = gap_app.test_client()
+    assert login(c, "viewer", gap_app.passwords["viewer"]).status_code == 302
+    return c
+
+
+@pytest.fixture
+def api(gap_app):
+    c = gap_app.test_client()
+    headers = {"Authorization": f"Bearer {make_token(gap_app, 'analyst')}"}
+    return lambda path: c.get(path, headers=headers)
+
+
+def test_map_and_ward_pages_refuse_a_month_with_no_data(viewer):
+    for page in ("/map", "/wards"):
+        response = viewer.get(f"{page}?period=2025-01&category=asb")
+        text = response.get_data(as_text=True)
+        assert response.status_code == 400, page
+        assert "no data for 2025-01: the store holds 2024-12, 2025-02." in text
+        assert "too few" not in text
+
+
+def test_map_and_ward_pages_say_there_is_no_baseline(viewer):
+    for page in ("/map", "/wards"):
+        response = viewer.get(f"{page}?period=2025-02&category=serious_violence")
+        text = response.get_data(as_text=True)
+        assert response.status_code == 200, page
+        assert "no baseline: the store holds no data for 2025-01, so no change is shown." in text
+    text = viewer.get("/map?period=2025-02&category=serious_violence").get_data(as_text=True)
+    assert "no trend: the store holds 2 of the last 6 months" in text
+    table = text.split('<table class="ranked">', 1)[1]
+    assert "up " not in table and "down " not in table and "persistent" not in table
+
+
+def test_api_hotspots_carry_the_notes_and_no_change_or_trend(api):
+    response = api("/api/v1/hotspots?period=2025-02&category=serious_violence")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert "no baseline: the store holds no data for 2025-01, so no change is shown." in body["notes"]
+    assert body["features"]
+    for feature in body["features"]:
+        props = feature["properties"]
+        assert props["change"] is None and props["change_significant"] is None and props["trend"] is None
+        assert props["count"] > 0 or props["near_hot"]
+    error = api("/api/v1/hotspots?period=2025-01")
+    assert error.status_code == 400
+    assert error.get_json()["error"]["message"] == (
+        "`period`: no data for 2025-01: the store holds 2024-12, 2025-02.")
+
+
+def test_api_ward_table_puts_every_incident_in_a_ward(api):
+    body = api("/api/v1/wards?period=2025-02&category=all&wards=all").get_json()
+    assert body["outside_wards"] == 0 and body["snapped"] > 0
+    assert all(w["change"] is None and w["previous_count"] is None for w in body["wards"])
+    assert "no baseline: the store holds no data for 2025-01, so no change is shown." in body["notes"]
+
+
+def test_api_evaluation_refuses_a_backtest_without_data(api):
+    response = api("/api/v1/evaluation?period=2025-02&periods=2&category=asb")
+    assert response.status_code == 400
+    assert response.get_json()["error"]["message"].startswith(
+        "no period of the backtest (2025-01 to 2025-02) has data for both its training and its test period")
+
+
+def test_ward_trend_lines_break_where_the_store_holds_no_data(viewer):
+    text = viewer.get("/wards?period=2025-02&category=all").get_data(as_text=True)
+    # Eight months back from 2025-02: only 2024-12 and 2025-02 hold data, never drawn as zeros.
+    assert "no data, no data, no data, no data, no data" in text
+    assert ": no data, no data, no data, no data, no data, " in text
+
+
+def test_sparkline_draws_runs_and_skips_gaps():
+    from webapp._charts import sparkline
+
+    svg = str(sparkline([1, 2, None, 4, 5, None, 3], label="x"))
+    assert svg.count("<polyline") == 2  # 1-2 and 4-5; the lone 3 is a dot
+    assert "x: 1, 2, no data, 4, 5, no data, 3" in svg
+    assert str(sparkline([None, None], label="x")) == ""
