@@ -387,14 +387,14 @@ def _neighbour_matrix(cells: np.ndarray, k: int) -> sp.csr_matrix:
     return matrix
 
 
-def assign_wards(points: gpd.GeoDataFrame | gpd.GeoSeries, wards: gpd.GeoDataFrame, *,
+def assign_wards(points: pd.DataFrame | gpd.GeoSeries, wards: gpd.GeoDataFrame, *,
                  resolution: int = 10) -> pd.Series:
     """The ward of each point, by point in polygon on the real ward boundaries.
 
     Parameters
     ----------
     points
-        Point geometries in any CRS.
+        Incidents (`x`, `y` in EPSG:27700) or point geometries in any CRS.
     wards
         Ward polygons with `ward_code` and `ward_name`.
     resolution
@@ -408,16 +408,10 @@ def assign_wards(points: gpd.GeoDataFrame | gpd.GeoSeries, wards: gpd.GeoDataFra
         for millions of points; ``.astype(str)`` for plain strings); NA for points in none of
         the wards. Their number is in ``result.attrs["unassigned"]`` (and logged).
     """
-    if not isinstance(points, (gpd.GeoDataFrame, gpd.GeoSeries)):
-        msg = f"`points` must be a GeoDataFrame or GeoSeries, not {type(points).__name__}."
-        raise InputError(msg)
-    if points.crs is None:
-        msg = "`points` has no CRS; set one (e.g. EPSG:27700) with set_crs first."
-        raise InputError(msg)
+    x, y, crs = h3cells.points_xy(points, hint="first")
     area = study_area(wards, resolution=resolution)
-    x, y = h3cells.point_coordinates(points)
-    if not points.crs.equals(BNG):
-        x, y = _reproject(x, y, points.crs)
+    if not crs.equals(BNG):
+        x, y = _reproject(x, y, crs)
     idx = ward_index(x, y, area)
     codes = pd.Categorical.from_codes(idx, categories=pd.Index(area.ward_codes, dtype="str"))
     out = pd.Series(codes, index=points.index, name="ward_code")

@@ -24,6 +24,7 @@ import logging
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import geopandas as gpd
 import h3
@@ -273,34 +274,59 @@ def point_coordinates(points: gpd.GeoDataFrame | gpd.GeoSeries, *, name: str = "
     return shapely.get_x(geoms), shapely.get_y(geoms)
 
 
-def points_to_cells(points: gpd.GeoDataFrame | gpd.GeoSeries, *, resolution: int = 10) -> pd.Series:
+def points_xy(points: pd.DataFrame | gpd.GeoSeries, *, name: str = "points", hint: str = "before binning") -> tuple[np.ndarray, np.ndarray, Any]:
+    """x, y and CRS of points: a frame's `x`/`y` columns (EPSG:27700, as incidents hold them) or
+    a GeoDataFrame's / GeoSeries' point geometries in their CRS.
+
+    Raises
+    ------
+    InputError
+        Neither, no CRS, or a row without a point.
+    """
+    if isinstance(points, (gpd.GeoDataFrame, gpd.GeoSeries)) and not (
+            isinstance(points, gpd.GeoDataFrame) and "x" in points.columns and "y" in points.columns):
+        if points.crs is None:
+            msg = f"`{name}` has no CRS; set one (e.g. EPSG:27700) with set_crs {hint}."
+            raise InputError(msg)
+        x, y = point_coordinates(points, name=name)
+        return x, y, points.crs
+    if isinstance(points, pd.DataFrame) and "x" in points.columns and "y" in points.columns:
+        x = points["x"].to_numpy(dtype=np.float64, na_value=np.nan)
+        y = points["y"].to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = ~(np.isfinite(x) & np.isfinite(y))
+        if bad.any():
+            i = int(np.argmax(bad))
+            msg = (f"`{name}` row {points.index[i]!r} has no point location (x, y); every row needs "
+                   f"one ({int(bad.sum())} row(s) affected).")
+            raise InputError(msg)
+        return x, y, pyproj.CRS.from_user_input(BNG)
+    msg = (f"`{name}` must be a frame with x and y columns (EPSG:27700), a GeoDataFrame or a "
+           f"GeoSeries, not {type(points).__name__}.")
+    raise InputError(msg)
+
+
+def points_to_cells(points: pd.DataFrame | gpd.GeoSeries, *, resolution: int = 10) -> pd.Series:
     """The H3 cell of each point, aligned to the input's index.
 
     Parameters
     ----------
     points
-        Point geometries in any CRS (incidents are in EPSG:27700).
+        Incidents (`x`, `y` in EPSG:27700) or point geometries in any CRS.
     resolution
         H3 resolution (10: ~0.015 km2 cells).
 
     Returns
     -------
     pandas.Series
-        `h3_cell`, uint64, the same cells `h3.latlng_to_cell` gives on ``points.to_crs(4326)``.
+        `h3_cell`, uint64, the same cells `h3.latlng_to_cell` gives on the points in EPSG:4326.
 
     Raises
     ------
     InputError
-        Not a GeoDataFrame/GeoSeries, no CRS, or a row without a point.
+        Neither x/y columns nor a GeoDataFrame/GeoSeries, no CRS, or a row without a point.
     """
-    if not isinstance(points, (gpd.GeoDataFrame, gpd.GeoSeries)):
-        msg = f"`points` must be a GeoDataFrame or GeoSeries, not {type(points).__name__}."
-        raise InputError(msg)
-    if points.crs is None:
-        msg = "`points` has no CRS; set one (e.g. EPSG:27700) with set_crs before binning."
-        raise InputError(msg)
-    x, y = point_coordinates(points)
-    cells = xy_to_cells(x, y, crs=points.crs, resolution=resolution)
+    x, y, crs = points_xy(points)
+    cells = xy_to_cells(x, y, crs=crs, resolution=resolution)
     return pd.Series(cells, index=points.index, name="h3_cell", dtype=CELL_DTYPE)
 
 

@@ -18,13 +18,14 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 
 from hotspots import cells as h3cells
 from hotspots.crs import BNG, WGS84
 from hotspots.errors import InputError
 from hotspots.ingest.policeuk import DEMO_CONTEXT
-from hotspots.schema import make_incidents
+from hotspots.schema import incident_xy, make_incidents
 from hotspots.settings import Settings, get_settings
 from hotspots.wards import load_wards
 
@@ -464,7 +465,7 @@ def generate_demo(
     end: dt.date = DEFAULT_END,
     wards: gpd.GeoDataFrame | None = None,
     settings: Settings | None = None,
-) -> gpd.GeoDataFrame:
+) -> pd.DataFrame:
     """Make synthetic incidents for the `weeks` ISO weeks ending on `end`.
 
     Per ward, category and week the volumes follow the 24 months of police.uk records in
@@ -488,8 +489,8 @@ def generate_demo(
 
     Returns
     -------
-    GeoDataFrame
-        Incidents in the data model (EPSG:27700), `source` "demo", `time_precision` "minute",
+    DataFrame
+        Incidents in the data model (`x`, `y` in EPSG:27700), `source` "demo", `time_precision` "minute",
         `incident_id` "demo-<seed>-<n>" numbered in time order, sorted by `occurred_at`.
 
     Raises
@@ -664,9 +665,9 @@ def _location_names(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.where(key % 10 == 0, places[key % len(places)], streets[key % len(streets)])
 
 
-def _locations(incidents: gpd.GeoDataFrame, bng: gpd.GeoSeries) -> np.ndarray:
+def _locations(incidents: pd.DataFrame, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Each incident's own `location`, or a synthetic "On or near ..." where it has none."""
-    made = _location_names(bng.x.to_numpy(), bng.y.to_numpy())
+    made = _location_names(x, y)
     if "location" not in incidents.columns:
         return made
     own = incidents["location"].fillna("").astype(str).to_numpy(dtype=object)
@@ -681,7 +682,7 @@ def _crime_ids(ids: pd.Series) -> np.ndarray:
     return out
 
 
-def write_policeuk_csv(incidents: gpd.GeoDataFrame, directory: str | Path) -> list[Path]:
+def write_policeuk_csv(incidents: pd.DataFrame, directory: str | Path) -> list[Path]:
     """Write incidents as police.uk street-level CSVs, one file per calendar month.
 
     Files are `<directory>/YYYY-MM/YYYY-MM-west-yorkshire-street.csv` with the twelve police.uk
@@ -702,9 +703,9 @@ def write_policeuk_csv(incidents: gpd.GeoDataFrame, directory: str | Path) -> li
     InputError
         `incidents` without the data model's columns, without a CRS or with no rows.
     """
-    needed = ["incident_id", "occurred_at", "crime_type", "category", "geometry"]
-    if not isinstance(incidents, gpd.GeoDataFrame):
-        msg = f"`incidents` must be a GeoDataFrame of incidents; got {type(incidents).__name__}."
+    needed = ["incident_id", "occurred_at", "crime_type", "category"]
+    if not isinstance(incidents, pd.DataFrame):
+        msg = f"`incidents` must be a DataFrame of incidents; got {type(incidents).__name__}."
         raise InputError(msg)
     missing = [c for c in needed if c not in incidents.columns]
     if missing:
@@ -713,18 +714,13 @@ def write_policeuk_csv(incidents: gpd.GeoDataFrame, directory: str | Path) -> li
     if incidents.empty:
         msg = "`incidents` contains zero rows; there is nothing to write."
         raise InputError(msg)
-    if incidents.crs is None:
-        msg = "`incidents` has no CRS; incidents are in EPSG:27700 (set it with `set_crs`)."
-        raise InputError(msg)
+    x, y = incident_xy(incidents)  # EPSG:27700
     times = incidents["occurred_at"]
     if times.isna().any():
         row = int(np.flatnonzero(times.isna().to_numpy())[0])
         msg = f"`incidents` row {row} has no `occurred_at`; police.uk files need a month for every row."
         raise InputError(msg)
-    lonlat = incidents.geometry.to_crs(WGS84)
-    bng = incidents.geometry.to_crs(BNG)
-    lon = lonlat.x.to_numpy()
-    lat = lonlat.y.to_numpy()
+    lon, lat = pyproj.Transformer.from_crs(BNG, WGS84, always_xy=True).transform(x, y)
     month = times.dt.strftime("%Y-%m").to_numpy()
     is_asb = (incidents["category"].astype(str) == "asb").to_numpy()
     crime_id = np.where(is_asb, "", _crime_ids(incidents["incident_id"]))
@@ -746,7 +742,7 @@ def write_policeuk_csv(incidents: gpd.GeoDataFrame, directory: str | Path) -> li
         "Falls within": FORCE,
         "Longitude": np.char.mod("%.6f", lon),
         "Latitude": np.char.mod("%.6f", lat),
-        "Location": _locations(incidents, bng),
+        "Location": _locations(incidents, x, y),
         "LSOA code": "",
         "LSOA name": "",
         "Crime type": incidents["crime_type"].astype(str).to_numpy(),

@@ -3,7 +3,8 @@ Dask cluster, and gather only those totals; `hotspots.ranking` then runs the sam
 them as for incidents counted in memory.
 
 The incidents come from the month-partitioned store (only the files of the months asked for are
-read, as a dask-geopandas frame) or from a GeoDataFrame. The cluster is the scheduler named by the
+read, one partition each, with the category, time and study-area box pushed into the Parquet
+read) or from an incident frame. The cluster is the scheduler named by the
 `dask_scheduler` setting (or `hotspots ... --scheduler`), else the current `distributed.Client`,
 else a local cluster started for the call.
 """
@@ -19,17 +20,25 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import shapely
 
+from hotspots import _parquet
 from hotspots import cells as h3cells
 from hotspots.crs import BNG
 from hotspots.errors import InputError
 from hotspots.periods import Period
-from hotspots.selection import Selection, Totals, check_incidents, check_precision, select_incidents
+from hotspots.schema import incident_xy
+from hotspots.selection import (
+    ANALYSIS_COLUMNS,
+    Selection,
+    Totals,
+    check_incidents,
+    check_precision,
+    select_incidents,
+)
 from hotspots.settings import Settings
 from hotspots.store import MANIFEST, IncidentStore
 
@@ -45,7 +54,7 @@ log = logging.getLogger(__name__)
 #: Seconds to wait for a named scheduler before giving up with an `InputError`.
 SCHEDULER_TIMEOUT_S = 5
 #: Columns the counting reads from the store.
-COLUMNS: list[str] = ["occurred_at", "time_precision", "category", "crime_type", "harm", "geometry"]
+COLUMNS: list[str] = ANALYSIS_COLUMNS
 
 #: What each partition sends back: one row per (cell or ward position, period) it holds, position
 #: -1 for incidents in no cell (ward) of the study area, `order` -1. In a period that spans
@@ -156,9 +165,9 @@ def _current_client() -> Client | None:
 # --------------------------------------------------------------------------- the incidents
 
 
-def resolve_source(incidents: Any, *, settings: Settings) -> IncidentStore | gpd.GeoDataFrame:
-    """The incidents the Dask engine reads: a checked GeoDataFrame, or an `IncidentStore` given
-    as one or as the path of its instance folder or of its `store` folder."""
+def resolve_source(incidents: Any, *, settings: Settings) -> IncidentStore | pd.DataFrame:
+    """The incidents an engine reads: a checked incident frame, or an `IncidentStore` given as one
+    or as the path of its instance folder or of its `store` folder."""
     if isinstance(incidents, IncidentStore):
         return incidents
     if isinstance(incidents, (str, os.PathLike)):
@@ -170,27 +179,31 @@ def resolve_source(incidents: Any, *, settings: Settings) -> IncidentStore | gpd
         msg = (f"`incidents` {str(path)!r} is not an incident store: expected the instance folder "
                "(holding store/manifest.json) or the store folder itself.")
         raise InputError(msg)
-    if not isinstance(incidents, gpd.GeoDataFrame):
-        msg = (f"`incidents` must be a GeoDataFrame of incidents, an IncidentStore or the path of "
-               f"one (engine='dask'), not {type(incidents).__name__}.")
+    if not isinstance(incidents, pd.DataFrame):
+        msg = (f"`incidents` must be a DataFrame of incidents, an IncidentStore or the path of "
+               f"one, not {type(incidents).__name__}.")
         raise InputError(msg)
     check_incidents(incidents)
     return incidents
 
 
-def _read(source: IncidentStore | gpd.GeoDataFrame, periods: list[Period], settings: Settings) -> dd.DataFrame:
-    """The incidents a set of periods needs, as a dask-geopandas frame with one partition per
-    month: for a store the committed files of the periods' months, for a frame its rows of each
-    of those months (with their positions in the frame as `_order`)."""
+def _read(source: IncidentStore | pd.DataFrame, periods: list[Period], settings: Settings, *,
+          category: str) -> dd.DataFrame:
+    """The incidents a set of periods needs, as a Dask frame with one partition per month: for a
+    store the committed files of the periods' months (reading only the category's rows in the
+    periods: everywhere, so that incidents outside the study area are counted as in memory), for
+    a frame its rows of each of those months (with their positions in the frame as `_order`)."""
     import dask.dataframe as dd
-    import dask_geopandas
 
     months = sorted({m for p in periods for m in p.months()})
-    if isinstance(source, gpd.GeoDataFrame):
+    if isinstance(source, pd.DataFrame):
         frame = source[[c for c in COLUMNS if c in source.columns]]
+        if "x" not in frame.columns:
+            x, y = incident_xy(source)
+            frame = pd.DataFrame(frame).assign(x=x, y=y)
         parts = _month_parts(frame, months, settings.timezone)
         if not parts:
-            return dask_geopandas.from_geopandas(frame.iloc[:0].assign(_order=np.int64(0)), npartitions=1)
+            return dd.from_pandas(frame.iloc[:0].assign(_order=np.int64(0)), npartitions=1)
         return dd.from_map(_identity, parts, meta=parts[0].iloc[:0], enforce_metadata=False)
     files = source.files(months)
     if not files:
@@ -198,15 +211,24 @@ def _read(source: IncidentStore | gpd.GeoDataFrame, periods: list[Period], setti
         msg = (f"the store at {source.path} holds no incidents in {span}; see `hotspots store "
                "summary` for what it holds.")
         raise InputError(msg)
-    return dask_geopandas.read_parquet([str(f) for f in files], columns=COLUMNS,
-                                       split_row_groups=False)
+    rows = _parquet.RowFilter(start=min(p.start for p in periods), end=max(p.end for p in periods),
+                              categories=None if category == "all" else (category,))
+    tz = settings.timezone
+    meta = _parquet.to_frame([_parquet.read(files[0], columns=COLUMNS, tz=tz).slice(0, 0)])
+    return dd.from_map(_read_month, [str(f) for f in files], columns=COLUMNS, rows=rows, tz=tz,
+                       meta=meta, enforce_metadata=False)
 
 
-def _identity(part: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def _read_month(path: str, *, columns: list[str], rows: _parquet.RowFilter, tz: str) -> pd.DataFrame:
+    """One month file of the store: only the rows and columns the counting needs."""
+    return _parquet.to_frame([_parquet.read(Path(path), columns=columns, rows=rows, tz=tz)])
+
+
+def _identity(part: pd.DataFrame) -> pd.DataFrame:
     return part
 
 
-def _month_parts(frame: gpd.GeoDataFrame, months: list[str], tz: str) -> list[gpd.GeoDataFrame]:
+def _month_parts(frame: pd.DataFrame, months: list[str], tz: str) -> list[pd.DataFrame]:
     """The rows of `frame` in each of `months` (local time), in frame order, with `_order`."""
     times = frame["occurred_at"]
     if times.dt.tz is None:
@@ -229,7 +251,7 @@ def _bbox(area: StudyArea) -> tuple[float, float, float, float]:
     return (x0 - margin, y0 - margin, x1 + margin, y1 + margin)
 
 
-def _groups(part: gpd.GeoDataFrame, sel: Selection, pos: np.ndarray, partition_info: dict | None) -> pd.DataFrame:
+def _groups(part: pd.DataFrame, sel: Selection, pos: np.ndarray, partition_info: dict | None) -> pd.DataFrame:
     """Count, harm and flags per (position, period) of one partition's selection (see
     `_GROUP_META`). Harm is summed in row order, as the in-memory engine sums it."""
     t = len(sel.periods)
@@ -275,7 +297,7 @@ def _positions(sel: Selection, cells: np.ndarray, resolution: int,
     return pos
 
 
-def _cell_groups(part: gpd.GeoDataFrame, *, category: str, periods: list[Period], settings: Settings,
+def _cell_groups(part: pd.DataFrame, *, category: str, periods: list[Period], settings: Settings,
                  cells: np.ndarray, resolution: int, bbox: tuple[float, float, float, float],
                  partition_info: dict | None = None) -> pd.DataFrame:
     """One partition's totals per study-area cell (position in the sorted `cells`) and period."""
@@ -283,7 +305,7 @@ def _cell_groups(part: gpd.GeoDataFrame, *, category: str, periods: list[Period]
     return _groups(part, sel, _positions(sel, cells, resolution, bbox), partition_info)
 
 
-def _ward_groups(part: gpd.GeoDataFrame, *, category: str, periods: list[Period], settings: Settings,
+def _ward_groups(part: pd.DataFrame, *, category: str, periods: list[Period], settings: Settings,
                  area: StudyArea, bbox: tuple[float, float, float, float],
                  partition_info: dict | None = None) -> pd.DataFrame:
     """One partition's totals per ward (position in `area.ward_codes`, plus the number of wards
@@ -322,15 +344,15 @@ def _totals(groups: pd.DataFrame, *, rows: int, periods: list[Period]) -> Totals
                   bool(groups["violent"].sum() > 0))
 
 
-def dask_cell_totals(source: IncidentStore | gpd.GeoDataFrame, *, category: str,
+def dask_cell_totals(source: IncidentStore | pd.DataFrame, *, category: str,
                      period_sets: list[list[Period]], area: StudyArea, settings: Settings) -> list[Totals]:
     """`Totals` per study-area cell for each list of consecutive periods, counted on the cluster.
 
     The files are read once for all period lists; each partition bins its incidents with
     `hotspots.cells` and sends back one row per (cell, period) it holds.
     """
-    ddf = _read(source, [p for periods in period_sets for p in periods], settings)
     bbox = _bbox(area)
+    ddf = _read(source, [p for periods in period_sets for p in periods], settings, category=category)
     with dask_client(settings) as client:
         [cells] = client.scatter([np.asarray(area.cells)], broadcast=True)
         parts = [ddf.map_partitions(_cell_groups, category=category, periods=periods, settings=settings,
@@ -342,12 +364,12 @@ def dask_cell_totals(source: IncidentStore | gpd.GeoDataFrame, *, category: str,
             for groups, periods in zip(gathered, period_sets, strict=True)]
 
 
-def dask_ward_totals(source: IncidentStore | gpd.GeoDataFrame, *, category: str,
+def dask_ward_totals(source: IncidentStore | pd.DataFrame, *, category: str,
                      periods: list[Period], area: StudyArea, settings: Settings) -> Totals:
     """`Totals` per ward of `area` over consecutive `periods`, counted on the cluster (points
     placed by point in polygon on the real boundaries, as in memory)."""
-    ddf = _read(source, periods, settings)
     bbox = _bbox(area)
+    ddf = _read(source, periods, settings, category=category)
     with dask_client(settings) as client:
         [locator] = client.scatter([_ward_locator(area)], broadcast=True, hash=False)
         part = ddf.map_partitions(_ward_groups, category=category, periods=periods, settings=settings,

@@ -43,6 +43,15 @@ def _has_geometry(frame: pd.DataFrame) -> bool:
     return isinstance(frame, gpd.GeoDataFrame) and frame.active_geometry_name in frame.columns
 
 
+def _with_points(frame: pd.DataFrame) -> pd.DataFrame:
+    """Incidents (`x`, `y` in EPSG:27700, no geometry) as points; any other frame unchanged."""
+    if not _has_geometry(frame) and isinstance(frame, pd.DataFrame) and {"x", "y"} <= set(frame.columns):
+        from hotspots.schema import to_geodataframe
+
+        return to_geodataframe(frame)
+    return frame
+
+
 def _plain_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """Attributes as plain values: cells as hex strings, categoricals as strings, no geometry."""
     out = pd.DataFrame(frame.drop(columns=frame.active_geometry_name) if _has_geometry(frame) else frame)
@@ -81,8 +90,10 @@ def to_geojson(frame: gpd.GeoDataFrame, *, precision: int = 7) -> str:
     Longitude/latitude (WGS84) with `precision` decimals (7: about 1 cm), polygons with
     counter-clockwise exterior rings, no `crs` member; every other column is a property (cells
     as hex strings, NaN as null). Features of a frame with `h3_cell` carry the cell as their id.
+    Incidents (`x`, `y` in EPSG:27700) are written as points.
     """
     _check_frame(frame)
+    frame = _with_points(frame)
     if not _has_geometry(frame):
         msg = "`frame` has no geometry to write as GeoJSON; use CSV for tables."
         raise InputError(msg)
@@ -123,10 +134,15 @@ def to_csv(frame: pd.DataFrame, path: str | Path | None = None) -> str | None:
     """A CSV of the attributes, with `longitude` and `latitude` of each geometry's centroid.
 
     The centroid is taken in the frame's own CRS (metres for EPSG:27700), then reprojected.
-    Text columns are escaped against formula injection (`escape_formulas`); numbers are
-    written as numbers. Returns the text when `path` is None, else writes it there.
+    Incidents keep their `x`, `y` (EPSG:27700) beside the longitude and latitude. Text columns
+    are escaped against formula injection (`escape_formulas`); numbers are written as numbers.
+    Returns the text when `path` is None, else writes it there.
     """
     _check_frame(frame)
+    if not _has_geometry(frame) and {"x", "y"} <= set(frame.columns):
+        from hotspots.schema import to_geodataframe
+
+        frame = to_geodataframe(frame, keep_xy=True)
     out = _plain_columns(frame)
     for col in out.columns:
         if pd.api.types.is_string_dtype(out[col]) or out[col].dtype == object:
@@ -150,8 +166,10 @@ def to_csv(frame: pd.DataFrame, path: str | Path | None = None) -> str | None:
 
 
 def to_gpkg(frame: gpd.GeoDataFrame, path: str | Path, *, layer: str = "hotspots") -> None:
-    """Write a GeoPackage layer (replacing a layer of that name) in the frame's CRS."""
+    """Write a GeoPackage layer (replacing a layer of that name) in the frame's CRS (incidents:
+    points in EPSG:27700)."""
     _check_frame(frame)
+    frame = _with_points(frame)
     if not _has_geometry(frame):
         msg = "`frame` has no geometry to write as a GeoPackage; use CSV for tables."
         raise InputError(msg)

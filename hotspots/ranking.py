@@ -26,6 +26,7 @@ from hotspots.selection import (
     cell_matrices,
     check_incidents,
     select_incidents,
+    store_incidents,
     ward_matrices_snapped,
 )
 from hotspots.settings import CATEGORIES, Settings, get_settings
@@ -37,8 +38,8 @@ if TYPE_CHECKING:
 
     from hotspots.store import IncidentStore
 
-    #: What the analysis functions read: a frame, or with engine="dask" also a store or its path.
-    Incidents = gpd.GeoDataFrame | IncidentStore | str | os.PathLike
+    #: What the analysis functions read: a frame, or a store or its path (only what is needed is read).
+    Incidents = pd.DataFrame | IncidentStore | str | os.PathLike
 
 log = logging.getLogger(__name__)
 
@@ -128,13 +129,11 @@ def window_period(period: str | Period, *, n: int | None = None, settings: Setti
 
 
 def check_source(incidents: Any, engine: str, settings: Settings) -> Any:
-    """Check the incidents argument for an engine; the Dask engine also takes a store or its path."""
-    if engine == "dask":
-        from hotspots.engines import resolve_source
+    """Check the incidents argument for an engine: a frame, or a store or its path (each engine
+    then reads only the months, category and columns it counts)."""
+    from hotspots.engines import resolve_source
 
-        return resolve_source(incidents, settings=settings)
-    check_incidents(incidents)
-    return incidents
+    return resolve_source(incidents, settings=settings)
 
 
 def cell_totals(incidents: Any, *, category: str, period_sets: list[list[Period]], area: StudyArea,
@@ -145,6 +144,9 @@ def cell_totals(incidents: Any, *, category: str, period_sets: list[list[Period]
 
         return dask_cell_totals(incidents, category=category, period_sets=period_sets, area=area,
                                 settings=settings)
+    if not isinstance(incidents, pd.DataFrame):  # a store
+        incidents = store_incidents(incidents, category=category,
+                                    periods=[p for periods in period_sets for p in periods])
     out = []
     for periods in period_sets:
         sel = select_incidents(incidents, category=category, periods=periods, settings=settings)
@@ -161,6 +163,8 @@ def ward_totals(incidents: Any, *, category: str, periods: list[Period], area: S
 
         return dask_ward_totals(incidents, category=category, periods=periods, area=area,
                                 settings=settings)
+    if not isinstance(incidents, pd.DataFrame):  # a store
+        incidents = store_incidents(incidents, category=category, periods=periods)
     sel = select_incidents(incidents, category=category, periods=periods, settings=settings)
     counts, harm, unassigned, snapped = ward_matrices_snapped(sel, area)
     return Totals(counts, harm, unassigned, sel.proxy, snapped)
@@ -192,10 +196,11 @@ def rank_hotspots(
     Parameters
     ----------
     incidents
-        Incidents in the data model (EPSG:27700). Cells count every incident inside their
-        hexagon, also where a boundary cell reaches beyond the chosen wards, so pass incidents
-        unclipped. Not modified. With ``engine="dask"`` also an `IncidentStore` or the path of
-        one (its instance folder or its `store` folder): only the months needed are read.
+        Incidents in the data model (`x`, `y` in EPSG:27700; a GeoDataFrame of points also
+        serves). Cells count every incident inside their hexagon, also where a boundary cell
+        reaches beyond the chosen wards, so pass incidents unclipped. Not modified. Or an
+        `IncidentStore` or the path of one (its instance folder or its `store` folder): only the
+        months, the category's rows and the columns needed are read.
     category
         `asb`, `serious_violence`, `other` or `all`.
     period
@@ -548,7 +553,7 @@ def rank_wards(
 # --------------------------------------------------------------------------- default period
 
 
-def latest_complete_period(incidents: gpd.GeoDataFrame, *, kind: str | None = None,
+def latest_complete_period(incidents: pd.DataFrame, *, kind: str | None = None,
                            category: str = "all", settings: Settings | None = None) -> Period:
     """The latest period the incidents cover completely.
 

@@ -6,42 +6,66 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from hotspots import cells as h3cells
-from hotspots._validate import check_geoframe
 from hotspots.binning import StudyArea
 from hotspots.crs import BNG
 from hotspots.errors import InputError
 from hotspots.periods import Period
+from hotspots.schema import incident_xy
 from hotspots.settings import Settings
 
-_NEEDED = ("occurred_at", "time_precision", "category", "harm", "geometry")
+_NEEDED = ("occurred_at", "time_precision", "category", "harm")
+#: The columns the analyses read of the incidents (`IncidentStore.load(columns=...)`).
+ANALYSIS_COLUMNS: list[str] = ["occurred_at", "time_precision", "crime_type", "category", "harm", "x", "y"]
 
 
 def check_incidents(incidents: Any, *, name: str = "incidents") -> None:
-    """The one validator of incident frames given to the analysis functions.
+    """The one validator of incident frames given to the analysis functions (cheap: columns and
+    dtypes; the rows an analysis selects are checked by `select_incidents`).
 
     Raises
     ------
     InputError
         Naming the argument, what was expected, what came and a hint.
     """
-    check_geoframe(incidents, name, expected="of incidents (see hotspots.schema)",
-                   empty_hint=". Has a filter removed every row?",
-                   crs_hint="incidents are in EPSG:27700 (use set_crs('EPSG:27700') if they are).")
+    import geopandas as gpd
+
+    if not isinstance(incidents, pd.DataFrame):
+        msg = (f"`{name}` must be a DataFrame of incidents (see hotspots.schema), not "
+               f"{type(incidents).__name__}.")
+        raise InputError(msg)
+    if len(incidents) == 0:
+        msg = f"`{name}` contains zero rows. Has a filter removed every row?"
+        raise InputError(msg)
+    points = isinstance(incidents, gpd.GeoDataFrame) and incidents.active_geometry_name in incidents.columns
+    has_xy = "x" in incidents.columns and "y" in incidents.columns
     missing = [c for c in _NEEDED if c not in incidents.columns]
+    if not has_xy and not points:
+        missing += ["x", "y"]
     if missing:
         msg = (f"`{name}` lacks the column(s) {', '.join(missing)}; expected the incident data "
                "model's columns (load incidents with IncidentStore.load or hotspots.ingest).")
+        raise InputError(msg)
+    if points and not has_xy and incidents.crs is None:
+        msg = f"`{name}` has no CRS; incidents are in EPSG:27700 (use set_crs('EPSG:27700') if they are)."
         raise InputError(msg)
     if not pd.api.types.is_datetime64_any_dtype(incidents["occurred_at"]):
         msg = (f"`{name}` column occurred_at is {incidents['occurred_at'].dtype}, not a datetime; "
                "build incidents with hotspots.schema.make_incidents.")
         raise InputError(msg)
 
+
+def store_incidents(store: Any, *, category: str, periods: list[Period]) -> pd.DataFrame:
+    """What the counting needs of an `IncidentStore`: the `ANALYSIS_COLUMNS` of `category`'s
+    incidents from the start of the first period to the end of the last (only those months'
+    files are opened, and the category and time are filtered in the Parquet read)."""
+    start, end = min(p.start for p in periods), max(p.end for p in periods)
+    span = Period("range", start, end, f"{start.date().isoformat()}..{end.date().isoformat()}")
+    return store.load(period=span, categories=None if category == "all" else [category],
+                      columns=ANALYSIS_COLUMNS)
 
 
 def period_slots(times: pd.Series, periods: list[Period], *, tz: str) -> np.ndarray:
@@ -92,34 +116,41 @@ def check_precision(period: Period, monthly: int) -> None:
         raise InputError(msg)
 
 
-def select_incidents(incidents: gpd.GeoDataFrame, *, category: str, periods: list[Period],
+def select_incidents(incidents: pd.DataFrame, *, category: str, periods: list[Period],
                      settings: Settings, check: bool = True) -> Selection:
     """Incidents of `category` in `periods`, without copying the frame.
 
-    `check=False` leaves the precision check to the caller (the Dask engine checks the total
-    over all partitions with `check_precision`).
+    The category's rows are found first; only they are placed in periods, and only the selected
+    rows are checked (coordinates, harm). `check=False` leaves the precision check to the caller
+    (the Dask engine checks the total over all partitions with `check_precision`).
 
     Raises
     ------
     InputError
-        A week or a date range asked of incidents that carry only their month (police.uk).
+        A week or a date range asked of incidents that carry only their month (police.uk); a
+        selected row without coordinates or with a bad harm.
     """
-    slot = period_slots(incidents["occurred_at"], periods, tz=settings.timezone)
-    mask = slot >= 0
+    t, edges = _utc_ticks(incidents["occurred_at"], periods, tz=settings.timezone)
+    mask = (t >= edges[0]) & (t < edges[-1])
     if category != "all":
-        mask &= (incidents["category"] == category).to_numpy(dtype=bool, na_value=False)
+        mask &= _equals(incidents["category"], category)
     rows = np.flatnonzero(mask)
+    slot = np.searchsorted(edges, t[rows], side="right").astype(np.int64) - 1
     if len(rows) and not _month_aligned(periods[-1]):
-        monthly = np.asarray(incidents["time_precision"].iloc[rows], dtype=object) == "month"
+        monthly = _equals(incidents["time_precision"], "month", rows)
     else:
         monthly = np.zeros(len(rows), dtype=bool)
     if check:
         check_precision(periods[-1], int(monthly.sum()))
-    gs = gpd.GeoSeries(incidents.geometry.array[rows], index=incidents.index[rows], crs=incidents.crs)
-    if not incidents.crs.equals(BNG):
-        gs = gs.to_crs(BNG)
-    x, y = h3cells.point_coordinates(gs, name="incidents")
-    harm = incidents["harm"].iloc[rows].to_numpy(dtype=np.float64, na_value=np.nan)
+    all_x, all_y = incident_xy(incidents)
+    x, y = all_x[rows], all_y[rows]
+    bad = ~(np.isfinite(x) & np.isfinite(y))
+    if bad.any():
+        i = rows[int(np.argmax(bad))]
+        msg = (f"`incidents` row {incidents.index[i]!r} has no point location (x, y); every row needs "
+               f"one ({int(bad.sum())} row(s) affected).")
+        raise InputError(msg)
+    harm = incidents["harm"].to_numpy(dtype=np.float64, na_value=np.nan)[rows]
     bad = ~np.isfinite(harm) | (harm < 0)
     if bad.any():
         i = rows[int(np.argmax(bad))]
@@ -128,8 +159,35 @@ def select_incidents(incidents: gpd.GeoDataFrame, *, category: str, periods: lis
         raise InputError(msg)
     violent = np.zeros(len(rows), dtype=bool)
     if category in ("serious_violence", "all") and "crime_type" in incidents.columns and len(rows):
-        violent = np.asarray(incidents["crime_type"].iloc[rows], dtype=object) == "Violence and sexual offences"
-    return Selection(periods, slot[rows], x, y, harm, monthly, violent, rows)
+        violent = _equals(incidents["crime_type"], "Violence and sexual offences", rows)
+    return Selection(periods, slot, x, y, harm, monthly, violent, rows)
+
+
+def _utc_ticks(times: pd.Series, periods: list[Period], *, tz: str) -> tuple[np.ndarray, np.ndarray]:
+    """The instants of `times` as int64 ticks since the epoch (UTC; a view of a tz-aware column,
+    NaT the smallest int64), and the periods' edges (starts, then the last end) in the same unit."""
+    if times.dt.tz is None:
+        times = times.dt.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
+    values = times.array
+    unit = getattr(values, "unit", "ns")
+    ticks = np.asarray(values.asi8)
+    edges = np.array([p.start.as_unit(unit).value for p in periods] + [periods[-1].end.as_unit(unit).value],
+                     dtype=np.int64)
+    return ticks, edges
+
+
+def _equals(values: pd.Series, wanted: str, rows: np.ndarray | None = None) -> np.ndarray:
+    """`values == wanted` as a bool array (of `rows` only, when given): on a categorical's
+    integer codes, without touching its text."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.array.codes
+        if rows is not None:
+            codes = codes[rows]
+        found = values.cat.categories.get_indexer([wanted])[0]
+        return codes == found if found >= 0 else np.zeros(len(codes), dtype=bool)
+    if rows is not None:
+        values = values.iloc[rows]
+    return (values == wanted).to_numpy(dtype=bool, na_value=False)
 
 
 def cell_matrices(sel: Selection, area: StudyArea) -> tuple[np.ndarray, np.ndarray, int]:

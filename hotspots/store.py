@@ -1,11 +1,15 @@
-"""The incident store: a GeoParquet dataset partitioned by month, changed only all-or-nothing.
+"""The incident store: a Parquet dataset partitioned by month, changed only all-or-nothing.
 
 Layout under ``<home>/store``::
 
     manifest.json                      the committed state: which file holds each month, and the
                                        coverage of each month per source (`hotspots.coverage`)
-    month=2025-06/part-<uuid>.parquet  one GeoParquet file per month (points in EPSG:27700)
+    month=2025-06/part-<uuid>.parquet  one Parquet file per month, sorted by time: the data
+                                       model's columns, points as `x`, `y` (EPSG:27700 metres)
     .lock                              serialises writers
+
+Files written before `x`/`y` (GeoParquet with a `geometry` column) are read the same way and
+rewritten in the current layout when their month next changes.
 
 A change writes new month files under fresh names, then replaces ``manifest.json`` in one atomic
 rename: that rename is the commit. A writer killed at any moment leaves either the old manifest
@@ -26,12 +30,11 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
-import shapely
 
+from hotspots import _parquet
 from hotspots.coverage import Coverage, month_records
 from hotspots.crs import BNG
 from hotspots.errors import InputError
@@ -79,7 +82,7 @@ def month_keys(times: pd.Series) -> np.ndarray:
 
 
 class IncidentStore:
-    """Incidents of every source, one GeoParquet file per month, under `home`/store.
+    """Incidents of every source, one Parquet file per month, under `home`/store.
 
     Parameters
     ----------
@@ -136,10 +139,9 @@ class IncidentStore:
             if month in recorded:
                 out[month] = recorded[month]
                 continue
-            table = pq.read_table(self.path / rel, columns=["occurred_at", "time_precision", "source"])
-            frame = table.to_pandas()
-            frame["occurred_at"] = _local_times(frame["occurred_at"], self.settings.timezone)
-            out[month] = _coverage_entry(frame)
+            table = _parquet.read(self.path / rel, columns=["occurred_at", "time_precision", "source"],
+                                  tz=self.settings.timezone)
+            out[month] = _coverage_entry(_parquet.to_frame([table]))
         return out
 
     def months(self) -> list[str]:
@@ -155,12 +157,13 @@ class IncidentStore:
         keys = sorted(held) if months is None else [m for m in sorted(set(months)) if m in held]
         return [self.path / held[m] for m in keys]
 
-    def _read_files(self, paths: list[Path], columns: list[str] | None = None) -> gpd.GeoDataFrame:
+    def _read_files(self, paths: list[Path], columns: list[str] | None = None,
+                    rows: _parquet.RowFilter | None = None) -> pd.DataFrame:
         if not paths:
-            return empty_incidents(self.settings)
-        frames = [gpd.read_parquet(p, columns=columns) for p in paths]
-        frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-        return conform(gpd.GeoDataFrame(frame, geometry="geometry", crs=BNG), self.settings)
+            empty = empty_incidents(self.settings)
+            return empty if columns is None else empty[list(columns)]
+        return _parquet.to_frame([_parquet.read_files(paths, columns=columns, rows=rows,
+                                                      tz=self.settings.timezone)])
 
     def load(
         self,
@@ -169,8 +172,11 @@ class IncidentStore:
         wards: Any = None,
         categories: Iterable[str] | str | None = None,
         sources: Iterable[str] | str | None = None,
-    ) -> gpd.GeoDataFrame:
-        """Read incidents from the store.
+        bbox: tuple[float, float, float, float] | None = None,
+        columns: Iterable[str] | None = None,
+    ) -> pd.DataFrame:
+        """Read incidents from the store: only the months of `period`, and of those only the rows
+        and columns asked for (the filters are pushed into the Parquet read).
 
         Parameters
         ----------
@@ -183,39 +189,59 @@ class IncidentStore:
             `asb`, `serious_violence`, `other` (one or several); None or `all`: every category.
         sources
             Keep only these sources (e.g. `demo`).
+        bbox
+            (xmin, ymin, xmax, ymax) in EPSG:27700 metres: keep incidents inside this box (edges
+            included), e.g. the study area of an analysis widened by a cell.
+        columns
+            Data-model columns to read (default: all), e.g. `hotspots.selection.ANALYSIS_COLUMNS`.
 
         Returns
         -------
-        GeoDataFrame
-            Incidents in the data model's columns, EPSG:27700, ordered by time.
+        pandas.DataFrame
+            Incidents in the data model's columns (`x`, `y` in EPSG:27700), ordered by time.
+            `hotspots.schema.to_geodataframe` makes points of them.
         """
         chosen_period = parse_period(period, tz=self.settings.timezone) if period is not None else None
         cats = _categories(categories)
+        wanted = list(INCIDENT_COLUMNS) if columns is None else _columns(columns)
+        rows = _parquet.RowFilter(
+            start=chosen_period.start if chosen_period is not None else None,
+            end=chosen_period.end if chosen_period is not None else None,
+            categories=tuple(cats) if cats is not None else None,
+            sources=(tuple([sources] if isinstance(sources, str) else sources)
+                     if sources is not None else None),
+            bbox=tuple(float(v) for v in bbox) if bbox is not None else None,
+        )
         months = chosen_period.months() if chosen_period is not None else None
-        frame = self._read_files(self.files(months))
-        keep = np.ones(len(frame), dtype=bool)
-        if chosen_period is not None:
-            keep &= chosen_period.contains(frame["occurred_at"])
-        if cats is not None:
-            keep &= frame["category"].isin(cats).to_numpy()
-        if sources is not None:
-            wanted = [sources] if isinstance(sources, str) else list(sources)
-            keep &= frame["source"].isin(wanted).to_numpy()
+        read_cols = wanted
         if wards is not None:
-            keep &= self._inside(frame, wards)
-        if not keep.all():
-            frame = frame.loc[keep]
-        return frame.sort_values("occurred_at", kind="stable", ignore_index=True)
+            read_cols = wanted + [c for c in ("x", "y") if c not in wanted]
+        if "occurred_at" not in read_cols:
+            read_cols = read_cols + ["occurred_at"]
+        frame = self._read_files(self.files(months), columns=read_cols, rows=rows)
+        if wards is not None:
+            inside = self._inside(frame, wards)
+            if not inside.all():
+                frame = frame.loc[inside].reset_index(drop=True)
+        if not frame["occurred_at"].is_monotonic_increasing:  # the files are sorted by time
+            frame = frame.sort_values("occurred_at", kind="stable", ignore_index=True)
+        if list(frame.columns) != wanted:
+            frame = frame[wanted]
+        return frame
 
-    def _inside(self, frame: gpd.GeoDataFrame, wards: Any) -> np.ndarray:
+    def _inside(self, frame: pd.DataFrame, wards: Any) -> np.ndarray:
+        import geopandas as gpd
+        import shapely
+
         from hotspots.wards import load_wards, select_wards
 
         if not isinstance(wards, gpd.GeoDataFrame):
             wards = select_wards(load_wards(settings=self.settings), wards)
         area = shapely.union_all(wards.to_crs(BNG).geometry.to_numpy())
         shapely.prepare(area)
-        xy = shapely.get_coordinates(frame.geometry.to_numpy())
-        return shapely.contains_xy(area, xy[:, 0], xy[:, 1]) if len(xy) else np.zeros(0, dtype=bool)
+        if not len(frame):
+            return np.zeros(0, dtype=bool)
+        return shapely.contains_xy(area, frame["x"].to_numpy(), frame["y"].to_numpy())
 
     def summary(self) -> dict[str, Any]:
         """Counts by month, category, source and time precision (reads only those columns), the
@@ -233,8 +259,8 @@ class IncidentStore:
         by_cat: dict[str, int] = {}
         by_prec: dict[str, int] = {}
         for month in out["months"]:
-            table = pq.read_table(self.path / manifest["months"][month],
-                                  columns=["category", "source", "time_precision"]).to_pandas()
+            table = self._read_files([self.path / manifest["months"][month]],
+                                     columns=["category", "source", "time_precision"])
             row = {"total": len(table)}
             for cat, n in table["category"].astype(str).value_counts().items():
                 row[cat] = int(n)
@@ -286,14 +312,14 @@ class IncidentStore:
             with contextlib.suppress(OSError):
                 folder.rmdir()  # only succeeds when empty
 
-    def _write_month(self, month: str, frame: gpd.GeoDataFrame) -> str:
+    def _write_month(self, month: str, frame: pd.DataFrame) -> str:
+        """Write one month's incidents (conformed, sorted by time) under a fresh name."""
         folder = self.path / f"month={month}"
         folder.mkdir(parents=True, exist_ok=True)
         rel = f"month={month}/part-{uuid.uuid4().hex}.parquet"
         target = self.path / rel
-        frame = frame.copy(deep=False)
-        frame.attrs = {}  # reports travel in attrs; they are not data
-        frame.to_parquet(target, index=False, geometry_encoding="geoarrow", write_covering_bbox=False)
+        # Only the data model's columns are written: reports travel in attrs; they are not data.
+        _parquet.write(_parquet.to_arrow(frame, self.settings.timezone), target)
         with open(target, "rb") as fh:
             os.fsync(fh.fileno())
         return rel
@@ -309,7 +335,7 @@ class IncidentStore:
 
     def add(
         self,
-        incidents: gpd.GeoDataFrame,
+        incidents: pd.DataFrame,
         *,
         read_report: ReadReport | None = None,
         dry_run: bool = False,
@@ -362,7 +388,8 @@ class IncidentStore:
                     existing = self._read_files([current])
                 if rows.empty:
                     continue
-                merged = rows if existing is None else pd.concat([existing, rows], ignore_index=True)
+                merged = rows if existing is None else conform(
+                    pd.concat([existing, rows], ignore_index=True), self.settings)
                 merged = merged.sort_values("occurred_at", kind="stable", ignore_index=True)
                 added += len(rows)
                 if not dry_run:
@@ -394,8 +421,8 @@ class IncidentStore:
             coverage = self._month_coverage(manifest)
             changed = False
             for month, rel in manifest["months"].items():
-                sources = pq.read_table(self.path / rel, columns=["source"]).column("source").to_numpy()
-                drop = sources == source
+                sources = self._read_files([self.path / rel], columns=["source"])["source"]
+                drop = (sources == source).to_numpy(dtype=bool)
                 if not drop.any():
                     continue
                 changed = True
@@ -416,31 +443,45 @@ class IncidentStore:
                 self._collect_garbage()
         return removed
 
-    def _check(self, incidents: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-        if not isinstance(incidents, gpd.GeoDataFrame):
-            msg = f"`incidents` must be a GeoDataFrame, not {type(incidents).__name__}."
+    def _check(self, incidents: pd.DataFrame) -> pd.DataFrame:
+        import geopandas as gpd
+
+        if not isinstance(incidents, pd.DataFrame):
+            msg = f"`incidents` must be a DataFrame of incidents, not {type(incidents).__name__}."
             raise InputError(msg)
-        # `location` came later: frames without it are stored with "" (schema.conform).
-        missing = [c for c in INCIDENT_COLUMNS if c not in incidents.columns and c != "location"]
+        has_xy = "x" in incidents.columns and "y" in incidents.columns
+        has_points = (isinstance(incidents, gpd.GeoDataFrame)
+                      and incidents.active_geometry_name in incidents.columns)
+        # `location` came later: frames without it are stored with "" (schema.conform); points
+        # come as `x`, `y` or as a GeoDataFrame's geometry.
+        missing = [c for c in INCIDENT_COLUMNS if c not in incidents.columns and c != "location"
+                   and not (c in ("x", "y") and has_points)]
         if missing:
             msg = (f"`incidents` lacks the column(s) {', '.join(missing)}; "
                    f"found: {', '.join(map(str, incidents.columns))}.")
             raise InputError(msg)
-        if incidents.crs is None:
-            msg = "`incidents` has no CRS; incidents must be in EPSG:27700 (use set_crs if they are)."
-            raise InputError(msg)
-        if not incidents.crs.equals(BNG):
-            msg = (f"`incidents` are in {incidents.crs.to_string()}, not EPSG:27700; "
-                   "reproject them with to_crs('EPSG:27700') first.")
-            raise InputError(msg)
+        if has_points and not has_xy:
+            if incidents.crs is None:
+                msg = "`incidents` has no CRS; incidents must be in EPSG:27700 (use set_crs if they are)."
+                raise InputError(msg)
+            if not incidents.crs.equals(BNG):
+                msg = (f"`incidents` are in {incidents.crs.to_string()}, not EPSG:27700; "
+                       "reproject them with to_crs('EPSG:27700') first.")
+                raise InputError(msg)
+            geoms = incidents.geometry.to_numpy()
+            import shapely
+
+            bad = shapely.is_missing(geoms) | shapely.is_empty(geoms) | (shapely.get_type_id(geoms) != 0)
+            if bad.any():
+                msg = f"`incidents` has {int(bad.sum())} row(s) without a point location (first at index {int(np.argmax(bad))})."
+                raise InputError(msg)
         frame = conform(incidents, self.settings)
         for column in ("incident_id", "occurred_at", "category", "time_precision"):
             bad = frame[column].isna().to_numpy()
             if bad.any():
                 msg = f"`incidents` has {int(bad.sum())} row(s) with no {column} (first at index {int(np.argmax(bad))})."
                 raise InputError(msg)
-        geom = frame.geometry.to_numpy()
-        bad = shapely.is_missing(geom) | shapely.is_empty(geom) | (shapely.get_type_id(geom) != 0)
+        bad = ~(np.isfinite(frame["x"].to_numpy()) & np.isfinite(frame["y"].to_numpy()))
         if bad.any():
             msg = f"`incidents` has {int(bad.sum())} row(s) without a point location (first at index {int(np.argmax(bad))})."
             raise InputError(msg)
@@ -460,21 +501,24 @@ def _categories(categories: Iterable[str] | str | None) -> list[str] | None:
     return items
 
 
+def _columns(columns: Iterable[str]) -> list[str]:
+    items = [columns] if isinstance(columns, str) else list(columns)
+    unknown = [c for c in items if c not in INCIDENT_COLUMNS]
+    if unknown:
+        msg = f"unknown column {unknown[0]!r}; the store holds {', '.join(INCIDENT_COLUMNS)}."
+        raise InputError(msg)
+    return items
+
+
 def _coverage_entry(frame: pd.DataFrame) -> dict[str, Any]:
     """One month's coverage in the manifest's form: `{source: {incidents, whole_month, days}}`."""
     return {rec.source: rec.to_dict() for rec in month_records(frame)}
 
 
-def _local_times(times: pd.Series, tz: str) -> pd.Series:
-    if times.dt.tz is None:
-        times = times.dt.tz_localize("UTC")
-    return times.dt.tz_convert(tz)
-
-
 def _attached_report(frame: pd.DataFrame) -> ReadReport | None:
     """The read report `read_incidents` left in `frame.attrs` (a dict, or a `ReadReport` set
     by hand); None when there is none, or it cannot be read (it only describes the read)."""
-    attached = frame.attrs.get("read_report")
+    attached = getattr(frame, "attrs", {}).get("read_report")
     if attached is None or isinstance(attached, ReadReport):
         return attached
     try:

@@ -14,7 +14,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-import geopandas as gpd
+import pandas as pd
 
 from hotspots.errors import InputError
 from hotspots.ingest import Limits, read_incidents_report
@@ -71,7 +71,7 @@ def iter_policeuk_archive_months(
     source: str | None = None,
     settings: Settings | None = None,
     limits: Limits | None = None,
-) -> Iterator[tuple[str, gpd.GeoDataFrame, ReadReport]]:
+) -> Iterator[tuple[str, pd.DataFrame, ReadReport]]:
     """Read a police.uk archive zip month by month.
 
     Each month's street-level CSVs (every force) are read from the zip in blocks and checked with

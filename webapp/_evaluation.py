@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import geopandas as gpd
 import pandas as pd
 
 from hotspots.periods import Period
 from hotspots.settings import Settings
 
 
-def backtest(incidents: gpd.GeoDataFrame, *, category: str, last: Period, periods: int,
+def backtest(incidents: pd.DataFrame, *, category: str, last: Period, periods: int,
              method: str, settings: Settings, coverage=None) -> pd.DataFrame:
     """Each of the `periods` periods ending with `last`, scored with the hotspots of the one before
     (`hotspots.evaluation.rolling_backtest`) over the priority wards; one row per (test period,

@@ -154,7 +154,7 @@ class AppData:
         prec = self.summary()["by_precision"]
         return bool(prec.get("day", 0) or prec.get("minute", 0))
 
-    def incidents(self) -> gpd.GeoDataFrame:
+    def incidents(self) -> pd.DataFrame:
         """Every stored incident (cached per store version)."""
         return self.cache.get(("incidents", self.store_version()), self.store.load)
 

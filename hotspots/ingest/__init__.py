@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from os import PathLike
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -95,7 +94,7 @@ def read_incidents(paths: str | PathLike | Sequence[str | PathLike], *, format: 
                    columns: ForceColumns | None = None, source: str | None = None,
                    settings: Settings | None = None, progress: bool | None = None,
                    limits: Limits | None = None, first_error: bool = False,
-                   members: Sequence[str] | None = None) -> gpd.GeoDataFrame:
+                   members: Sequence[str] | None = None) -> pd.DataFrame:
     """Read incident files into one incident frame.
 
     Parameters
@@ -127,8 +126,8 @@ def read_incidents(paths: str | PathLike | Sequence[str | PathLike], *, format: 
 
     Returns
     -------
-    GeoDataFrame
-        The data model's columns in EPSG:27700 (metres); `attrs["read_report"]` holds the
+    DataFrame
+        The data model's columns, points as `x`, `y` in EPSG:27700 (metres); `attrs["read_report"]` holds the
         `ReadReport` (`ReadReport.to_dict`); `read_incidents_report` gives the object itself.
 
     Raises
@@ -159,7 +158,7 @@ def read_incidents_report(paths: str | PathLike | Sequence[str | PathLike], *, f
                           settings: Settings | None = None, progress: bool | None = None,
                           limits: Limits | None = None, first_error: bool = False,
                           members: Sequence[str] | None = None,
-                          ) -> tuple[gpd.GeoDataFrame, ReadReport]:
+                          ) -> tuple[pd.DataFrame, ReadReport]:
     """Like `read_incidents`, also returning the `ReadReport`."""
     if format not in FORMATS:
         msg = f"`format` must be one of {', '.join(FORMATS)}; got {format!r}."
@@ -260,7 +259,7 @@ def _csv_kind(src: Source, header: list[str], first_line: str, ctx: Context) -> 
     return None
 
 
-def _frame(parts: list[tuple[dict, str]], settings: Settings) -> gpd.GeoDataFrame:
+def _frame(parts: list[tuple[dict, str]], settings: Settings) -> pd.DataFrame:
     """The incident frame of the kept rows of every file (through the data model's builder)."""
     parts = [(p, label) for p, label in parts if len(p["ns"])]
     if not parts:

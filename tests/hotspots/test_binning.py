@@ -66,8 +66,11 @@ def test_k_and_resolution_are_checked(two_wards):
 
 
 def test_assign_wards_checks_points(two_wards):
-    with pytest.raises(InputError, match=r"^`points` must be a GeoDataFrame or GeoSeries, not list\.$"):
+    with pytest.raises(InputError, match=r"^`points` must be a frame with x and y columns \(EPSG:27700\), "
+                                         r"a GeoDataFrame or a GeoSeries, not list\.$"):
         assign_wards([1], two_wards)
+    with pytest.raises(InputError, match=r"^`points` row 1 has no point location \(x, y\); every row needs one"):
+        assign_wards(pd.DataFrame({"x": [431000.0, np.nan], "y": [433300.0, 433300.0]}), two_wards)
     with pytest.raises(InputError, match=r"^`points` has no CRS; set one \(e\.g\. EPSG:27700\) with set_crs first\.$"):
         assign_wards(gpd.GeoDataFrame(geometry=gpd.points_from_xy([1.0], [1.0])), two_wards)
 
@@ -163,6 +166,9 @@ def test_assign_wards_is_point_in_polygon(two_wards):
     assert got.attrs["unassigned"] == int(got.isna().sum()) > 0
     assert got.iloc[-2] == "W1"  # on the shared edge: the first ward keeps it
     assert pd.isna(got.iloc[-1])
+    # Incidents with x, y (EPSG:27700) get the same wards without any geometry.
+    plain = pd.DataFrame({"x": x, "y": y}, index=frame.index)
+    pd.testing.assert_series_equal(assign_wards(plain, two_wards), got)
 
 
 def test_assign_wards_on_leeds_wards(settings):

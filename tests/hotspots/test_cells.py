@@ -31,9 +31,17 @@ def points(x, y, crs="EPSG:27700", index=None):
 # ----------------------------------------------------------------------------- input checks
 
 
-def test_points_must_be_a_geodataframe():
-    with pytest.raises(InputError, match=r"^`points` must be a GeoDataFrame or GeoSeries, not DataFrame\.$"):
+def test_points_must_be_points_or_xy():
+    with pytest.raises(InputError, match=r"^`points` must be a frame with x and y columns \(EPSG:27700\), a GeoDataFrame or a GeoSeries, not DataFrame\.$"):
         C.points_to_cells(pd.DataFrame({"x": [1.0]}))
+    with pytest.raises(InputError, match=r"^`points` row 'b' has no point location \(x, y\); every row needs one \(1 row\(s\) affected\)\.$"):
+        C.points_to_cells(pd.DataFrame({"x": [430000.0, np.nan], "y": [433000.0, 433000.0]}, index=["a", "b"]))
+
+
+def test_incidents_x_y_give_the_cells_of_their_points():
+    x, y = np.array([430000.0, 431234.5]), np.array([433000.0, 434321.0])
+    frame = pd.DataFrame({"x": x, "y": y}, index=[7, 9])
+    pd.testing.assert_series_equal(C.points_to_cells(frame), C.points_to_cells(points(x, y, index=[7, 9])))
 
 
 def test_points_need_a_crs():

@@ -67,7 +67,7 @@ def client():
 
 def test_sources_are_checked(demo_home, tmp_path):
     settings = get_settings(demo_home)
-    with pytest.raises(InputError, match=r"^`incidents` must be a GeoDataFrame of incidents, an IncidentStore or the path of one \(engine='dask'\), not int\.$"):
+    with pytest.raises(InputError, match=r"^`incidents` must be a DataFrame of incidents, an IncidentStore or the path of one, not int\.$"):
         resolve_source(5, settings=settings)
     with pytest.raises(InputError, match=r"is not an incident store: expected the instance folder"):
         resolve_source(tmp_path, settings=settings)
@@ -77,10 +77,12 @@ def test_sources_are_checked(demo_home, tmp_path):
     with pytest.raises(InputError, match=r"^`engine` is 'spark'; allowed values: memory, dask\.$"):
         rank_hotspots(IncidentStore(demo_home, settings=settings), category="asb", period="2025-07",
                       settings=settings, engine="spark")
-    # The in-memory engine still wants a frame.
-    with pytest.raises(InputError, match=r"^`incidents` must be a GeoDataFrame of incidents"):
-        rank_hotspots(IncidentStore(demo_home, settings=settings), category="asb", period="2025-07",
-                      settings=settings)
+    # The in-memory engine reads a store too: only what it counts.
+    store = IncidentStore(demo_home, settings=settings)
+    assert_same(rank_hotspots(store, category="asb", period="2025-07", settings=settings),
+                rank_hotspots(store.load(), category="asb", period="2025-07", settings=settings))
+    assert_same(rank_wards(demo_home, category="all", period="2025-W29", settings=settings),
+                rank_wards(store.load(), category="all", period="2025-W29", settings=settings))
 
 
 def test_months_not_in_the_store(demo_home, client):

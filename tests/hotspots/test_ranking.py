@@ -24,6 +24,7 @@ from hotspots.ranking import (
     rank_wards,
     window_period,
 )
+from hotspots.schema import to_geodataframe
 from hotspots.selection import period_slots
 from tests.hotspots.hexes import ASB, VIOLENCE, WHOLE_2025, centre, incidents, two_wards, week_day
 
@@ -59,12 +60,15 @@ def weekly(settings):
 
 def test_incidents_are_checked(weekly, wards, settings):
     kw = {"category": "asb", "period": "2025-W23", "wards": wards, "settings": settings}
-    with pytest.raises(InputError, match=r"^`incidents` must be a GeoDataFrame of incidents \(see hotspots\.schema\), not DataFrame\.$"):
-        rank_hotspots(pd.DataFrame(weekly.drop(columns="geometry")), **kw)
+    with pytest.raises(InputError, match=r"^`incidents` must be a DataFrame of incidents, an IncidentStore or the path of one, not list\.$"):
+        rank_hotspots([1, 2], **kw)
+    with pytest.raises(InputError, match=r"^`incidents` lacks the column\(s\) x, y; expected the incident data model's columns"):
+        rank_hotspots(weekly.drop(columns=["x", "y"]), **kw)
+    points = to_geodataframe(weekly)
     with pytest.raises(InputError, match=r"^`incidents` lacks the column\(s\) category, harm; expected the incident data model's columns \(load incidents with IncidentStore\.load or hotspots\.ingest\)\.$"):
         rank_hotspots(weekly.drop(columns=["harm", "category"]), **kw)
     with pytest.raises(InputError, match=r"^`incidents` has no CRS; incidents are in EPSG:27700 \(use set_crs\('EPSG:27700'\) if they are\)\.$"):
-        rank_hotspots(weekly.set_crs(None, allow_override=True), **kw)
+        rank_hotspots(points.set_crs(None, allow_override=True), **kw)
     with pytest.raises(InputError, match=r"^`incidents` contains zero rows\. Has a filter removed every row\?$"):
         rank_hotspots(weekly.iloc[:0], **kw)
     with pytest.raises(InputError, match=r"^`incidents` column occurred_at is str, not a datetime; build incidents with hotspots\.schema\.make_incidents\.$"):
@@ -73,6 +77,12 @@ def test_incidents_are_checked(weekly, wards, settings):
     bad.loc[3, "harm"] = np.nan
     with pytest.raises(InputError, match=r"^`incidents` row 3 has harm nan; harm must be a non-negative number of days \(1 row\(s\) affected\)\.$"):
         rank_hotspots(bad, **kw)
+    bad = weekly.copy()
+    bad.loc[4, "y"] = np.nan
+    with pytest.raises(InputError, match=r"^`incidents` row 4 has no point location \(x, y\); every row needs one \(1 row\(s\) affected\)\.$"):
+        rank_hotspots(bad, **kw)
+    bad.loc[4, "category"] = "other"  # rows not selected are not checked
+    rank_hotspots(bad, **kw)
 
 
 def test_arguments_are_checked(weekly, wards, settings):
@@ -114,7 +124,7 @@ def test_a_week_of_monthly_data_suggests_the_month(wards, settings):
 def test_columns_dtypes_and_one_row_per_cell(weekly, wards, settings):
     before = weekly.copy()
     got = rank_hotspots(weekly, category="asb", period="2025-W23", wards=wards, settings=settings)
-    assert_geodataframe_equal(weekly, before)  # the input is not changed
+    pd.testing.assert_frame_equal(weekly, before)  # the input is not changed
     assert got.columns.tolist() == HOTSPOT_COLUMNS
     expected = {"h3_cell": "uint64", "ward_code": "str", "ward_name": "str", "count": "int64",
                 "harm": "float64", "gi_z": "float64", "gi_p": "float64", "hot": "bool", "near_hot": "bool",
@@ -225,9 +235,10 @@ def test_top_keeps_the_best(weekly, wards, settings):
 
 
 def test_incidents_in_lat_lng_give_the_same_ranking(weekly, wards, settings):
+    """A GeoDataFrame of points in any CRS is taken as well as `x`, `y`."""
     a = rank_hotspots(weekly, category="asb", period="2025-W23", wards=wards, settings=settings)
-    b = rank_hotspots(weekly.to_crs(4326), category="asb", period="2025-W23", wards=wards.to_crs(4326),
-                      settings=settings)
+    b = rank_hotspots(to_geodataframe(weekly).to_crs(4326), category="asb", period="2025-W23",
+                      wards=wards.to_crs(4326), settings=settings)
     pd.testing.assert_series_equal(a["h3_cell"], b["h3_cell"])
     pd.testing.assert_series_equal(a["count"], b["count"])
 

@@ -11,14 +11,13 @@ import textwrap
 import time
 from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
-from geopandas.testing import assert_geodataframe_equal
 
 from hotspots import InputError
-from hotspots.schema import INCIDENT_COLUMNS, make_incidents
+from hotspots.schema import INCIDENT_COLUMNS, make_incidents, to_geodataframe
 from hotspots.store import IncidentStore
 
 # Points inside Gipton & Harehills (E05011394) and Armley (E05011385), in EPSG:27700.
@@ -51,9 +50,11 @@ def test_add_refuses_missing_columns(home, settings):
 
 
 def test_add_refuses_wrong_crs(home, settings):
-    frame = incidents(settings).to_crs("EPSG:4326")
+    frame = to_geodataframe(incidents(settings)).to_crs("EPSG:4326")
     with pytest.raises(InputError, match=r"EPSG:4326, not EPSG:27700; reproject"):
         IncidentStore(home, settings=settings).add(frame)
+    with pytest.raises(InputError, match=r"no CRS; incidents must be in EPSG:27700"):
+        IncidentStore(home, settings=settings).add(frame.set_crs(None, allow_override=True))
 
 
 def test_add_refuses_missing_ids_and_points(home, settings):
@@ -62,14 +63,20 @@ def test_add_refuses_missing_ids_and_points(home, settings):
     with pytest.raises(InputError, match=r"1 row\(s\) with no incident_id \(first at index 2\)"):
         IncidentStore(home, settings=settings).add(frame)
     frame = incidents(settings)
-    frame.loc[3, "geometry"] = None
+    frame.loc[3, "x"] = np.nan
     with pytest.raises(InputError, match=r"1 row\(s\) without a point location \(first at index 3\)"):
         IncidentStore(home, settings=settings).add(frame)
+    points = to_geodataframe(incidents(settings))
+    points.loc[4, "geometry"] = None
+    with pytest.raises(InputError, match=r"1 row\(s\) without a point location \(first at index 4\)"):
+        IncidentStore(home, settings=settings).add(points)
     assert not (home / "store" / "manifest.json").exists()
 
 
 def test_add_refuses_non_frames(home, settings):
-    with pytest.raises(InputError, match="must be a GeoDataFrame, not DataFrame"):
+    with pytest.raises(InputError, match="must be a DataFrame of incidents, not list"):
+        IncidentStore(home, settings=settings).add([1, 2])
+    with pytest.raises(InputError, match=r"lacks the column\(s\) incident_id, .*, x, y; found: a"):
         IncidentStore(home, settings=settings).add(pd.DataFrame({"a": [1]}))
 
 
@@ -79,6 +86,8 @@ def test_load_refuses_unknown_category_and_bad_period(home, settings):
         store.load(categories=["violence"])
     with pytest.raises(InputError, match="period '2025-W60'"):
         store.load(period="2025-W60")
+    with pytest.raises(InputError, match="unknown column 'geometry'; the store holds incident_id"):
+        store.load(columns=["x", "geometry"])
 
 
 def test_corrupt_manifest_is_reported(home, settings):
@@ -107,10 +116,59 @@ def test_round_trip_keeps_columns_dtypes_and_values(home, settings):
     assert (report.added, report.duplicates) == (10, 0)
     back = store.load()
     assert list(back.columns) == INCIDENT_COLUMNS
-    assert back.crs == "EPSG:27700"
+    assert type(back) is pd.DataFrame
     assert str(back["occurred_at"].dtype) == "datetime64[ns, Europe/London]"
     assert back["category"].dtype == frame["category"].dtype
-    assert_geodataframe_equal(back, frame.sort_values("occurred_at", ignore_index=True))
+    assert back["time_precision"].dtype == frame["time_precision"].dtype
+    assert (back["x"].dtype, back["y"].dtype) == (np.float64, np.float64)
+    pd.testing.assert_frame_equal(back, frame.sort_values("occurred_at", ignore_index=True),
+                                  check_categorical=False)
+    # A GeoDataFrame of points (EPSG:27700) is stored the same, and made on request.
+    again = IncidentStore(home / "again", settings=settings)
+    again.add(to_geodataframe(frame))
+    pd.testing.assert_frame_equal(again.load(), back, check_categorical=False)
+    points = to_geodataframe(back)
+    assert points.crs == "EPSG:27700" and "x" not in points.columns
+    np.testing.assert_allclose(points.geometry.x.to_numpy(), back["x"].to_numpy())
+
+
+def test_load_reads_only_the_columns_and_rows_asked_for(home, settings):
+    store = IncidentStore(home, settings=settings)
+    store.add(incidents(settings, n=30, prefix="h"))
+    store.add(incidents(settings, n=30, prefix="a", where=ARMLEY))
+    part = store.load(columns=["category", "x", "y"], categories="asb", period="2025-06")
+    assert list(part.columns) == ["category", "x", "y"] and set(part["category"]) == {"asb"}
+    full = store.load(period="2025-06")
+    assert len(part) == int((full["category"] == "asb").sum()) > 0
+    box = (ARMLEY[0] - 1, ARMLEY[1] - 1, ARMLEY[0] + 1000, ARMLEY[1] + 1000)
+    armley = store.load(bbox=box)
+    assert len(armley) == 30 and armley["incident_id"].str.startswith("a").all()
+    assert armley["occurred_at"].is_monotonic_increasing
+
+
+def test_a_store_written_with_point_geometries_reads_the_same(home, settings):
+    """Stores written before `x`/`y` hold GeoParquet (a `geometry` column, no `location`)."""
+    frame = incidents(settings, n=30)
+    store = IncidentStore(home, settings=settings)
+    store.add(frame)
+    expected = store.load()
+    manifest = json.loads((store.path / "manifest.json").read_text())
+    for month, rel in manifest["months"].items():
+        old = to_geodataframe(store.load(period=month)).drop(columns=["location"])
+        old.to_parquet(store.path / rel, index=False, geometry_encoding="geoarrow" if month != "2025-06" else "WKB")
+    back = store.load()
+    pd.testing.assert_frame_equal(back, expected, check_categorical=False)
+    assert set(back["location"]) == {""}
+    box = (HAREHILLS[0] - 1, HAREHILLS[1] - 1, HAREHILLS[0] + 50, HAREHILLS[1] + 100)
+    np.testing.assert_array_equal(store.load(bbox=box)["incident_id"].to_numpy(),
+                                  expected.loc[expected["x"] <= HAREHILLS[0] + 50, "incident_id"].to_numpy())
+    assert len(store.load(columns=["x"], period="2025-06", categories="asb")) == int(
+        ((expected["category"] == "asb") & (expected["occurred_at"].dt.month == 6)).sum())
+    # Adding to such a store rewrites the months it touches in the current layout.
+    report = store.add(incidents(settings, n=2, prefix="new", start="2025-06-10 12:00"))
+    assert report.added == 2 and len(store.load()) == 32
+    june = pq.read_schema(store.files(["2025-06"])[0])
+    assert "x" in june.names and "geometry" not in june.names
 
 
 def test_partitioned_by_month(home, settings):
@@ -119,9 +177,10 @@ def test_partitioned_by_month(home, settings):
     assert store.months() == ["2025-05", "2025-06", "2025-07"] == report.months
     parts = sorted(p.parent.name for p in (home / "store").glob("month=*/*.parquet"))
     assert parts == ["month=2025-05", "month=2025-06", "month=2025-07"]
-    # Each file is GeoParquet that plain geopandas reads.
-    one = gpd.read_parquet(next((home / "store").glob("month=2025-06/*.parquet")))
-    assert one.crs == "EPSG:27700" and len(one) == store.summary()["by_month"]["2025-06"]["total"]
+    # Each file is plain Parquet that any reader takes.
+    one = pd.read_parquet(next((home / "store").glob("month=2025-06/*.parquet")))
+    assert list(one.columns) == INCIDENT_COLUMNS
+    assert len(one) == store.summary()["by_month"]["2025-06"]["total"]
 
 
 def test_reingest_is_idempotent(home, settings):
@@ -131,17 +190,17 @@ def test_reingest_is_idempotent(home, settings):
     before = store.load()
     report = store.add(frame)
     assert (report.added, report.duplicates) == (0, 20)
-    assert_geodataframe_equal(store.load(), before)
+    pd.testing.assert_frame_equal(store.load(), before)
     # Overlapping batch: only the new ids are added.
     more = pd.concat([frame.iloc[:5], incidents(settings, n=3, prefix="new")], ignore_index=True)
-    report = store.add(gpd.GeoDataFrame(more, crs="EPSG:27700"))
+    report = store.add(more)
     assert (report.added, report.duplicates) == (3, 5)
     assert len(store.load()) == 23
 
 
 def test_duplicates_within_a_batch_are_counted(home, settings):
     frame = incidents(settings, n=4)
-    doubled = gpd.GeoDataFrame(pd.concat([frame, frame], ignore_index=True), crs="EPSG:27700")
+    doubled = pd.concat([frame, frame], ignore_index=True)
     report = IncidentStore(home, settings=settings).add(doubled)
     assert (report.added, report.duplicates) == (4, 4)
 
@@ -252,7 +311,7 @@ def test_sigkill_during_add_leaves_store_unchanged(home, settings, tmp_path, poi
     assert proc.returncode == -signal.SIGKILL
     after, manifest_after = _snapshot(home)
     assert manifest_after == manifest_before
-    assert_geodataframe_equal(after, before)
+    pd.testing.assert_frame_equal(after, before)
     # The next writer cleans up the orphans and works normally.
     report = store.add(incidents(settings, n=2, prefix="next", start="2025-01-05 10:00"))
     assert report.added == 2
@@ -276,7 +335,7 @@ def test_sigkill_at_random_moments_never_half_commits(home, settings):
         big = after["incident_id"].str.startswith("big").sum()
         assert big in (0, 60_000)
         if big == 0:
-            assert_geodataframe_equal(after, before)
+            pd.testing.assert_frame_equal(after, before)
         else:
             break
 
