@@ -41,6 +41,7 @@ import shapely
 from hotspots import cells as h3cells
 from hotspots.crs import BNG
 from hotspots.errors import InputError
+from hotspots.schema import incident_xy
 from hotspots.settings import Settings, get_settings
 
 #: Comparison areas `hotspot_impact` knows.
@@ -146,21 +147,6 @@ class ImpactData:
     def monthly_category(self, category: str) -> bool:
         """True when some incidents of `category` carry only their month (police.uk)."""
         return bool(self.monthly[self.category == category].any())
-
-
-def incident_xy(incidents: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Easting and northing (EPSG:27700) of each incident: its `x`/`y` columns, or its points."""
-    if "x" in incidents.columns and "y" in incidents.columns:
-        return (incidents["x"].to_numpy(dtype=np.float64), incidents["y"].to_numpy(dtype=np.float64))
-    import geopandas as gpd
-
-    if not isinstance(incidents, gpd.GeoDataFrame):
-        msg = "`incidents` has no location: expected x/y columns (EPSG:27700) or point geometries."
-        raise InputError(msg)
-    frame = incidents
-    if frame.crs is not None and not frame.crs.equals(BNG):
-        frame = frame.to_crs(BNG)
-    return h3cells.point_coordinates(frame, name="incidents")
 
 
 def _check_frame(incidents: Any) -> None:
