@@ -187,3 +187,32 @@ _STREET_WORDS = re.compile(
 
 def _looks_like_street(label: str) -> bool:
     return bool(_STREET_WORDS.search(label))
+
+
+def cell_labels(incidents: Any, cells: Iterable[Any]) -> dict[str, str]:
+    """The commonest street label of each cell's incidents (as `area_label`), by hex cell id;
+    cells without a labelled incident are left out."""
+    out: dict[str, str] = {}
+    wanted = [str(c) for c in cells]
+    if incidents is None or "location" not in getattr(incidents, "columns", ()) or not wanted or not len(incidents):
+        return out
+    from hotspots.impact import incident_xy
+
+    arr = h3cells.str_to_cells(wanted)
+    res = int(h3cells.get_resolutions(arr[:1])[0])
+    x, y = incident_xy(incidents)
+    of = h3cells.xy_to_cells(x, y, crs=BNG, resolution=res)
+    inside = np.isin(of, arr)
+    labels = np.asarray(incidents["location"], dtype=object)[inside]
+    by_cell: dict[int, Counter] = {}
+    for cell, label in zip(of[inside].tolist(), labels, strict=True):
+        text = street_label(label)
+        if text:
+            by_cell.setdefault(cell, Counter())[text] += 1
+    for cell, hexid in zip(arr.tolist(), wanted, strict=True):
+        counts = by_cell.get(cell)
+        if counts:
+            streets = [(n, v) for v, n in counts.items() if _looks_like_street(v)]
+            pool = streets or [(n, v) for v, n in counts.items()]
+            out[hexid] = max(pool, key=lambda t: (t[0], t[1]))[1]
+    return out

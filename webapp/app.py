@@ -57,6 +57,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         api,
         assets,
         auth,
+        brief,
         data,
         evaluation,
         exports,
@@ -123,7 +124,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["hotspots_plan_gate"] = threading.BoundedSemaphore(
         app.config.get("PLAN_MAX_WAITING", 6))
 
-    for module in (auth, maps, plans, patrol_log, evaluation, data, exports, admin, assets, programme):
+    for module in (auth, maps, plans, patrol_log, evaluation, data, exports, admin, assets, programme,
+                   brief):
         app.register_blueprint(module.bp)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     app.register_blueprint(programme_api.bp, url_prefix="/api/v1")

@@ -31,6 +31,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("webapp.commands.programme", "teams_cmd"),
     ("webapp.commands.programme", "dosage_cmd"),
     ("webapp.commands.programme", "impact_cmd"),
+    ("webapp.commands.programme", "brief_cmd"),
     ("webapp.commands.serve", "serve"),
     ("webapp.commands.serve", "users"),
 ]

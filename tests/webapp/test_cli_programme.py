@@ -133,3 +133,19 @@ def test_impact_and_dosage(instance, cells):
     assert body["hotspots"][0]["this_week"]["elapsed_days"] == 3
     csv_lines = run(instance, "dosage", "--format", "csv", "--as-of", "2025-07-23").output.splitlines()
     assert csv_lines[0].startswith("kind,id,name,team,week")
+
+
+def test_brief_writes_html_and_refuses_other_files(instance, cells):
+    run(instance, "register", "add", "--cells", cells[0], "--category", "asb", "--team", "Armley",
+        "--start", HOTSPOT_START.isoformat())
+    out = instance / "brief.html"
+    result = run(instance, "brief", "--week", "2025-W30", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    assert "Hotspot briefing: 2025-W30" in html and "SYNTHETIC DEMO DATA" in html
+    assert "<svg class=\"brief-map\"" in html and ">Legend<" in html
+    assert "New:" in html and "Persisting:" in html and "Fading:" in html
+    bad = run(instance, "brief", "--out", str(instance / "brief.txt"))
+    assert bad.exit_code == 2 and "give a .pdf or .html file" in bad.output
+    wrong = run(instance, "brief", "--week", "2025-06", "--out", str(out))
+    assert wrong.exit_code == 2 and "`week`" in wrong.output

@@ -63,6 +63,8 @@ CASES: dict[str, tuple[str, str, str | None, dict | None]] = {
     "programme_api.impact": ("GET", "/api/v1/impact", "viewer", None),
     "programme_api.dosage": ("GET", "/api/v1/dosage", "viewer", None),
     "programme_api.teams": ("GET", "/api/v1/teams", "viewer", None),
+    "brief.page": ("GET", "/brief/", "viewer", None),
+    "brief.pdf": ("GET", "/brief/brief.pdf", "viewer", None),
     # Last: it empties the demo store.
     "data.remove_demo": ("POST", "/data/remove-demo", "analyst", None),
 }

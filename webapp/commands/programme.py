@@ -467,3 +467,39 @@ def impact_cmd(obj, hotspot_id, comparison, as_of, as_json) -> None:
     if record is None:
         for pooled in result.pooled.values():
             click.echo(pooled["reading"])
+
+
+# --------------------------------------------------------------------------- the briefing
+
+
+@click.command("brief")
+@click.option("--week", help="ISO week such as 2025-W23 [default: the latest complete week; the "
+                             "latest month for police.uk data].")
+@click.option("--wards", default="priority", show_default=True,
+              help="'priority', 'all', or ward codes/names separated by commas.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The file to write: .pdf (printed by the installed Chromium) or .html.")
+@click.pass_obj
+def brief_cmd(obj, week: str | None, wards: str, out: Path) -> None:
+    """The weekly briefing pack for the tasking meeting: headlines (new, persisting, fading), the
+    hotspot map with ward and street names, the ward table, the register with dosage and impact,
+    and the data coverage notes; A4, readable in black and white."""
+    import datetime as _dt
+
+    from webapp import _brief
+    from webapp.db import audit
+
+    if out.suffix.lower() not in (".pdf", ".html", ".htm"):
+        msg = f"--out {str(out)!r}: give a .pdf or .html file."
+        raise InputError(msg)
+    with _app(obj) as app:
+        with app.test_request_context():
+            model = _brief.brief_model(week, wards)
+            html = _brief.standalone_html({**model, "timedelta": _dt.timedelta})
+        obj.say(f"briefing for {model['period'].label}" + (" (SYNTHETIC demo data)" if model["demo"] else ""))
+        if out.suffix.lower() == ".pdf":
+            _brief.html_to_pdf(html, out)
+        else:
+            out.write_text(html, encoding="utf-8")
+        audit("export", target=f"brief {model['period'].label}", file=str(out), username=_who(None))
+    click.echo(f"wrote {out}")
