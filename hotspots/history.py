@@ -115,8 +115,10 @@ def window_history(coverage: Coverage, periods: list[Period], *, noun: str,
         ``no data for 2025-01: the store holds 2025-02, 2025-05.``
     """
     current = periods[-1]
-    coverage.require(current)
     who = holds(coverage)
+    if not coverage.covered_fraction(current):
+        msg = f"no data for {current.label}: {who} {coverage.holds()}."
+        raise InputError(msg)
     fractions = np.array([covered_fraction(coverage, p) for p in periods])
     covered = fractions >= 1
     partial = set(coverage.partial())

@@ -149,7 +149,7 @@ def prepare_deployment(
     for cat in cats:
         ranking = rankings.get(cat)
         if ranking is None:
-            ranking = _rank(incidents, cat, chosen, codes, settings)
+            ranking = _rank(incidents, cat, chosen, codes, settings, source)
         else:
             _check_ranking(ranking, cat, chosen, codes)
         stops = stops_from_ranking(ranking, per_ward=per_ward, top=top, prize=prize,
@@ -291,11 +291,15 @@ def _incidents(source: Any, period: Period, cats: Sequence[str], settings: Setti
 
 
 def _rank(incidents: Any, category: str, period: Period, codes: tuple[str, ...],
-          settings: Settings) -> gpd.GeoDataFrame:
+          settings: Settings, source: Any = None) -> gpd.GeoDataFrame:
     from hotspots import ranking
+    from hotspots.store import IncidentStore
 
+    # The store's own record of which periods hold data: the frame holds one category's window.
+    coverage = source.coverage() if isinstance(source, IncidentStore) else None
     return ranking.rank_hotspots(incidents, category=category, period=period, wards=list(codes),
-                                 resolution=settings.h3_resolution, settings=settings)
+                                 resolution=settings.h3_resolution, settings=settings,
+                                 coverage=coverage)
 
 
 def _check_ranking(ranking: gpd.GeoDataFrame, category: str, period: Period,

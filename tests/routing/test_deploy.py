@@ -71,8 +71,8 @@ def test_nothing_to_patrol(store):
     with pytest.raises(InputError, match="holds no anti-social behaviour incidents for 2031-W02"):
         prepare_deployment(store, period="2031-W02", teams=default_teams(1, settings=settings),
                            category="asb", settings=settings)
-    # From a frame the ranking runs and finds no incident to patrol.
-    with pytest.raises(InputError, match="nothing to patrol"):
+    # From a frame the ranking refuses a period the frame holds no data for.
+    with pytest.raises(InputError, match=r"^no data for 2031-W02: the incidents hold 2025-05\.\.2025-07\.$"):
         prepare_deployment(store.load(), period="2031-W02", category="asb",
                            teams=default_teams(1, settings=settings), settings=settings)
 
