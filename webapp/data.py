@@ -115,7 +115,7 @@ def upload():
                                    columns=columns, dry_run=form.dry_run.data)
         except InputError as exc:
             refused = {"message": str(exc), "problems": [str(p) for p in exc.problems[:200]],
-                       "more": max(0, exc.total - min(200, len(exc.problems)))}
+                       "more": max(0, len(exc.problems) - 200), "total": exc.total}
             record.accepted, record.message = False, str(exc)
             record.report = {"problems": refused["problems"]}
             status = 400

@@ -199,7 +199,7 @@ def expand_paths(paths: object, problems: list[Problem], report: ReadReport,
             sources += _keep(name, found, problems, report, " in it or its subfolders")
         elif not path.exists():
             problems.append(Problem(name, None, None, None, "no such file or folder", "missing file"))
-        elif path.suffix.lower() == ".zip" or path.open("rb").read(4) == b"PK\x03\x04":
+        elif path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
             try:
                 with zipfile.ZipFile(path) as archive:
                     infos = sorted(archive.infolist(), key=lambda i: i.filename)

@@ -213,3 +213,14 @@ def test_leftover_uploads_are_removed_at_start(home):
     (left / "big.zip").write_bytes(b"PK" * 100)
     make_app(home)
     assert not left.exists() and (home / "uploads").is_dir()
+
+
+def test_refusal_counts_every_problem(app, as_role, tmp_path):
+    from tests.hotspots.test_ingest import crime, policeuk_text
+
+    content = policeuk_text([crime(f"{i:064x}", month="bad") for i in range(250)]).encode()
+    response = _upload(as_role("analyst"), content, "x.csv")
+    text = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "All 250 problems" in text and "(and 249 more problems: unparseable month)" in text
+    assert "150 more rows like this (unparseable month)" in text
