@@ -267,11 +267,13 @@ def _frame(parts: list[tuple[dict, str]], settings: Settings) -> pd.DataFrame:
 
     def joined(name: str, *, few: bool = False):
         values = [p.pop(name) for p, _ in parts]
-        if not isinstance(values[0], pa.Array):
+        if not isinstance(values[0], (pa.Array, pa.ChunkedArray)):
             return np.concatenate(values)
-        values = pa.concat_arrays(values)
+        values = pa.chunked_array([c for v in values for c in getattr(v, "chunks", [v])],
+                                  pa.string())
         if not few:
-            return values.to_numpy(zero_copy_only=False)
+            return values.to_numpy()
+        values = values.combine_chunks()
         # Few distinct values (types, snap-point labels): one Python string each, not one a row.
         codes, words = checks.encode(values)
         return words.to_numpy(zero_copy_only=False)[codes]

@@ -4,6 +4,7 @@ looked at once (police.uk files repeat their months, forces, types and snap poin
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections import Counter
@@ -348,6 +349,7 @@ def month_of(text: str) -> tuple[str, str] | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def month_start_ns(month: str, tz: str) -> int:
     """First instant of a `YYYY-MM` month in `tz`, as UTC nanoseconds."""
     return pd.Timestamp(f"{month}-01").tz_localize(tz, nonexistent="shift_forward",
@@ -453,34 +455,42 @@ def derived_ids(keys: pa.Array) -> pa.Array:
     return pa.array(heads + occurrence.astype(str).astype(object), pa.string())
 
 
-def _distinct(ids: pa.Array) -> bool:
-    """Whether every id differs. Ids of one width (police.uk's 64 hex digits) are first told
-    apart by a 64-bit mix of their first and last 8 bytes, sorted as integers; only when two
-    mixes agree are the ids themselves compared."""
-    if len(ids) < 2:
-        return True
-    offsets = np.frombuffer(ids.buffers()[1], np.int32, len(ids) + 1, ids.offset * 4)
-    width = offsets[1] - offsets[0]
-    if width >= 8 and (np.diff(offsets) == width).all():
-        rows = np.frombuffer(ids.buffers()[2], np.uint8)[offsets[0]:offsets[-1]].reshape(-1, width)
+def _distinct(ids: pa.Array | pa.ChunkedArray) -> bool:
+    """Whether the non-empty ids all differ. Ids of one width (police.uk's 64 hex digits) are
+    first told apart by a 64-bit mix of their first and last 8 bytes, sorted as integers (empty
+    ids take no bytes, so the others lie back to back); only when two mixes agree, or the ids
+    differ in width, are the ids themselves compared."""
+    mixes = []
+    for chunk in ids.chunks if isinstance(ids, pa.ChunkedArray) else [ids]:
+        offsets = np.frombuffer(chunk.buffers()[1], np.int32, len(chunk) + 1, chunk.offset * 4)
+        lengths = np.diff(offsets)
+        width = int(lengths.max()) if len(lengths) else 0
+        if chunk.null_count or width < 8 or ((lengths != width) & (lengths != 0)).any():
+            mixes = None
+            break
+        data = np.frombuffer(chunk.buffers()[2], np.uint8)[offsets[0]:offsets[-1]]
+        rows = data.reshape(-1, width)
         head = np.ascontiguousarray(rows[:, :8]).view("<u8").ravel()
         tail = np.ascontiguousarray(rows[:, -8:]).view("<u8").ravel()
         with np.errstate(over="ignore"):
-            mix = np.sort(head * np.uint64(0x9E3779B97F4A7C15) ^ tail)
+            mixes.append(head * np.uint64(0x9E3779B97F4A7C15) ^ tail)
+    if mixes is not None:
+        mix = np.sort(np.concatenate(mixes)) if mixes else np.zeros(0, np.uint64)
         if not (mix[1:] == mix[:-1]).any():
             return True
-    return len(pc.unique(ids)) == len(ids)
+    present = ids.filter(pc.invert(pc.equal(pc.binary_length(ids), 0)))
+    return len(pc.unique(present)) == len(present)
 
 
 def join_fields(fields: Sequence[pa.Array]) -> pa.Array:
     return pc.binary_join_element_wise(*fields, SEP)
 
 
-def repeated_ids(ids: pa.Array) -> np.ndarray:
+def repeated_ids(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Positions of the non-empty ids that occur more than once."""
-    present = ids.filter(pc.invert(pa.array(empty(ids))))
-    if _distinct(present):  # the usual case, and the quickest question
+    if _distinct(ids):  # the usual case, and the quickest question
         return np.zeros(0, dtype=np.int64)
+    ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
     codes, _ = encode(ids)
     dup = (np.bincount(codes)[codes] > 1) & ~empty(ids)
     return np.flatnonzero(dup)
@@ -513,9 +523,10 @@ class FileState:
             self.kept.setdefault(name, []).append(part)
 
     def column(self, name: str):
+        """A kept column: text as the blocks' arrays chained (not copied), numbers joined."""
         parts = self.kept.get(name, [])
         if parts and isinstance(parts[0], pa.Array):
-            return pa.concat_arrays(parts)
+            return pa.chunked_array(parts)
         return np.concatenate(parts) if parts else np.zeros(0)
 
     def warn(self, kind: str, count: int, examples: Sequence[tuple] = ()) -> None:
@@ -531,7 +542,8 @@ class FileState:
         for name in list(self.kept):  # one column at a time: the parts go as it is made
             out[name] = self.column(name)
             del self.kept[name]
-        ids, missing = out.pop("own_id", pa.array([], pa.string())), out.pop("missing", None)
+        ids = out.pop("own_id", pa.chunked_array([], pa.string()))
+        missing = out.pop("missing", None)
         repeated = repeated_ids(ids) if len(ids) else np.zeros(0, np.int64)
         if self.keys:
             derived = derived_ids(pa.concat_arrays(self.keys)).filter(
@@ -539,12 +551,12 @@ class FileState:
             self.keys = []
             pick = np.arange(len(ids))
             pick[missing] = len(ids) + np.arange(int(missing.sum()))
-            ids = pa.concat_arrays([ids, derived]).take(pa.array(pick))
+            ids = pa.chunked_array([*ids.chunks, derived], pa.string()).take(pa.array(pick))
         out["incident_id"] = ids
         out.setdefault("ns", np.zeros(0, dtype=np.int64))
         if len(repeated):
             drop = self._repeats(ids, out["pos"], repeated, rownum, id_column, full_rows)
-            out = {k: (v.filter(pa.array(~drop)) if isinstance(v, pa.Array) else v[~drop])
+            out = {k: (v.filter(pa.array(~drop)) if isinstance(v, (pa.Array, pa.ChunkedArray)) else v[~drop])
                    for k, v in out.items()}
         for kind, count, examples in self.pending:
             rows = rownum(np.array([e[0] for e in examples], dtype=np.int64))
