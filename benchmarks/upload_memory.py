@@ -49,15 +49,20 @@ def make_zip(path: Path, inflate_mb: int) -> None:
             written += len(block)
 
 
-def prepare(home: Path) -> None:
-    from webapp import create_app
-    from webapp.auth import create_user
-    from webapp.db import db_session
+#: The repository: the server and the set-up run from there, where `routing` is the package (in
+#: benchmarks/ it would be the routing benchmark beside this script).
+ROOT = Path(__file__).resolve().parent.parent
 
-    app = create_app({"HOME": home, "BOOTSTRAP": False})
-    with app.app_context():
-        session = db_session()
-        create_user(session, "bench", "analyst", password=PASSWORD)
+
+def prepare(home: Path) -> None:
+    """An analyst account in a fresh instance folder."""
+    code = ("from webapp import create_app\n"
+            "from webapp.auth import create_user\n"
+            "from webapp.db import db_session\n"
+            f"app = create_app({{'HOME': {str(home)!r}, 'BOOTSTRAP': False}})\n"
+            "with app.app_context():\n"
+            f"    create_user(db_session(), 'bench', 'analyst', password={PASSWORD!r})\n")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
 def _form(conn: http.client.HTTPConnection, path: str, cookies: dict) -> str:
@@ -122,7 +127,7 @@ def run(home: Path, zipped: Path, env_extra: dict[str, str]) -> tuple[int, str, 
     cmd = [sys.executable, "-c", "from webapp.cli import main; main()", "--home", str(home),
            "serve", "--host", "127.0.0.1", "--port", str(port)]
     with open(home / "server.log", "w") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
         try:
             wait_for_server(port, proc)
             before = peak_mb(proc.pid)

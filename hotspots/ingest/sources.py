@@ -141,14 +141,22 @@ class Metered(io.RawIOBase):
         return True
 
     def readinto(self, buffer) -> int:
-        n = self.raw.readinto(buffer)
-        if n:
+        view, done = memoryview(buffer), 0
+        # zipfile reads as many compressed bytes as the bytes asked for, ahead of what it
+        # inflates: a member is read in small pieces, so that the count of compressed bytes
+        # stays close to what the bytes given came from.
+        step = len(view) if self.packed is None else 1 << 13
+        while done < len(view):
+            n = self.raw.readinto(view[done:done + step])
+            if not n:
+                break
+            done += n
             self.count += n
             packed = self.packed.count - self.start if self.packed is not None else 0
             self.budget.take_bytes(self.src, n, self.count, packed)
             if self.advance is not None:
                 self.advance(n)
-        return n
+        return done
 
     def close(self) -> None:
         self.raw.close()

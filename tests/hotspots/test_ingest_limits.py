@@ -60,6 +60,20 @@ def test_ratio_limit_stops_a_zip_bomb_while_it_inflates(tmp_path):
     assert len(read_incidents(path, settings=settings, limits=Limits(ratio=10_000))) == 1
 
 
+def test_ratio_limit_trips_before_a_large_member_is_read(tmp_path):
+    # A 24 MB member of 16 rows repeated compresses about 140 times, to more than zipfile reads
+    # at once: the compressed bytes are counted as the member inflates, so the ratio stops it
+    # early, before the row limit (at 45% of its rows) would.
+    rows = policeuk_text([crime(f"{i:064x}") for i in range(16)]).split("\n", 1)[1] * 256
+    text = policeuk_text([]) + rows * (24 * 2**20 // len(rows))
+    path = tmp_path / "big.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("2024-05/2024-05-x-street.csv", text)
+    limit = int(0.45 * text.count("\n"))
+    with pytest.raises(InputError, match=r"unzips to more than 100 times its compressed size"):
+        read_incidents(path, settings=get_settings(tmp_path), limits=Limits(ratio=100, rows=limit))
+
+
 def _cli(home, *args, **env):
     from webapp.cli import cli
 
