@@ -1,5 +1,9 @@
 """The patrol log: a guardian records arrival and departure at each stop (made for a phone), and
-the dosage report compares minutes spent per hotspot with the Koper-curve target."""
+the dosage report compares minutes spent per hotspot with the Koper-curve target.
+
+Guardians log visits only on saved (active) plans, on the routes of their own team (the team of
+their account, or a route assigned to them); analysts and admins may log or correct any route.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from sqlalchemy import select
 from webapp import params
 from webapp.auth import role_required
 from webapp.db import SavedPlan, Visit, db_session, utcnow
-from webapp.errors import ParameterError
+from webapp.errors import ApiError, ParameterError
 from webapp.forms import ActionForm
 from webapp.services import get_data
 
@@ -36,6 +40,19 @@ def route_of(plan: SavedPlan, team_index: int) -> dict[str, Any]:
     return routes[team_index]
 
 
+def why_not_log(user, plan: SavedPlan, team: str) -> str | None:
+    """Why `user` may not log visits on route `team` of `plan`, or None when they may."""
+    if user.has_role("analyst"):
+        return None  # analysts and admins correct the log
+    if plan.status != "saved":
+        return (f"Plan {plan.id} is a draft: visits are logged only on saved plans. Save and assign "
+                "it first.")
+    if plan.assignments.get(team, "") == user.username or (user.team and user.team == team):
+        return None
+    return (f"Route {team!r} of plan {plan.id} belongs to another team; guardians log visits on "
+            "their own team's routes only (an analyst or admin can correct the log).")
+
+
 def record_visit(plan: SavedPlan, team_index: int, seq: int, action: str, *,
                  at: dt.datetime | None = None, departed_at: dt.datetime | None = None,
                  note: str = "") -> Visit:
@@ -45,6 +62,9 @@ def record_visit(plan: SavedPlan, team_index: int, seq: int, action: str, *,
     the bad field.
     """
     route = route_of(plan, team_index)
+    refusal = why_not_log(current_user, plan, route["team"]["name"])
+    if refusal:
+        raise ApiError(403, refusal, details={"plan_id": plan.id, "team": route["team"]["name"]})
     stops = {int(v["seq"]): v for v in route.get("visits", [])}
     if seq not in stops:
         raise ParameterError("stop", f"`stop` is {seq}; team {route['team']['name']!r} has stops "
@@ -105,7 +125,8 @@ def route(plan_id: int, team: int):
         by_stop[int(v.stop_number or 0)].append(v)
     target = get_data().settings.dwell_min
     return render_template("patrol_route.html", plan=plan, route=r, team_index=team, by_stop=by_stop,
-                           local=local, target=target, form=ActionForm())
+                           local=local, target=target, form=ActionForm(),
+                           refusal=why_not_log(current_user, plan, r["team"]["name"]))
 
 
 @bp.route("/<int:plan_id>/<int:team>/visit", methods=["POST"])

@@ -239,7 +239,7 @@ def test_visit_arrive_then_depart(api, saved_plan):
 
 def test_visit_with_both_times_at_once(api, saved_plan):
     body = api("POST", "/api/v1/visits", role="guardian",
-               json={"plan_id": saved_plan, "team": 1, "stop": 1,
+               json={"plan_id": saved_plan, "team": 0, "stop": 2,
                      "arrived_at": "2025-07-28T17:00:00Z", "departed_at": "2025-07-28T17:12:00Z"}).get_json()
     assert body["minutes"] == 12.0
 

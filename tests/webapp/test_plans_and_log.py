@@ -168,7 +168,7 @@ def test_dosage_report(app, api_visit, saved_plan, as_role):
 
 def test_visits_are_kept_per_team(app, api_visit, saved_plan):
     api_visit(saved_plan, 1, "2025-07-21T16:00:00Z", None, team=0)
-    api_visit(saved_plan, 1, "2025-07-21T16:00:00Z", None, team=1)
+    api_visit(saved_plan, 1, "2025-07-21T16:00:00Z", None, team=1, role="analyst")
     from webapp.db import Visit, db_session
 
     with app.app_context():
@@ -180,12 +180,12 @@ def test_visits_are_kept_per_team(app, api_visit, saved_plan):
 @pytest.fixture
 def api_visit(app, token_for):
     c = app.test_client()
-    headers = {"Authorization": f"Bearer {token_for('guardian')}"}
 
-    def post(plan_id, stop, arrived, departed, team=0):
+    def post(plan_id, stop, arrived, departed, team=0, role="guardian"):
         body = {"plan_id": plan_id, "team": team, "stop": stop, "arrived_at": arrived}
         if departed:
             body["departed_at"] = departed
+        headers = {"Authorization": f"Bearer {token_for(role)}"}
         response = c.post("/api/v1/visits", json=body, headers=headers)
         assert response.status_code == 201, response.get_json()
         return response.get_json()
@@ -303,3 +303,66 @@ def test_cli_web_and_api_make_the_same_plan(home, demo_store, network):
     assert from_cli["approximate"] is (network == "straight lines")
     assert from_cli["deployment"]["wards"] == ["E05011385", "E05011399"]
     assert from_cli["deployment"]["categories"] == ["asb", "serious_violence"]
+
+
+# ----------------------------------------------------------------------------- who may log visits
+
+
+def _set_plan(app, plan_id, **fields):
+    from webapp.db import SavedPlan, db_session
+
+    with app.app_context():
+        session = db_session()
+        plan = session.get(SavedPlan, plan_id)
+        for name, value in fields.items():
+            setattr(plan, name, value)
+        session.commit()
+        return [r["team"]["name"] for r in plan.plan["routes"]]
+
+
+def _api_visit(app, token, plan_id, team):
+    c = app.test_client()
+    return c.post("/api/v1/visits", json={"plan_id": plan_id, "team": team, "stop": 1},
+                  headers={"Authorization": f"Bearer {token}"})
+
+
+def test_guardians_log_visits_only_on_their_own_teams_routes(app, as_role, saved_plan, token_for):
+    teams = _set_plan(app, saved_plan)
+    token = token_for("guardian")
+    assert _api_visit(app, token, saved_plan, 0).status_code == 201  # assigned to the guardian
+    refused = _api_visit(app, token, saved_plan, 1)  # another team's route
+    assert refused.status_code == 403
+    err = refused.get_json()["error"]
+    assert err["code"] == "forbidden" and "own team" in err["message"]
+    c = as_role("guardian")
+    page = c.get(f"/patrol/{saved_plan}/1").get_data(as_text=True)
+    assert "belongs to another team" in page and "Arrived at stop 1" not in page
+    form = c.post(f"/patrol/{saved_plan}/1/visit", data={"csrf_token": csrf_token(c, f"/patrol/{saved_plan}/0"),
+                                                         "stop": "1", "action": "arrive"})
+    assert form.status_code == 403
+    # A guardian whose account names the route's team logs on it, assigned or not.
+    from webapp.db import User, db_session
+
+    with app.app_context():
+        session = db_session()
+        session.query(User).filter_by(username="guardian").one().team = teams[1]
+        session.commit()
+    app.extensions["hotspots_users"].clear()
+    assert _api_visit(app, token, saved_plan, 1).status_code == 201
+
+
+def test_guardians_log_visits_only_on_saved_plans(app, saved_plan, token_for):
+    _set_plan(app, saved_plan, status="draft")
+    refused = _api_visit(app, token_for("guardian"), saved_plan, 0)
+    assert refused.status_code == 403 and "draft" in refused.get_json()["error"]["message"]
+    from webapp.db import Visit, db_session
+
+    with app.app_context():
+        assert db_session().query(Visit).count() == 0
+
+
+def test_analysts_and_admins_may_correct_any_route(app, saved_plan, token_for):
+    _set_plan(app, saved_plan, status="draft")
+    for role in ("analyst", "admin"):
+        for team in (0, 1):
+            assert _api_visit(app, token_for(role), saved_plan, team).status_code == 201, (role, team)

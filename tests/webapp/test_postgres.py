@@ -66,6 +66,13 @@ def test_login_plan_visit_and_audit_on_postgresql(pg_app, home):
                           json={"category": "asb", "teams": 1, "shift_min": 90, "stops_per_ward": 2})
     assert created.status_code == 201, created.get_json()
     plan_id = created.get_json()["id"]
+    # Guardians log visits on saved plans of their own team: save it, assigning the route.
+    from tests.webapp.conftest import csrf_token
+
+    saved = client.post(f"/plans/{plan_id}/save", data={
+        "csrf_token": csrf_token(client, f"/plans/{plan_id}"), "name": "On PostgreSQL",
+        "assign-0": "guardian"})
+    assert saved.status_code == 302
     visit = client.post("/api/v1/visits", headers=headers,
                         json={"plan_id": plan_id, "team": 0, "stop": 1,
                               "arrived_at": "2025-07-28T16:00:00Z", "departed_at": "2025-07-28T16:14:00Z"})

@@ -71,7 +71,7 @@ CASES: dict[str, tuple[str, str, str | None, dict | None]] = {
 
 # POST routes that take a form: besides the CSRF token, what makes the request a real one.
 FORMS = {
-    "plans.save": {"name": "Renamed"},
+    "plans.save": {"name": "Renamed", "assign-0": "guardian"},
     "patrol_log.visit": {"stop": "1", "action": "arrive"},
     "admin.edit_user": {"u1-role": "admin", "u1-active": "y"},
     "programme.edit": {"notes": "Checked by every role", "reason": "route test"},
