@@ -50,7 +50,7 @@ def prepare(home: Path, weeks: int) -> None:
     from hotspots.settings import get_settings
     from hotspots.store import IncidentStore
     from webapp import create_app
-    from webapp.auth import create_user, token_digest
+    from webapp.auth import create_user, issue_token
     from webapp.db import db_session
 
     settings = get_settings(home)
@@ -59,7 +59,7 @@ def prepare(home: Path, weeks: int) -> None:
     with app.app_context():
         session = db_session()
         user, _ = create_user(session, "bench", "analyst")
-        user.token_hash = token_digest(TOKEN)
+        issue_token(user, TOKEN)
         session.commit()
 
 

@@ -357,6 +357,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("cookie_secure", "choice", "auto",
             "Mark the session cookie Secure (HTTPS only): always, never, or auto (when the request "
             "came over HTTPS).", choices=("auto", "always", "never")),
+    Setting("trusted_proxies", "int", 0,
+            "Reverse proxies in front of the web app whose X-Forwarded-For and X-Forwarded-Proto "
+            "headers are believed (werkzeug's ProxyFix): 1 behind one TLS proxy. 0: the headers "
+            "are ignored; the client address is the connection's.", minimum=0, maximum=5),
+    Setting("api_token_days", "int", 90,
+            "Days an API token made on the Account page works; then the user makes a new one.",
+            minimum=1, maximum=3650),
     Setting("map_tiles_url", "str", "",
             "Background tile URL template for the web maps (e.g. an in-house tile server's "
             "https://tiles.example/{z}/{x}/{y}.png); empty: no background, the maps work offline."),
@@ -432,6 +439,8 @@ class Settings:
     upload_max_rows: int = _default("upload_max_rows")
     secret_key: str = _default("secret_key")
     cookie_secure: str = _default("cookie_secure")
+    trusted_proxies: int = _default("trusted_proxies")
+    api_token_days: int = _default("api_token_days")
     map_tiles_url: str = _default("map_tiles_url")
     map_tiles_attribution: str = _default("map_tiles_attribution")
     web_plan_time_limit_s: float = _default("web_plan_time_limit_s")

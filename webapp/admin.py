@@ -1,4 +1,4 @@
-"""Admin: user accounts and roles, and the audit log."""
+"""Admin: user accounts and roles, login locks, and the audit log."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from webapp.db import ROLES, AuditEntry, User, audit, db_session
 from webapp.errors import ParameterError
 from webapp.forms import ActionForm, NewUserForm, UserEditForm
 from webapp.services import get_data
+from webapp.throttle import clear_locks, current_locks
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -118,6 +119,32 @@ def reset_password(user_id: int):
     forget_users()
     audit("password_reset", target=user.username)
     return _users_page(NewUserForm(formdata=None), (user.username, password))
+
+
+@bp.route("/locks")
+@_role_required("admin")
+def locks():
+    """Logins held up after failed attempts: by account and address, or by address."""
+    return render_template("admin_locks.html", locks=current_locks(db_session()),
+                           action_form=ActionForm())
+
+
+@bp.route("/locks/clear", methods=["POST"])
+@_role_required("admin")
+def clear_lock():
+    if not ActionForm().validate_on_submit():
+        abort(400, description="The form has expired; reload the page.")
+    username = params.text(request.form.get("username"), "username", max_len=80)
+    address = params.text(request.form.get("address"), "address", max_len=64)
+    if not username and not address:
+        raise ParameterError("username", "Give a user name, an address or both to clear a lock.")
+    session = db_session()
+    forgotten = clear_locks(session, username=username or None, address=address or None)
+    session.commit()
+    audit("login_unlocked", target=username or address, cleared_address=address, failures=forgotten)
+    who = " from ".join(x for x in (username, address) if x)
+    flash(f"Cleared the lock on {who} ({forgotten} failed logins forgotten).", "success")
+    return redirect(url_for("admin.locks"))
 
 
 @bp.route("/audit")

@@ -101,6 +101,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         REMEMBER_COOKIE_SAMESITE="Lax",
     )
     app.json.sort_keys = False
+    if settings.trusted_proxies:
+        # Behind that many proxies, the client's address and scheme come from X-Forwarded-For and
+        # X-Forwarded-Proto (each proxy appends one); without it those headers are ignored.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies,
+                                x_proto=settings.trusted_proxies)
     app.config.update(config)
     data.remove_leftover_uploads(home_path)  # of a server that stopped mid-upload
     app.config.setdefault("BOOTSTRAP", not app.config.get("TESTING", False))

@@ -2,9 +2,8 @@
 
 Passwords are stored as scrypt hashes (werkzeug). An API client sends `Authorization: Bearer
 <token>` instead of a session cookie; only the token's SHA-256 is stored, so a token is shown once.
-After `LOGIN_FREE_FAILURES` failed logins for a user name or from an address within
-`LOGIN_WINDOW_S`, each further attempt must wait twice as long as the one before
-(`LOGIN_BACKOFF_BASE_S`, doubling, at most `LOGIN_BACKOFF_MAX_S`) and is refused with 429 until then.
+Tokens expire `api_token_days` after they are made. Repeated failed logins slow down further
+attempts for that account from that address, and from that address (`webapp.throttle`).
 """
 
 from __future__ import annotations
@@ -34,11 +33,18 @@ from flask import (
 )
 from flask import session as flask_session
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from webapp.db import ROLES, LoginFailure, User, audit, db_session, utcnow
+from webapp.db import ROLES, User, audit, db_session, utcnow
 from webapp.forms import LoginForm, PasswordForm, TokenForm
+from webapp.throttle import (
+    client_address,
+    forget_failures,
+    init_throttle,
+    login_wait,
+    record_failure,
+)
 
 bp = Blueprint("auth", __name__)
 
@@ -63,6 +69,25 @@ def random_password() -> str:
 
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue_token(user: User, token: str | None = None) -> str:
+    """Give `user` a new API token (random unless given; it replaces the old one) and return it;
+    only its digest and when it was made are stored. Commit to apply."""
+    token = token or "hs_" + secrets.token_urlsafe(32)
+    user.token_hash = token_digest(token)
+    user.token_created_at = utcnow()
+    return token
+
+
+def token_expires_at(user: User, days: int) -> dt.datetime | None:
+    """When `user`'s API token stops working (UTC), or None when there is no token. A token of
+    unknown age counts as expired."""
+    if not user.token_hash:
+        return None
+    if user.token_created_at is None:
+        return dt.datetime.min
+    return user.token_created_at + dt.timedelta(days=days)
 
 
 def check_password_rules(password: str) -> str | None:
@@ -151,10 +176,7 @@ def init_auth(app: Flask) -> None:
     manager.login_message_category = "info"
     manager.session_protection = "strong"
     manager.init_app(app)
-    app.config.setdefault("LOGIN_FREE_FAILURES", 5)
-    app.config.setdefault("LOGIN_WINDOW_S", 15 * 60)
-    app.config.setdefault("LOGIN_BACKOFF_BASE_S", 2.0)
-    app.config.setdefault("LOGIN_BACKOFF_MAX_S", 300.0)
+    init_throttle(app)
 
     cache = UserCache(ttl_s=app.config.get("USER_CACHE_S", 5.0))
     app.extensions["hotspots_users"] = cache
@@ -183,12 +205,20 @@ def init_auth(app: Flask) -> None:
             select(User).where(User.token_hash == digest)).first())
         if user is None or not user.active:
             return None
+        expires = token_expires_at(user, app.config["HOTSPOTS_SETTINGS"].api_token_days)
+        if expires is None or expires <= utcnow():
+            g.token_expired = expires
+            return None
         g.token_auth = True
         return user
 
     @manager.unauthorized_handler
     def _unauthorized():
         if request.path.startswith("/api/"):
+            if g.get("token_expired"):
+                days = app.config["HOTSPOTS_SETTINGS"].api_token_days
+                abort(401, description=f"The API token has expired (tokens work for {days} days, "
+                      "setting api_token_days); make a new one on the Account page.")
             abort(401, description="Log in or send an API token (Authorization: Bearer ...).")
         flash(manager.login_message, manager.login_message_category)
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
@@ -220,35 +250,7 @@ def role_required(role: str) -> Callable:
     return decorator
 
 
-# --------------------------------------------------------------------------- slowdown
-
-
-def _client_address() -> str:
-    return (request.remote_addr or "unknown")[:64]
-
-
-def _recent_failures(session, username: str, address: str) -> tuple[int, dt.datetime | None]:
-    window = dt.timedelta(seconds=current_app.config["LOGIN_WINDOW_S"])
-    since = utcnow() - window
-    session.execute(delete(LoginFailure).where(LoginFailure.at < since))
-    row = session.execute(
-        select(func.count(LoginFailure.id), func.max(LoginFailure.at)).where(
-            LoginFailure.at >= since,
-            or_(LoginFailure.username == username.casefold(), LoginFailure.address == address),
-        )
-    ).one()
-    return int(row[0] or 0), row[1]
-
-
-def wait_seconds(failures: int, last: dt.datetime | None) -> float:
-    """Seconds a login attempt must still wait after `failures` recent failures (0: may try)."""
-    free = current_app.config["LOGIN_FREE_FAILURES"]
-    if failures < free or last is None:
-        return 0.0
-    delay = min(current_app.config["LOGIN_BACKOFF_BASE_S"] * 2 ** (failures - free),
-                current_app.config["LOGIN_BACKOFF_MAX_S"])
-    remaining = delay - (utcnow() - last).total_seconds()
-    return max(0.0, remaining)
+# --------------------------------------------------------------------------- views
 
 
 def _safe_next(target: str | None) -> str:
@@ -270,25 +272,26 @@ def login():
     if form.validate_on_submit():
         session = db_session()
         username = form.username.data.strip()
-        address = _client_address()
-        failures, last = _recent_failures(session, username, address)
-        wait = wait_seconds(failures, last)
+        address = client_address()
+        wait = login_wait(session, username, address)
         if wait > 0:
             session.commit()
             seconds = int(wait) + 1
-            flash(f"Too many failed logins. Wait {seconds} seconds and try again.", "error")
+            flash(f"Too many failed logins. Wait {seconds} seconds and try again, or ask an admin "
+                  "to clear the lock.", "error")
             response = current_app.make_response((render_template("login.html", form=form), 429))
             response.headers["Retry-After"] = str(seconds)
             return response
         user = session.scalars(select(User).where(func.lower(User.username) == username.casefold())).first()
         ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, form.password.data)
         if user is not None and ok and user.active:
-            session.execute(delete(LoginFailure).where(LoginFailure.username == username.casefold()))
+            forget_failures(session, username, address)
             user.last_login_at = utcnow()
             session.commit()
             start_session(user)
             return redirect(_safe_next(request.args.get("next")))
-        session.add(LoginFailure(username=username.casefold()[:80], address=address))
+        if record_failure(session, username, address):
+            audit("login_locked", target=username[:80], username="")
         session.commit()
         flash("Wrong user name or password.", "error")
         status = 401
@@ -340,13 +343,14 @@ def account():
             audit("password_change", target=user.username)
             flash("Password changed; you are logged out everywhere else.", "success")
     elif token_form.submit.data and token_form.validate_on_submit():
-        new_token = "hs_" + secrets.token_urlsafe(32)
-        user.token_hash = token_digest(new_token)
-        user.token_created_at = utcnow()
+        new_token = issue_token(user)
         session.commit()
         forget_users()
         audit("token_created", target=user.username)
     elif request.method == "POST":
         status = 400
+    days = current_app.config["HOTSPOTS_SETTINGS"].api_token_days
+    expires = token_expires_at(user, days)
     return render_template("account.html", user=user, password_form=password_form,
-                           token_form=token_form, new_token=new_token), status
+                           token_form=token_form, new_token=new_token, token_days=days,
+                           token_expires=expires, token_expired=expires is not None and expires <= utcnow()), status

@@ -131,14 +131,14 @@ def as_role(app):
 
 def make_token(application, role: str) -> str:
     """Give the user `role` an API token and return it."""
-    from webapp.auth import token_digest
+    from webapp.auth import issue_token
     from webapp.db import User, db_session
 
     token = f"test-token-{role}"
     with application.app_context():
         session = db_session()
         user = session.query(User).filter_by(username=role).one()
-        user.token_hash = token_digest(token)
+        issue_token(user, token)
         session.commit()
     application.extensions["hotspots_users"].clear()
     return token

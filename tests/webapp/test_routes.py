@@ -39,6 +39,8 @@ CASES: dict[str, tuple[str, str, str | None, dict | None]] = {
     "admin.edit_user": ("POST", "/admin/users/1", "admin", None),
     "admin.reset_password": ("POST", "/admin/users/1/password", "admin", None),
     "admin.audit_log": ("GET", "/admin/audit", "admin", None),
+    "admin.locks": ("GET", "/admin/locks", "admin", None),
+    "admin.clear_lock": ("POST", "/admin/locks/clear", "admin", None),
     "assets.leaflet": ("GET", "/assets/leaflet/{leaflet}/leaflet.js", None, None),
     "api.index": ("GET", "/api/v1/", "viewer", None),
     "api.openapi": ("GET", "/api/v1/openapi.json", "viewer", None),
@@ -79,6 +81,7 @@ FORMS = {
     "programme.team_edit": {"name": "Gipton & Harehills", "base": "E05011394", "mode": "drive",
                             "members": "", "home_wards": "E05011394", "active": "yes",
                             "reason": "route test"},
+    "admin.clear_lock": {"username": "nobody"},
 }
 EXTRA_POSTS = {
     # Routes that also take POST on a GET path: (path, form)

@@ -35,16 +35,18 @@ def serve(obj, host: str, port: int, threads: int, plan_workers: int) -> None:
         click.echo("The store holds SYNTHETIC demo incidents; the pages say so.", err=True)
     # Stop cleanly on SIGTERM too, so the plan workers are shut down with the server.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # Proxy headers reach the app (its ProxyFix) only when the trusted_proxies setting says so.
+    trusted = app.config["HOTSPOTS_SETTINGS"].trusted_proxies > 0
     try:
         waitress.serve(app, host=host, port=port, threads=threads, ident="hotspots",
-                       clear_untrusted_proxy_headers=True, _quiet=obj.quiet)
+                       clear_untrusted_proxy_headers=not trusted, _quiet=obj.quiet)
     finally:
         app.extensions["hotspots_planner"].shutdown()
 
 
 @click.group()
 def users() -> None:
-    """Web app accounts: add users, reset passwords, change roles."""
+    """Web app accounts: add users, reset passwords, change roles, clear login locks."""
 
 
 def _app(obj):
@@ -116,6 +118,34 @@ def users_set_role(obj, username: str, role: str) -> None:
         session.commit()
         _audit_console("role_change", user.username, old=old, new=role)
     click.echo(f"{username}: {old} -> {role}")
+
+
+@users.command("unlock")
+@click.argument("username", required=False, default="")
+@click.option("--address", default="", help="Only the lock from this address (or, with no user "
+              "name, the lock on the address for every account).")
+@click.pass_obj
+def users_unlock(obj, username: str, address: str) -> None:
+    """Clear the login lock of USERNAME after failed logins (from every address, or --address).
+
+    The Admin > Login locks page lists the locks and clears them too.
+    """
+    from hotspots.errors import InputError
+    from webapp.db import db_session
+    from webapp.throttle import clear_locks
+
+    if not username and not address:
+        msg = "give a user name, --address or both; see Admin > Login locks for the locks."
+        raise InputError(msg)
+    app = _app(obj)
+    with app.app_context():
+        session = db_session()
+        forgotten = clear_locks(session, username=username or None, address=address or None)
+        session.commit()
+        _audit_console("login_unlocked", username or address, cleared_address=address,
+                       failures=forgotten)
+    who = " from ".join(x for x in (username, address) if x)
+    click.echo(f"cleared the login lock on {who}: {forgotten} failed logins forgotten")
 
 
 @users.command("list")
