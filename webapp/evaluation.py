@@ -12,7 +12,7 @@ from webapp import _charts, params
 from webapp.auth import role_required
 from webapp.errors import ParameterError
 from webapp.presentation import records
-from webapp.services import CATEGORY_LABELS, get_data
+from webapp.services import CATEGORY_LABELS, EMPTY_STORE, get_data
 
 bp = Blueprint("evaluation", __name__, url_prefix="/evaluation")
 
@@ -22,6 +22,8 @@ METHODS = ("gistar", "count", "harm")
 def evaluation_params(args) -> dict[str, Any]:
     """Checked evaluation parameters; errors name the parameter."""
     data = get_data()
+    if data.is_empty():
+        raise InputError(EMPTY_STORE)
     category = params.choice(params.one(args, "category"), "category",
                              ("asb", "serious_violence", "all"), default="asb")
     period = data.parse_period(params.one(args, "period"))
@@ -68,7 +70,10 @@ def index():
               "method": request.args.get("method", "gistar")}
     error, rows, figures, means, notes, asked = None, [], {}, [], [], None
     status = 200
+    empty = data.is_empty()
     try:
+        if empty:  # the page says so; nothing to evaluate
+            raise InputError(EMPTY_STORE)
         params = evaluation_params(request.args)
         rows = evaluation_rows(params)
         figures = charts(rows) if rows else {}
@@ -80,7 +85,7 @@ def index():
             notes = list(table.attrs.get("notes", []))
             asked = table.attrs.get("periods_asked")
     except InputError as exc:
-        error, status = str(exc), 400
+        error, status = str(exc), 200 if empty else 400
     return render_template("evaluation.html", rows=rows, charts=figures, means=means, chosen=chosen,
                            error=error, notes=notes, periods_asked=asked,
                            periods=data.recent_periods(), methods=METHODS,

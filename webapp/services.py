@@ -37,6 +37,8 @@ CATEGORY_LABELS = {
     "all": "All incidents",
     "both": "ASB and serious violence",
 }
+EMPTY_STORE = ("The incident store is empty: an analyst can upload incidents on the Data page "
+               "(or run `hotspots ingest` or `hotspots demo`).")
 SERIOUS_VIOLENCE_NOTE = ("Serious violence here is a proxy for the Home Office definition: for "
                          "police.uk data it is violence and sexual offences, robbery and "
                          "possession of weapons.")
@@ -272,6 +274,8 @@ class AppData:
         """Validate request parameters into a `HotspotQuery` (errors name the parameter)."""
         from webapp import params
 
+        if self.is_empty():
+            raise InputError(EMPTY_STORE)
         category = params.choice(category, "category", allowed_categories, default="asb")
         chosen = self.parse_period(period)
         self.check_weekly(chosen)
