@@ -215,13 +215,12 @@ def _leeds_settings(home: str):
 
 
 def _prepare(name: str, home: str):
-    from hotspots.binning import study_area
-    from hotspots.ranking import resolve_wards
+    from hotspots.ranking import resolve_study_area
 
     settings = _leeds_settings(home) if name.startswith("leeds") else _settings(home)
     func, kw, window = _analysis(name, settings)
     t0 = time.perf_counter()
-    study_area(resolve_wards(kw["wards"], settings), resolution=kw["resolution"])
+    resolve_study_area(kw["wards"], resolution=kw["resolution"], settings=settings)  # as the ranking does
     return settings, func, kw, window, time.perf_counter() - t0
 
 

@@ -60,7 +60,7 @@ def _check_coverages(coverages: Any) -> tuple[float, ...]:
 
 def _scores(method: str, counts: np.ndarray, harm: np.ndarray, area: StudyArea) -> np.ndarray:
     if method == "gistar":
-        z, _ = gi_star(counts.astype(np.float64), area.neighbours)
+        z, _ = gi_star(counts.astype(np.float64), area.neighbours, p_values=False)
         return z
     return harm if method == "harm" else counts.astype(np.float64)
 

@@ -295,7 +295,7 @@ def rank_hotspots(
                            settings=settings, engine=engine)
     counts, harm, outside = totals.counts, totals.harm, totals.outside
     values = harm if weight == "harm" else counts.astype(np.float64)
-    z, _ = gi_star(values, area.neighbours)
+    z, _ = gi_star(values, area.neighbours, p_values=False)
     # Significance from the exact Poisson tail of the local count, not Gi*'s normal curve,
     # which is far too generous with sparse weekly counts (see `local_count_p`).
     p = local_count_p(counts, area.neighbours)

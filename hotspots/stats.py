@@ -39,7 +39,8 @@ def _neighbourhood_sums(x: np.ndarray, weights: sp.spmatrix) -> tuple[np.ndarray
     return weights @ x, np.asarray(weights.sum(axis=1)).ravel()[:, None]
 
 
-def gi_star(values: np.ndarray, weights: sp.spmatrix) -> tuple[np.ndarray, np.ndarray]:
+def gi_star(values: np.ndarray, weights: sp.spmatrix, *,
+            p_values: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """Getis-Ord Gi* z-scores and p-values with binary weights, the cell itself included.
 
     For cell i with neighbour set N(i) (itself included; w_ij = 1), n cells, mean x̄ and
@@ -78,6 +79,8 @@ def gi_star(values: np.ndarray, weights: sp.spmatrix) -> tuple[np.ndarray, np.nd
         # A column with (numerically) no variation has no hot spots.
         flat = sd <= 1e-12 * np.maximum(np.abs(mean), 1.0)
         z[:, flat] = 0.0
+    if not p_values:  # callers that use only z skip the normal tail of every cell
+        return (z[:, 0] if one_d else z), None
     p = 2.0 * stats.norm.sf(np.abs(z))
     if one_d:
         return z[:, 0], p[:, 0]
@@ -114,13 +117,36 @@ def local_count_p(counts: np.ndarray, weights: sp.spmatrix) -> np.ndarray:
     n = c.shape[0]
     local, w_i = _neighbourhood_sums(c, weights)
     local = np.rint(local)
-    expected = w_i * c.mean(axis=0)[None, :] if n else np.zeros_like(c)
+    mean = c.mean(axis=0) if n else np.zeros(c.shape[1])
+    # The tails depend only on (local count, W_i, column), and few such triples occur: each is
+    # computed once (the same floats as cell by cell), then spread back to the cells.
+    li = local.astype(np.int64)
+    wi = np.broadcast_to(np.rint(w_i).astype(np.int64), li.shape)
+    if li.size and li.min() >= 0 and np.array_equal(wi, np.broadcast_to(w_i, li.shape)):
+        n_l, n_w = int(li.max()) + 1, int(wi.max()) + 1
+        key = (np.arange(li.shape[1], dtype=np.int64)[None, :] * n_w + wi) * n_l + li
+        if n_l * n_w * li.shape[1] <= 4 * li.size + 1_000_000:
+            present = np.flatnonzero(np.bincount(key.ravel(), minlength=n_l * n_w * li.shape[1]))
+            inverse = np.searchsorted(present, key)
+        else:
+            present, inverse = np.unique(key, return_inverse=True)
+            inverse = inverse.reshape(key.shape)
+        col, rest = np.divmod(present, n_w * n_l)
+        w_u, l_u = np.divmod(rest, n_l)
+        p = _two_sided_poisson(l_u.astype(np.float64), w_u.astype(np.float64) * mean[col])[inverse]
+        return p[:, 0] if one_d else p
+    p = _two_sided_poisson(local, w_i * mean[None, :] if n else np.zeros_like(c))
+    return p[:, 0] if one_d else p
+
+
+def _two_sided_poisson(local: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """Twice the smaller exact Poisson tail of `local` at mean `expected`, capped at 1 (1 where
+    the mean is 0)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         upper = stats.poisson.sf(local - 1, expected)
         lower = stats.poisson.cdf(local, expected)
     p = np.minimum(1.0, 2.0 * np.minimum(upper, lower))
-    p = np.where(expected > 0, p, 1.0)
-    return p[:, 0] if one_d else p
+    return np.where(expected > 0, p, 1.0)
 
 
 def fdr_reject(p: np.ndarray, *, alpha: float = 0.05) -> np.ndarray:
