@@ -1,13 +1,15 @@
 """Load test of the web app as it runs in production: `hotspots serve` (waitress) on loopback.
 
 50 concurrent clients for 60 seconds: most browse (the hotspot map page, its map frame, and the
-hotspots API, over recent weeks and both categories) and a few make patrol plans (POST
-/api/v1/plans), as a neighbourhood team would. Reports errors (target 0) and p50/p95 latency per
+hotspots API, over recent weeks and both categories), a few make patrol plans (POST
+/api/v1/plans), as a neighbourhood team would, and a few guardians log visits on a saved plan
+(POST /api/v1/visits; every visit answered 201 must be in the database afterwards: 0 lost
+writes). Reports errors (target 0) and p50/p95 latency per
 endpoint next to the targets (p95 at most 300 ms for the map page and the API; plan creation p50
 at most 3 s), and each endpoint's first (uncached) response as the baseline the in-process cache
 improves on; for plans also the solver's own time, to show how much is waiting.
 
-    python benchmarks/web_load.py [--clients 50] [--planners 5] [--duration 60] [--weeks 104]
+    python benchmarks/web_load.py [--clients 50] [--planners 5] [--guardians 5] [--duration 60]
 
 The store is the demo set `hotspots demo` writes (104 weeks); everything lives in a temporary
 instance folder, removed at the end unless --keep is given.
@@ -33,9 +35,13 @@ from pathlib import Path
 
 import numpy as np
 
+# The app imports `routing`; run as a script, this folder's routing.py would shadow the package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
 TARGET_P95_MS = {"map page": 300.0, "map frame": 300.0, "hotspots API": 300.0}
 TARGET_PLAN_P50_S = 3.0  # issue 18: plan creation p50 with 5 planners while 50 clients browse
 TOKEN = "bench-token-not-secret"  # a throwaway account in a throwaway instance folder
+GUARD_TOKEN = "bench-guardian-token-not-secret"
 
 
 def free_port() -> int:
@@ -45,7 +51,7 @@ def free_port() -> int:
 
 
 def prepare(home: Path, weeks: int) -> None:
-    """Demo store, and an analyst account with an API token."""
+    """Demo store, an analyst account and a guardian account, each with an API token."""
     from hotspots.demo import generate_demo
     from hotspots.settings import get_settings
     from hotspots.store import IncidentStore
@@ -60,18 +66,50 @@ def prepare(home: Path, weeks: int) -> None:
         session = db_session()
         user, _ = create_user(session, "bench", "analyst")
         issue_token(user, TOKEN)
+        guard, _ = create_user(session, "guard", "guardian")
+        issue_token(guard, GUARD_TOKEN)
         session.commit()
+
+
+def save_for_guardian(home: Path, plan_id: int) -> list[str]:
+    """Save plan `plan_id` with every route assigned to the guardian (as a lead would on its
+    page), so the guardian may log visits on it; returns the team names."""
+    from webapp import create_app
+    from webapp.db import SavedPlan, db_session
+
+    app = create_app({"HOME": home, "BOOTSTRAP": False})
+    with app.app_context():
+        session = db_session()
+        plan = session.get(SavedPlan, plan_id)
+        teams = [r["team"]["name"] for r in plan.plan["routes"]]
+        plan.status, plan.assignments = "saved", {t: "guard" for t in teams}
+        session.commit()
+        app.extensions["hotspots_db"]["engine"].dispose()
+    return teams
+
+
+def count_visits(home: Path, plan_id: int) -> int:
+    """Visit rows stored for `plan_id` (read from the database after the load)."""
+    from webapp import create_app
+    from webapp.db import Visit, db_session
+
+    app = create_app({"HOME": home, "BOOTSTRAP": False})
+    with app.app_context():
+        n = db_session().query(Visit).filter_by(plan_id=plan_id).count()
+        app.extensions["hotspots_db"]["engine"].dispose()
+    return n
 
 
 class Client:
     """One keep-alive HTTP connection with a token."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, token: str = TOKEN) -> None:
         self.port = port
+        self.token = token
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
 
     def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
-        headers = {"Authorization": f"Bearer {TOKEN}", "Connection": "keep-alive"}
+        headers = {"Authorization": f"Bearer {self.token}", "Connection": "keep-alive"}
         payload = None
         if body is not None:
             payload = json.dumps(body).encode()
@@ -110,12 +148,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=50, help="concurrent clients in all")
     parser.add_argument("--planners", type=int, default=5, help="of which make patrol plans")
+    parser.add_argument("--guardians", type=int, default=5, help="of which log patrol visits")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load")
     parser.add_argument("--weeks", type=int, default=104, help="weeks of demo incidents")
     parser.add_argument("--threads", type=int, default=16, help="server request threads")
     parser.add_argument("--keep", type=Path, default=None, help="keep the instance folder here")
     args = parser.parse_args(argv)
     planners = min(args.planners, args.clients)
+    guardians = min(args.guardians, args.clients - planners)
 
     home = Path(tempfile.mkdtemp(prefix="web-load-")) if args.keep is None else args.keep
     home.mkdir(parents=True, exist_ok=True)
@@ -135,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         wait_for_server(port, proc)
         print(f"server (waitress, {args.threads} threads) answering on 127.0.0.1:{port} after "
               f"{time.perf_counter() - t0:.1f} s")
-        return run_load(port, args.clients, planners, args.duration)
+        return run_load(port, args.clients, planners, args.duration, home=home, n_guardians=guardians)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -147,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(home, ignore_errors=True)
 
 
-def run_load(port: int, n_clients: int, n_planners: int, duration: float) -> int:
+def run_load(port: int, n_clients: int, n_planners: int, duration: float, *, home: Path,
+             n_guardians: int = 0) -> int:
     probe = Client(port)
     status, body = probe.request("GET", "/api/v1/")
     if status != 200:
@@ -176,6 +217,19 @@ def run_load(port: int, n_clients: int, n_planners: int, duration: float) -> int
     if status != 201:
         print(f"plan creation failed: {status} {body[:300]!r}")
         return 1
+    visit_plan = json.loads(body)["id"]
+    visit_teams = save_for_guardian(home, visit_plan)
+    stops = {i: [v["seq"] for v in r["visits"]] for i, r in enumerate(json.loads(body)["plan"]["routes"])}
+    visits_written = 0  # answered 201: each is one visit row
+    t = time.perf_counter()
+    status, body = Client(port, GUARD_TOKEN).request("POST", "/api/v1/visits", {
+        "plan_id": visit_plan, "team": 0, "stop": stops[0][0], "arrived_at": "2025-07-21T16:00:00Z",
+        "departed_at": "2025-07-21T16:15:00Z"})
+    cold["visit log"] = (time.perf_counter() - t) * 1000
+    if status != 201:
+        print(f"visit logging failed: {status} {body[:300]!r}")
+        return 1
+    visits_written += 1
     for w in weeks:  # the other combinations fill the cache as the first users would
         for c in categories:
             probe.request("GET", f"/map?period={w}&category={c}")
@@ -223,6 +277,31 @@ def run_load(port: int, n_clients: int, n_planners: int, duration: float) -> int
             else:
                 timed(client, "hotspots API", "GET", f"/api/v1/hotspots?period={w}&category={c}")
 
+    def guardian(seed: int) -> None:
+        # A guardian on patrol logs each stop as one visit with its arrival and departure.
+        nonlocal visits_written
+        rng = random.Random(seed)
+        client = Client(port, GUARD_TOKEN)
+        while time.monotonic() < stop_at:
+            team = rng.randrange(len(visit_teams))
+            if not stops[team]:
+                continue
+            now = time.time()
+            body = {"plan_id": visit_plan, "team": team, "stop": rng.choice(stops[team]),
+                    "arrived_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 900)),
+                    "departed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))}
+            t = time.perf_counter()
+            try:
+                status, data = client.request("POST", "/api/v1/visits", body)
+            except OSError as exc:
+                record("visit log", time.perf_counter() - t, None, repr(exc))
+                continue
+            record("visit log", time.perf_counter() - t, status if status == 201 else max(status, 400),
+                   data[:120].decode(errors="replace"))
+            if status == 201:
+                with lock:
+                    visits_written += 1
+
     def planner(seed: int) -> None:
         rng = random.Random(seed)
         client = Client(port)
@@ -231,10 +310,14 @@ def run_load(port: int, n_clients: int, n_planners: int, duration: float) -> int
                     "period": rng.choice(weeks), "seed": rng.randint(0, 10_000), "stops_per_ward": 10}
             timed(client, "plan creation", "POST", "/api/v1/plans", body, ok=(201,))
 
-    threads = [threading.Thread(target=planner if i < n_planners else browser, args=(i,), daemon=True)
-               for i in range(n_clients)]
-    print(f"load: {n_clients} clients ({n_clients - n_planners} browsing, {n_planners} planning) "
-          f"for {duration:.0f} s ...")
+    def role(i: int):
+        if i < n_planners:
+            return planner
+        return guardian if i < n_planners + n_guardians else browser
+
+    threads = [threading.Thread(target=role(i), args=(i,), daemon=True) for i in range(n_clients)]
+    print(f"load: {n_clients} clients ({n_clients - n_planners - n_guardians} browsing, "
+          f"{n_planners} planning, {n_guardians} logging visits) for {duration:.0f} s ...")
     for th in threads:
         th.start()
     for th in threads:
@@ -252,7 +335,7 @@ def run_load(port: int, n_clients: int, n_planners: int, duration: float) -> int
     print(header)
     print("-" * len(header))
     failed = bool(stuck)
-    for name in ("map page", "map frame", "hotspots API", "plan creation"):
+    for name in ("map page", "map frame", "hotspots API", "plan creation", "visit log"):
         lat = np.asarray(results.get(name, []))
         if not len(lat):
             continue
@@ -277,6 +360,12 @@ def run_load(port: int, n_clients: int, n_planners: int, duration: float) -> int
               f"waiting for a worker and the page's own work); searches ended by "
               + ", ".join(f"{k} x{v}" for k, v in sorted(stopped.items())))
         failed |= not met
+    if n_guardians:
+        stored = count_visits(home, visit_plan)
+        lost = visits_written - stored
+        print(f"\nvisit writes: {visits_written:,} answered 201, {stored:,} stored: {lost} lost "
+              "(target 0)")
+        failed |= lost != 0
     for name, errs in errors.items():
         if errs:
             print(f"\n{name}: {len(errs)} errors, e.g. {errs[:3]}")
