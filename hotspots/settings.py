@@ -307,6 +307,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("patrol_windows", "str_map", {},
             "Optional visiting windows by category, e.g. asb = '16:00-23:00': stops of that "
             "category are visited only then.", check=_check_windows),
+    Setting("patrol_vary_designated", "bool", True,
+            "Visit a team's designated hotspots in a different order and at different times on "
+            "consecutive shifts (seeded by the date: reproducible), with the same dosage."),
     Setting("hotspot_visits_per_week", "int", 7,
             "Dosage target of a newly designated hotspot: patrol visits per week.",
             minimum=1, maximum=100),
@@ -423,6 +426,7 @@ class Settings:
     patrol_prize: str = _default("patrol_prize")
     patrol_stops_per_ward: int = _default("patrol_stops_per_ward")
     patrol_windows: Mapping[str, str] = _default("patrol_windows")
+    patrol_vary_designated: bool = _default("patrol_vary_designated")
     hotspot_visits_per_week: int = _default("hotspot_visits_per_week")
     hotspot_minutes_per_visit: float = _default("hotspot_minutes_per_visit")
     hotspot_review_weeks: int = _default("hotspot_review_weeks")

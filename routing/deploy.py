@@ -15,10 +15,18 @@ from typing import Any
 
 import geopandas as gpd
 import networkx as nx
+import pandas as pd
 
 from hotspots.errors import InputError
 from hotspots.periods import Period, parse_period
 from hotspots.settings import Settings, get_settings
+from routing.designated import (
+    absorb_ranked,
+    clear_varied,
+    designated_stops,
+    team_scope,
+    vary_windows,
+)
 from routing.network import NetworkChoice, check_network, choose_network, load_network
 from routing.output import PatrolPlan
 from routing.plan import PATIENCE, plan_patrols
@@ -58,19 +66,71 @@ class Deployment:
     graphs: Any = None  # graphs the caller passed in (a graph or a mapping mode -> graph)
     left_out: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    any_ward: bool = False
+    designated_left_out: list[dict[str, Any]] = field(default_factory=list)
 
     def context(self) -> dict[str, Any]:
         """What the plan was made from, as plain data (kept in `PatrolPlan.context`)."""
+        stops = self.stops
+        designated = []
+        if "hotspot_id" in stops.columns:
+            for row in stops[stops["hotspot_id"].notna()].to_dict("records"):
+                designated.append({
+                    "hotspot_id": int(row["hotspot_id"]), "name": str(row["hotspot_name"]),
+                    "stop_id": str(row["stop_id"]), "ward_name": str(row.get("ward_name") or ""),
+                    "team": (row["teams"][0] if isinstance(row.get("teams"), tuple | list)
+                             and row["teams"] else None),
+                    "dwell_min": float(row["dwell_min"]),
+                    "window": _window_text(row) if row.get("varied") else None,
+                })
         return {
             "period": self.period.label,
             "categories": list(self.categories),
             "wards": list(self.ward_codes),
-            "candidate_stops": int(len(self.stops)),
-            "must_visit": int(self.stops["must_visit"].sum()) if len(self.stops) else 0,
+            "any_ward": self.any_ward,
+            "shift": shift_of(self.teams),
+            "teams": [t.to_dict() for t in self.teams],
+            "candidate_stops": int(len(stops)),
+            "must_visit": int(stops["must_visit"].sum()) if len(stops) else 0,
+            "designated": designated,
+            "designated_left_out": list(self.designated_left_out),
             "left_out": list(self.left_out),
             "networks": {m: c.to_dict() for m, c in self.networks.items()},
             "notes": list(self.notes),
         }
+
+
+def shift_of(teams: Sequence[Team]) -> dict[str, Any] | None:
+    """The date and shift of a plan's teams (their first team's when they differ), as plain data:
+    `date` (ISO or None), `start` (HH:MM), `minutes` and a `label` for people."""
+    from routing.output import clock
+
+    if not teams:
+        return None
+    t = teams[0]
+    start = t.start_minute
+    date = t.date.isoformat() if t.date is not None else None
+    label = f"{clock(start)}-{clock(start + float(t.shift_min))}".replace(" +1", " next day")
+    if t.date is not None:
+        label = f"{t.date.strftime('%a')} {date}, {label}"
+    return {"date": date, "start": clock(start), "minutes": float(t.shift_min), "label": label}
+
+
+def _window_text(row: Mapping[str, Any]) -> str:
+    from routing.output import clock
+
+    return f"{clock(float(row['window_start_min']))}-{clock(float(row['window_end_min']))}"
+
+
+def plan_wards(teams: Sequence[Team], wards: Any = None, *, any_ward: bool = False) -> Any:
+    """The wards a plan ranks: `wards` when given; else, unless `any_ward`, the home wards of the
+    teams when every team has some; else None (the priority wards)."""
+    if wards is not None or any_ward:
+        return wards
+    homes = [t.home_wards for t in teams]
+    if homes and all(homes):
+        return sorted({w for h in homes for w in h})
+    return None
 
 
 def prepare_deployment(
@@ -87,6 +147,9 @@ def prepare_deployment(
     dwell_min: float | None = None,
     with_empty: bool = False,
     must_visit: gpd.GeoDataFrame | None = None,
+    designated: Sequence[Mapping[str, Any]] | None = None,
+    any_ward: bool = False,
+    vary: bool | None = None,
     rankings: Mapping[str, gpd.GeoDataFrame] | None = None,
     settings: Settings | None = None,
 ) -> Deployment:
@@ -101,10 +164,14 @@ def prepare_deployment(
         ISO week (`2025-W23`), month (`2025-06`) or a `Period`.
     teams
         The teams on shift (`routing.Team`; e.g. `routing.default_teams()` or stored teams).
+        A team with `home_wards` is given only stops in them (unless `any_ward`); a team whose
+        `shift_start` is a datetime dates the plan (and seeds `vary`).
     category
         `asb`, `serious_violence` or `both` (the two rankings' stops merged).
     wards
         Ward spec: None or `priority`, `all`, codes or names (list or comma-separated text).
+        None: the teams' home wards when every team has some (`plan_wards`), else the
+        priority wards.
     network
         None: the cached network of each team mode (`routing.network.choose_network`);
         `"none"`: straight lines (an approximate plan); a GraphML or OSM XML path; or a
@@ -116,6 +183,20 @@ def prepare_deployment(
         Places every plan must visit if a shift can fit them (`routing.must_visit_stops`),
         each with its own dwell (`dwell_min` column); one in a ranked cell merges with that
         cell's stop.
+    designated
+        The designated hotspots to visit, as plain records (`routing.designated.designated_stops`:
+        `id`, `name`, `category`, `cells`, `team`, `dwell_min`): each is a must-visit stop for its
+        owner team (any team whose home wards hold it when it has none), with its dwell; the
+        ranked cells in its area join its stop. The rest of each shift is filled with the
+        top-ranked cells. One no shift can fit is in `plan.missed` with why.
+    any_ward
+        Let every team visit stops in every ward of the plan (default: each team keeps to its
+        home wards).
+    vary
+        Give each team's designated stops a time slot of the shift drawn from the date, so
+        consecutive shifts visit them in a different order and at different times with the same
+        dosage (`routing.designated.vary_windows`); default the `patrol_vary_designated`
+        setting.
     rankings
         Rankings already made (category -> `rank_hotspots` output for this period, wards and
         the `h3_resolution` setting), e.g. from a cache; the others are made here.
@@ -139,6 +220,7 @@ def prepare_deployment(
         raise InputError(msg)
     cats = ("asb", "serious_violence") if category == "both" else (category,)
     rankings = dict(rankings or {})
+    wards = plan_wards(teams, wards, any_ward=any_ward)
     codes = _ward_codes(wards, [rankings.get(c) for c in cats], settings)
 
     notes: list[str] = []
@@ -176,12 +258,44 @@ def prepare_deployment(
     if must_visit is not None and len(must_visit):
         must = must_visit_stops(must_visit, dwell_min=dwell_min, settings=settings)
         notes.append(f"{len(must)} must-visit places")
-    if stops is None and must is None:
+    chosen_designated = None
+    if designated:
+        chosen_designated = designated_stops(designated, settings=settings)
+        stops, chosen_designated = absorb_ranked(stops, chosen_designated)
+    if stops is None and must is None and chosen_designated is None:
         words = " or ".join(_CATEGORY_WORDS[c] for c in cats)
         msg = (f"no {words} hotspot in the chosen wards in {chosen.label} can be a patrol stop "
                f"(no incidents there, or none worth a stop), so there is nothing to patrol.")
         raise InputError(msg)
-    stops = add_must_visit(stops, must)
+    left_attrs = list(stops.attrs.get("left_out", [])) if stops is not None else []
+    if stops is not None or must is not None:
+        stops = add_must_visit(stops, must)
+    if chosen_designated is not None:
+        stops = (chosen_designated if stops is None else gpd.GeoDataFrame(
+            pd.concat([stops, chosen_designated], ignore_index=True), geometry="geometry",
+            crs=chosen_designated.crs))
+    stops, scoped_out = team_scope(stops, teams, any_ward=any_ward)
+    stops.attrs["left_out"] = left_attrs
+    designated_left_out = [r for r in scoped_out if "hotspot_id" in r]
+    outside = len(scoped_out) - len(designated_left_out)
+    if outside:
+        notes.append(f"{outside} candidate stops lie outside the chosen teams' home wards and are "
+                     "left out (plan with any ward to include them)")
+    for r in designated_left_out:
+        notes.append(f"designated hotspot {r['hotspot_id']} ({r['hotspot_name']}) is not in this "
+                     f"plan: {r['why']}")
+    if chosen_designated is not None:
+        kept = int(stops["hotspot_id"].notna().sum())
+        notes.append(f"{kept} designated hotspots are must-visit stops, each with its dosage "
+                     "target's minutes")
+    if len(stops) == 0:
+        msg = ("no stop of this plan lies in the chosen teams' home wards, so there is nothing "
+               "to patrol; plan with any ward, or choose other teams.")
+        raise InputError(msg)
+    if chosen_designated is not None and (settings.patrol_vary_designated if vary is None
+                                          else vary):
+        stops, varied = vary_windows(stops, teams)
+        notes.extend(varied)
 
     graphs = None
     networks: dict[str, NetworkChoice] = {}
@@ -195,7 +309,7 @@ def prepare_deployment(
             notes.append(networks[mode].note)
     return Deployment(period=chosen, categories=cats, ward_codes=codes, stops=stops, teams=teams,
                       networks=networks, settings=settings, graphs=graphs, left_out=left_out,
-                      notes=notes)
+                      notes=notes, any_ward=any_ward, designated_left_out=designated_left_out)
 
 
 def solve_deployment(deployment: Deployment, *, time_limit_s: float = 5.0, seed: int = 0,
@@ -208,15 +322,38 @@ def solve_deployment(deployment: Deployment, *, time_limit_s: float = 5.0, seed:
     """
     dep = deployment
     network = dep.graphs if dep.graphs is not None else _networks(dep)
-    plan = plan_patrols(dep.stops, dep.teams, network=network, time_limit_s=time_limit_s,
-                        seed=seed, variants=variants, patience=patience,
-                        solution_limit=solution_limit, settings=dep.settings)
+
+    def solve(stops: gpd.GeoDataFrame) -> PatrolPlan:
+        return plan_patrols(stops, dep.teams, network=network, time_limit_s=time_limit_s,
+                            seed=seed, variants=variants, patience=patience,
+                            solution_limit=solution_limit, settings=dep.settings)
+
+    plan = solve(dep.stops)
+    fallback = None
+    if plan.missed and "varied" in dep.stops.columns and dep.stops["varied"].any():
+        # The varied slots may be what leaves a designated stop out: the same stops without
+        # them keep the dosage, in the solver's order.
+        unvaried = clear_varied(dep.stops)
+        again = solve(unvaried)
+        if len(again.missed) < len(plan.missed):
+            fallback = (f"the varied visiting times left {len(plan.missed)} must-visit stops out; "
+                        "this plan visits them in the solver's order instead")
+            plan = again
+            dep = Deployment(**{**dep.__dict__, "stops": unvaried})
+    where = _lonlat(dep.stops)
     for p in plan.variants or [plan]:
         context = dep.context()
+        if fallback:
+            context["notes"].append(fallback)
+        for u in p.unvisited:
+            if u.get("must_visit") and u["stop_id"] in where:
+                u["lon"], u["lat"] = where[u["stop_id"]]
         if p.missed:
+            from routing.output import missed_text
+
             context["notes"].append(
                 f"{len(p.missed)} must-visit stops fit no shift: "
-                + ", ".join(str(u["stop_id"]) for u in p.missed))
+                + "; ".join(missed_text(u) for u in p.missed))
         if p.unreachable:
             context["notes"].append(f"{len(p.unreachable)} hotspots are too far from the "
                                     "network's streets and are left out (does the network "
@@ -249,6 +386,16 @@ def plan_deployment(source: Any, *, period: str | Period, teams: Sequence[Team],
 
 # ------------------------------------------------------------------------------------------
 # Plumbing
+
+
+def _lonlat(stops: gpd.GeoDataFrame) -> dict[str, tuple[float, float]]:
+    """stop id -> (longitude, latitude) of the must-visit stops."""
+    must = stops[stops["must_visit"].fillna(False).astype(bool)]
+    if not len(must):
+        return {}
+    points = must.geometry.to_crs("EPSG:4326")
+    return {str(k): (round(float(p.x), 6), round(float(p.y), 6))
+            for k, p in zip(must["stop_id"], points, strict=True)}
 
 
 def _ward_codes(wards: Any, rankings: list[gpd.GeoDataFrame | None],

@@ -20,6 +20,15 @@ APPROXIMATE_NOTE = ("APPROXIMATE: no street network was loaded, so travel times 
                     "distances times a circuity factor and the lines drawn are not streets.")
 
 
+def missed_text(u: dict[str, Any]) -> str:
+    """One line about a must-visit stop no shift can fit: which, where and why."""
+    what = (f"designated hotspot {u['hotspot_id']} ({u.get('hotspot_name') or u['stop_id']})"
+            if u.get("hotspot_id") is not None else f"stop {u['stop_id']}")
+    where = f" in {u['ward_name']}" if u.get("ward_name") else ""
+    why = f": {u['why']}" if u.get("why") else ""
+    return f"{what}{where}{why}"
+
+
 def clock(minute: float) -> str:
     """Minutes after midnight as 'HH:MM' ('+1' when past midnight)."""
     total = int(round(minute))
@@ -52,6 +61,8 @@ class Visit:
     lat: float
     node: Any = None
     must_visit: bool = False
+    hotspot_id: int | None = None  # the designated hotspot this stop visits
+    hotspot_name: str = ""
 
     def to_dict(self, date: dt.date | None = None) -> dict[str, Any]:
         out = {
@@ -65,6 +76,9 @@ class Visit:
             "lon": round(self.lon, 6), "lat": round(self.lat, 6),
             "x": round(self.x, 1), "y": round(self.y, 1), "must_visit": self.must_visit,
         }
+        if self.hotspot_id is not None:
+            out["hotspot_id"] = self.hotspot_id
+            out["hotspot_name"] = self.hotspot_name
         if date is not None:
             out["arrival_at"] = _at(date, self.arrival_min)
             out["departure_at"] = _at(date, self.departure_min)
@@ -218,9 +232,24 @@ class PatrolPlan:
                     "geometry": {"type": "Point", "coordinates": [round(v.lon, 6), round(v.lat, 6)]},
                     "properties": props,
                 })
+        for u in self.missed:
+            # A must-visit stop no shift can fit is on the map too, with why.
+            if u.get("lon") is None or u.get("lat") is None:
+                continue
+            props = {"kind": "missed", **{k: v for k, v in _jsonable(u).items()
+                                          if k not in ("lon", "lat")}}
+            features.append({
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [round(float(u["lon"]), 6),
+                                                              round(float(u["lat"]), 6)]},
+                "properties": props,
+            })
         doc = {"type": "FeatureCollection", "features": features,
                "approximate": self.approximate, "prize_by": self.prize_by,
-               "prize": round(self.prize, 4), "variant": self.variant}
+               "prize": round(self.prize, 4), "variant": self.variant,
+               "missed_must_visit": [_jsonable(u) for u in self.missed]}
+        if self.context.get("shift"):
+            doc["shift"] = _jsonable(self.context["shift"])
         if self.approximate:
             doc["note"] = APPROXIMATE_NOTE
         return json.dumps(doc, indent=indent)
@@ -275,10 +304,13 @@ class PatrolPlan:
         ]
         if self.approximate:
             parts.append(f'<p class="approx"><strong>{e(APPROXIMATE_NOTE)}</strong></p>')
+        shift = self.context.get("shift") or {}
+        if shift.get("label"):
+            parts.append(f"<p><strong>Shift: {e(str(shift['label']))}</strong></p>")
         if self.missed:
-            parts.append('<p class="approx"><strong>Must-visit stops no shift can fit: '
-                         + e(", ".join(str(u["stop_id"]) for u in self.missed))
-                         + ".</strong></p>")
+            parts.append('<div class="approx"><strong>Must-visit stops no shift can fit:</strong>'
+                         "<ul>" + "".join(f"<li>{e(missed_text(u))}</li>" for u in self.missed)
+                         + "</ul></div>")
         if self.notes:
             parts.append('<ul class="notes">' + "".join(f"<li>{e(n)}</li>" for n in self.notes)
                          + "</ul>")
@@ -307,7 +339,9 @@ class PatrolPlan:
                     f"<tr><td>{v.seq}</td><td>{e(clock(v.arrival_min))}{e(wait)}</td>"
                     f"<td>{e(clock(v.departure_min))}</td><td>{v.dwell_min:g} min</td>"
                     f"<td>{v.travel_min:.0f} min</td><td>{e(v.ward_name)}</td>"
-                    f"<td>{e(v.stop_id)}<br><small>{v.lat:.5f}, {v.lon:.5f}</small></td>"
+                    + (f"<td><strong>Designated: {e(v.hotspot_name)}</strong><br>"
+                       if v.hotspot_id is not None else "<td>")
+                    + f"{e(v.stop_id)}<br><small>{v.lat:.5f}, {v.lon:.5f}</small></td>"
                     f"<td>{e(v.reason)}</td><td class=\"tick\"></td></tr>")
             parts.append("</tbody></table></section>")
         if self.unreachable:

@@ -182,6 +182,7 @@ def plan_patrols(
     prize = stops["prize"].to_numpy(dtype=float)
     must = stops["must_visit"].to_numpy(dtype=bool)
     windows = _windows(stops)
+    only = _team_restrictions(stops, teams)
     plans = []
     statuses: list[dict[str, Any]] = []
     seen: set[tuple] = set()
@@ -196,7 +197,7 @@ def plan_patrols(
                 budget = max(time_limit_s - matrix_s - 0.002 * n_stops - 0.1,
                              0.25 * time_limit_s)
             sequences, status = _solve(teams, data, prize, must, dwell_min, windows, n_stops,
-                                       time_limit_s=budget, rng=rng,
+                                       only=only, time_limit_s=budget, rng=rng,
                                        avoid=list(plans) if v else [],
                                        solution_limit=solution_limit, patience=patience)
             solve_total += time.perf_counter() - t0
@@ -220,6 +221,10 @@ def plan_patrols(
             reach_any |= d.reachable
         unvisited = [_stop_record(rows, i) for i in range(n_stops)
                      if i not in visited and reach_any[i]]
+        for u, i in zip(unvisited, [i for i in range(n_stops) if i not in visited and reach_any[i]],
+                        strict=True):
+            if must[i]:
+                u["why"] = _why_missed(i, teams, only[i], data, dwell_min, windows, sequences)
         built.append(PatrolPlan(
             routes=routes, approximate=approximate, prize_by=prize_by,
             prize_available=float(prize[reach_any].sum()), unvisited=unvisited,
@@ -399,7 +404,8 @@ def _network_data(stops: gpd.GeoDataFrame, rows: list[dict[str, Any]], stop_xy: 
 
 
 def _solve(teams: list[Team], data: dict[str, _ModeData], prize: np.ndarray, must: np.ndarray,
-           dwell_min: np.ndarray, windows: np.ndarray, n_stops: int, *, time_limit_s: float,
+           dwell_min: np.ndarray, windows: np.ndarray, n_stops: int, *,
+           only: list[list[int] | None] | None = None, time_limit_s: float,
            rng: np.random.Generator | None, avoid: list, solution_limit: int | None = None,
            patience: int | None = PATIENCE) -> tuple[list[list[int]], dict[str, Any]]:
     """Solve one prize-collecting routing problem.
@@ -487,8 +493,10 @@ def _solve(teams: list[Team], data: dict[str, _ModeData], prize: np.ndarray, mus
             routing.VehicleVar(idx).SetValues([-1])
             continue
         routing.AddDisjunction([idx], must_penalty if must[i] else int(steps[i]) * big)
-        # Stops a team's mode cannot reach are closed to that team.
-        allowed = [k for k, t in enumerate(teams) if data[t.mode].reachable[i]]
+        # Stops a team's mode cannot reach are closed to that team, and so are stops kept for
+        # other teams (their owner, or their home wards).
+        allowed = [k for k, t in enumerate(teams) if data[t.mode].reachable[i]
+                   and (only is None or only[i] is None or k in only[i])]
         if len(allowed) < n_teams:
             routing.VehicleVar(idx).SetValues([-1, *allowed])
 
@@ -608,7 +616,9 @@ def _build_route(team: Team, k: int, seq: list[int], rows: list[dict[str, Any]],
             prize=prize_i, reason=_text(row.get("reason")), arrival_min=arrival, start_min=start,
             departure_min=now, dwell_min=dwell, travel_min=leg_min, wait_min=wait,
             distance_m=leg_m, x=float(x), y=float(y), lon=float(lon), lat=float(lat),
-            node=_node_id(d, i), must_visit=bool(row.get("must_visit", False))))
+            node=_node_id(d, i), must_visit=bool(row.get("must_visit", False)),
+            hotspot_id=_hotspot_id(row.get("hotspot_id")),
+            hotspot_name=_text(row.get("hotspot_name"))))
         prev = i
     if len(coords) < 2:
         coords.append(coords[0])
@@ -660,8 +670,72 @@ def _text(value: Any) -> str:
 
 def _stop_record(rows: list[dict[str, Any]], i: int) -> dict[str, Any]:
     row = rows[i]
-    return {"stop_id": str(row["stop_id"]), "ward_code": _text(row.get("ward_code")),
-            "ward_name": _text(row.get("ward_name")), "category": _text(row.get("category")),
-            "prize": float(row["prize"]), "reason": _text(row.get("reason")),
-            "must_visit": bool(row.get("must_visit", False)),
-            "dwell_min": float(row["dwell_min"])}
+    out = {"stop_id": str(row["stop_id"]), "ward_code": _text(row.get("ward_code")),
+           "ward_name": _text(row.get("ward_name")), "category": _text(row.get("category")),
+           "prize": float(row["prize"]), "reason": _text(row.get("reason")),
+           "must_visit": bool(row.get("must_visit", False)),
+           "dwell_min": float(row["dwell_min"])}
+    hotspot = _hotspot_id(row.get("hotspot_id"))
+    if hotspot is not None:
+        out["hotspot_id"] = hotspot
+        out["hotspot_name"] = _text(row.get("hotspot_name"))
+    return out
+
+
+def _hotspot_id(value: Any) -> int | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return int(value)
+
+
+def _team_restrictions(stops: gpd.GeoDataFrame, teams: list[Team]) -> list[list[int] | None]:
+    """Per stop, the positions of the teams that may visit it (None: any), from the `teams`
+    column of team names (`routing.designated.team_scope`)."""
+    if "teams" not in stops.columns:
+        return [None] * len(stops)
+    where = {t.name: k for k, t in enumerate(teams)}
+    out: list[list[int] | None] = []
+    for names in stops["teams"]:
+        if isinstance(names, tuple | list | np.ndarray) and len(names):
+            out.append([where[n] for n in names if n in where])
+        else:
+            out.append(None)
+    return out
+
+
+def _why_missed(i: int, teams: list[Team], only: list[int] | None, data: dict[str, _ModeData],
+                dwell_min: np.ndarray, windows: np.ndarray, sequences: list[list[int]]) -> str:
+    """Why a must-visit stop is in no route, in words a planner can act on."""
+    n_stops = len(dwell_min)
+    allowed = [k for k, t in enumerate(teams) if data[t.mode].reachable[i]
+               and (only is None or k in only)]
+    if not allowed:
+        return "no team on this plan may visit it"
+    dwell = float(dwell_min[i])
+    reasons = []
+    for k in allowed:
+        team = teams[k]
+        d = data[team.mode]
+        depot = n_stops + k
+        there = float(d.seconds[depot, i]) / 60.0
+        back = float(d.seconds[i, depot]) / 60.0
+        need = there + dwell + back
+        ws, we = windows[i]
+        shift = float(team.shift_min)
+        if not math.isfinite(need) or need > shift:
+            reasons.append(f"{team.name}: going there and back takes {there + back:.0f} min and "
+                           f"the visit {dwell:g} min, more than the {shift:g}-minute shift")
+        elif np.isfinite(ws) and np.isfinite(we) and (
+                we - dwell < team.start_minute + there or ws + dwell + back > team.start_minute + shift):
+            reasons.append(f"{team.name}: its visiting window {_hhmm(ws)}-{_hhmm(we)} does not "
+                           "fit the shift")
+        else:
+            busy = sum(1 for s in sequences[k] if s < n_stops)
+            reasons.append(f"{team.name}: the shift is full ({busy} other stops, "
+                           f"{dwell:g} min needed here)")
+    return "; ".join(reasons)
+
+
+def _hhmm(minute: float) -> str:
+    total = int(round(minute)) % (24 * 60)
+    return f"{total // 60:02d}:{total % 60:02d}"

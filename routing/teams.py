@@ -41,6 +41,9 @@ class Team:
         Length of the shift in minutes, travel and dwell included.
     mode
         `drive` (marked vehicle) or `walk` (foot patrol).
+    home_wards
+        Ward codes the team patrols; a plan keeps its route to them unless asked otherwise
+        (`routing.plan_deployment(any_ward=True)`). Empty: any ward.
     """
 
     name: str
@@ -48,6 +51,7 @@ class Team:
     shift_start: Any = "16:00"
     shift_min: float = 240
     mode: str = "drive"
+    home_wards: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -66,6 +70,13 @@ class Team:
             raise InputError(msg)
         _ = self.start_minute  # validates shift_start
         _base_kind(self.base, self.name)
+        wards = self.home_wards
+        if isinstance(wards, str) or not all(isinstance(w, str) and _WARD_CODE.match(w)
+                                             for w in wards):
+            msg = (f"team {self.name!r}: `home_wards` is {wards!r}; expected ward codes such as "
+                   "('E05011394',).")
+            raise InputError(msg)
+        object.__setattr__(self, "home_wards", tuple(wards))
 
     @property
     def start_minute(self) -> float:
@@ -84,8 +95,11 @@ class Team:
         start = self.shift_start
         if isinstance(start, dt.datetime | dt.time):
             start = start.isoformat()
-        return {"name": self.name, "base": base, "shift_start": start,
-                "shift_min": float(self.shift_min), "mode": self.mode}
+        out = {"name": self.name, "base": base, "shift_start": start,
+               "shift_min": float(self.shift_min), "mode": self.mode}
+        if self.home_wards:
+            out["home_wards"] = list(self.home_wards)
+        return out
 
 
 def _minute_of_day(value: Any, name: str) -> float:

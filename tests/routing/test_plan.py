@@ -329,7 +329,10 @@ def test_must_visit_stop_that_fits_no_shift_is_reported(settings, grid_drive):
     assert [u["stop_id"] for u in plan.missed] == ["Late"]
     assert plan.missed[0]["must_visit"] is True
     assert plan.to_dict()["missed_must_visit"][0]["stop_id"] == "Late"
-    assert "Must-visit stops no shift can fit: Late" in plan.to_sheet_html()
+    assert plan.missed[0]["why"] == "A: its visiting window 23:00-23:30 does not fit the shift"
+    sheet = plan.to_sheet_html()
+    assert "Must-visit stops no shift can fit:" in sheet
+    assert "stop Late: A: its visiting window 23:00-23:30 does not fit the shift" in sheet
     assert plan.visits == 3  # the others are still planned
 
 
