@@ -354,10 +354,13 @@ def solve_deployment(deployment: Deployment, *, time_limit_s: float = 5.0, seed:
             context["notes"].append(
                 f"{len(p.missed)} must-visit stops fit no shift: "
                 + "; ".join(missed_text(u) for u in p.missed))
-        if p.unreachable:
-            context["notes"].append(f"{len(p.unreachable)} hotspots are too far from the "
-                                    "network's streets and are left out (does the network "
-                                    "cover the wards?)")
+        if p.approximate_legs and not p.approximate:
+            stops = sum(1 for u in p.off_network if u.get("kind") == "stop")
+            bases = sum(1 for u in p.off_network if u.get("kind") == "base")
+            context["notes"].append(
+                f"{p.approximate_legs} of {p.legs} legs are straight lines (approximate): "
+                f"{stops} candidate stops and {bases} bases lie more than 250 m from the "
+                "network's streets")
         p.context = context
     return plan
 
@@ -472,16 +475,12 @@ _LOADED: dict[tuple[str, int, str], nx.MultiDiGraph] = {}
 _KEEP_LOADED = 2
 
 
-def _networks(dep: Deployment) -> dict[str, nx.MultiDiGraph] | None:
-    """Load the chosen networks (cached per process); None when a mode has none."""
-    graphs = {}
-    for mode, choice in dep.networks.items():
-        if choice.path is None:
-            if len(dep.networks) > 1:
-                log.info("no %s network: the whole plan uses straight lines", mode)
-            return None
-        graphs[mode] = _load(choice.path, choice.load_as or mode, dep.settings)
-    return graphs
+def _networks(dep: Deployment) -> dict[str, nx.MultiDiGraph | None] | None:
+    """Load the chosen networks (cached per process): mode -> graph, None for a mode without
+    one (its legs are straight lines); None when no mode has one."""
+    graphs = {mode: None if c.path is None else _load(c.path, c.load_as or mode, dep.settings)
+              for mode, c in dep.networks.items()}
+    return graphs if any(g is not None for g in graphs.values()) else None
 
 
 def _load(path: Path, mode: str, settings: Settings) -> nx.MultiDiGraph:

@@ -3,6 +3,12 @@
 Every network the planner sees is an osmnx MultiDiGraph for one mode (drive or walk), projected to
 EPSG:27700, with `length` (m) and `travel_time` (s) on each edge, reduced to its largest strongly
 connected component so that every node can reach every other.
+
+A network may cover only part of the wards planned (an extract of the city centre, say). How much
+it covers is measured one way everywhere: the share of the wards' area within `NEAR_STREET_M` of
+one of its streets (`network_coverage`). The cache keeps, beside each GraphML file, that street
+area (`<name>.area.wkb`), so plans choose the cached network that covers their wards best without
+loading every graph.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import contextlib
 import hashlib
 import logging
 import math
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -23,6 +30,7 @@ import geopandas as gpd
 import networkx as nx
 import osmnx as ox
 import pyproj
+import shapely
 
 from hotspots.crs import BNG, WGS84
 from hotspots.errors import InputError
@@ -37,6 +45,14 @@ DOWNLOAD_BUFFER_M = 500.0
 
 #: Marks a graph this module prepared; bump when the prepared form changes.
 NETWORK_FORMAT = "hotspots-network-1"
+
+#: A place further than this from every street of a network is off it: coverage counts the wards'
+#: area within this distance of a street, and a plan reaches an off-network stop or base by a
+#: straight line (marked approximate) instead of the streets.
+NEAR_STREET_M = 250.0
+
+#: Below this share of the wards' area near its streets a network is said to cover them poorly.
+LOW_COVERAGE = 0.8
 
 _MPH_TO_KMH = 1.609344
 
@@ -255,31 +271,197 @@ def cached_networks(settings: Settings | None = None) -> list[Path]:
 
 
 def save_network(graph: nx.MultiDiGraph, path: str | Path) -> Path:
-    """Save a prepared network as GraphML, atomically (written to a temporary file, then renamed)."""
+    """Save a prepared network as GraphML, atomically (written to a temporary file, then renamed),
+    with its street area beside it (`street_area`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
     ox.save_graphml(graph, tmp)
+    _write_area(path, street_area(graph))
     tmp.replace(path)
     return path
 
 
-def import_network(source: str | Path, *, mode: str = "drive", area: str | None = None,
-                   settings: Settings | None = None) -> tuple[nx.MultiDiGraph, Path]:
-    """Load a network file and cache it in the instance folder.
+def street_area(graph: nx.MultiDiGraph, *, within_m: float = NEAR_STREET_M) -> shapely.Geometry:
+    """The area within `within_m` metres of the network's streets (EPSG:27700), simplified to
+    about 10 m."""
+    from routing._matrix import graph_index
+
+    lines = graph_index(graph, weight="length").lines
+    if len(lines) == 0:
+        return shapely.Polygon()
+    # Few segments per quarter circle: coverage is a planning figure, not a survey.
+    area = shapely.union_all(shapely.buffer(lines, within_m, quad_segs=2))
+    return shapely.simplify(area, 10.0)
+
+
+def network_coverage(area: shapely.Geometry | nx.MultiDiGraph, wards: gpd.GeoDataFrame) -> dict[str, Any]:
+    """How much of some wards a network covers: the share of their area within `NEAR_STREET_M`
+    of one of its streets.
+
+    Parameters
+    ----------
+    area
+        The network's street area (`street_area`) or the network itself.
+    wards
+        Ward polygons with `ward_code` (any CRS).
 
     Returns
     -------
-    (graph, path)
-        The prepared network and the GraphML file it was cached in (`area` defaults to the file
-        name without its extensions).
+    dict
+        `share` (0 to 1, all the wards together), `by_ward` (code -> share) and `within_m`.
+    """
+    if isinstance(area, nx.Graph):
+        area = street_area(area)
+    projected = wards.to_crs(BNG)
+    geoms = projected.geometry.to_numpy()
+    inside = shapely.area(shapely.intersection(geoms, area))
+    total = shapely.area(geoms)
+    by_ward = {str(c): float(i / t) if t > 0 else 0.0
+               for c, i, t in zip(projected["ward_code"], inside, total, strict=True)}
+    share = float(inside.sum() / total.sum()) if total.sum() > 0 else 0.0
+    return {"share": share, "by_ward": by_ward, "within_m": NEAR_STREET_M}
+
+
+def coverage_sentence(coverage: dict[str, Any], *, what: str = "the network") -> str:
+    """One sentence about a network's coverage, with a warning when it is low."""
+    share = coverage["share"]
+    text = (f"{what} covers {share:.0%} of the wards' area (within {coverage['within_m']:.0f} m "
+            "of its streets)")
+    if share < LOW_COVERAGE:
+        poor = [c for c, v in sorted(coverage["by_ward"].items()) if v < LOW_COVERAGE]
+        text += (f"; WARNING: that is little: in {len(poor)} of {len(coverage['by_ward'])} wards "
+                 f"less than {LOW_COVERAGE:.0%} of the area is near its streets, and plans reach "
+                 "stops and bases beyond them by straight lines (approximate). Import or fetch a "
+                 "network that covers the wards")
+    return text + "."
+
+
+def cached_street_area(path: str | Path, *, settings: Settings | None = None) -> shapely.Geometry:
+    """The street area of a cached network, read from beside it (computed and kept when missing
+    or older than the network)."""
+    path = Path(path)
+    side = _area_path(path)
+    if side.is_file() and side.stat().st_mtime_ns >= path.stat().st_mtime_ns:
+        try:
+            return shapely.from_wkb(side.read_bytes())
+        except shapely.errors.GEOSException:
+            log.warning("%s: unreadable street area; computing it again", side)
+    graph = ox.load_graphml(path)
+    area = street_area(graph)
+    _write_area(path, area)
+    return area
+
+
+def _area_path(path: Path) -> Path:
+    return path.with_name(path.name.removesuffix(".graphml") + ".area.wkb")
+
+
+def _write_area(path: Path, area: shapely.Geometry) -> None:
+    side = _area_path(path)
+    tmp = side.with_name(side.name + ".part")
+    tmp.write_bytes(shapely.to_wkb(area))
+    tmp.replace(side)
+
+
+@dataclass
+class NetworkImport:
+    """What `import_network` did: the network, where it is cached, how much of the wards it
+    covers, and (when a cached network covering more was kept) that network and its coverage."""
+
+    graph: nx.MultiDiGraph
+    path: Path
+    coverage: dict[str, Any]
+    kept: Path | None = None
+    kept_coverage: dict[str, Any] | None = None
+    replaced: bool = False
+
+    def sentences(self) -> list[str]:
+        out = [coverage_sentence(self.coverage, what=f"this {network_mode(self.graph)} network")]
+        if self.kept is not None and self.kept_coverage is not None:
+            out.append(f"kept the cached network {self.kept.name}: it covers more "
+                       f"({self.kept_coverage['share']:.0%}); this one is cached as "
+                       f"{self.path.name} beside it, and plans use whichever covers their wards "
+                       "best (--replace replaces it)")
+        elif self.replaced:
+            out.append(f"replaced the cached network {self.path.name}")
+        return out
+
+
+def import_network(source: str | Path, *, mode: str = "drive", area: str | None = None,
+                   wards: gpd.GeoDataFrame | None = None, replace: bool = False,
+                   settings: Settings | None = None) -> NetworkImport:
+    """Load a network file, measure how much of the wards it covers and cache it.
+
+    A cached network of the same name that covers the wards better is never replaced unless
+    `replace`: the new one is cached under its file's name beside it, and plans choose between
+    them by coverage.
+
+    Parameters
+    ----------
+    source
+        GraphML or OSM XML file.
+    mode
+        `drive` or `walk`.
+    area
+        Name to cache it under (default: the wards' cache name, `priority` for the priority
+        wards).
+    wards
+        The wards it is meant for (default: the priority wards).
+    replace
+        Replace a cached network of that name even when it covers more.
+    settings
+        Resolved settings; read with `get_settings()` when None.
     """
     settings = settings or get_settings()
+    if wards is None:
+        from hotspots.wards import load_wards
+
+        wards = load_wards(priority_only=True, settings=settings)
     graph = load_network(source, mode=mode, settings=settings)
-    stem = Path(source).name.split(".")[0]
-    target = network_path(area or stem, mode, settings=settings)
+    own_area = street_area(graph)
+    coverage = network_coverage(own_area, wards)
+    target = network_path(area or area_name(wards["ward_code"].astype(str), settings=settings),
+                          mode, settings=settings)
+    if target.is_file() and not replace:
+        old = network_coverage(cached_street_area(target, settings=settings), wards)
+        if old["share"] > coverage["share"]:
+            stem = Path(source).name.split(".")[0]
+            beside = network_path(stem, mode, settings=settings)
+            if beside == target:
+                beside = network_path(f"{stem}-imported", mode, settings=settings)
+            save_network(graph, beside)
+            return NetworkImport(graph, beside, coverage, kept=target, kept_coverage=old)
+    replaced = target.is_file()
     save_network(graph, target)
-    return graph, target
+    return NetworkImport(graph, target, coverage, replaced=replaced)
+
+
+def remove_network(name: str, *, mode: str | None = None,
+                   settings: Settings | None = None) -> list[Path]:
+    """Remove cached networks by name (`priority`, or the file name `priority_drive`).
+
+    Returns the files removed.
+
+    Raises
+    ------
+    InputError
+        No cached network of that name (the message lists those there are).
+    """
+    settings = settings or get_settings()
+    modes = [check_mode(mode)] if mode else list(MODES)
+    stem = name.removesuffix(".graphml")
+    paths = [p for p in cached_networks(settings)
+             if p.stem == stem or any(p == network_path(stem, m, settings=settings) for m in modes)]
+    if not paths:
+        have = ", ".join(p.stem for p in cached_networks(settings)) or "none"
+        msg = f"no cached network {name!r}{f' for {mode}' if mode else ''}; cached: {have}."
+        raise InputError(msg)
+    for p in paths:
+        for f in (p, _area_path(p)):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(f)
+    return paths
 
 
 def area_name(ward_codes: Iterable[str], *, settings: Settings | None = None) -> str:
@@ -325,11 +507,11 @@ def choose_network(mode: str, *, wards: Iterable[str] | None = None, network: An
     mode
         The teams' mode, `drive` or `walk`.
     wards
-        Codes of the wards planned (the cache name of their network is tried first).
+        Codes of the wards planned (default: the priority wards).
     network
-        None: the cached networks, in this order: the wards' own, `priority` (the default name
-        of `hotspots network import`), then any other of this mode; a foot patrol walks a drive
-        network when no walk network is cached. `"none"`: straight lines. A path: that file
+        None: the cached network that covers the wards best (`network_coverage`), of this mode,
+        or a drive network for a foot patrol (walked at walking speed) when it covers clearly
+        more; ties go to the wards' own cache name. `"none"`: straight lines. A path: that file
         (GraphML or OSM XML).
     settings
         Resolved settings; read with `get_settings()` when None.
@@ -339,29 +521,84 @@ def choose_network(mode: str, *, wards: Iterable[str] | None = None, network: An
     if isinstance(network, str) and network.strip().lower() == NO_NETWORK:
         return NetworkChoice(mode, None, None, "no street network asked for: the plan is "
                              "APPROXIMATE (straight lines times a circuity factor).")
+    codes = tuple(sorted(wards if wards is not None else settings.priority_wards))
     if network is not None:
         path = Path(network).expanduser()
         if not path.is_file():
             msg = f"{path}: network file not found."
             raise InputError(msg)
         return NetworkChoice(mode, path, mode, f"using the {mode} network {path}")
-    areas = ["priority"]
-    if wards is not None:
-        areas.insert(0, area_name(wards, settings=settings))
-    cached = cached_networks(settings)
-    for load_as in (mode, "drive") if mode == "walk" else (mode,):
-        named = [network_path(a, load_as, settings=settings) for a in dict.fromkeys(areas)]
-        others = [p for p in cached if p.stem.endswith(f"_{load_as}") and p not in named]
-        for path in [*named, *others]:
-            if path.is_file():
-                if load_as == mode:
-                    note = f"using the cached {mode} network {path}"
-                else:
-                    note = f"no walk network cached: walking the drive network {path}"
-                return NetworkChoice(mode, path, load_as, note)
-    return NetworkChoice(mode, None, None, "no street network: the plan is APPROXIMATE "
-                         "(straight lines). Run `hotspots network fetch` or `hotspots network "
-                         "import FILE` for street routes.")
+    own = network_path(area_name(codes, settings=settings), mode, settings=settings)
+    candidates = []
+    for path in cached_networks(settings):
+        load_as = path.stem.rsplit("_", 1)[-1]
+        if load_as == mode or (mode == "walk" and load_as == "drive"):
+            share = _cached_coverage(path, codes, settings)["share"]
+            # Coverage first (to the nearest 5%), then a network of the mode itself, then the
+            # wards' own name.
+            rank = (round(share * 20), load_as == mode, path == own, path.name)
+            candidates.append((rank, path, load_as, share))
+    if not candidates:
+        return NetworkChoice(mode, None, None, "no street network: the plan is APPROXIMATE "
+                             "(straight lines). Run `hotspots network fetch` or `hotspots network "
+                             "import FILE` for street routes.")
+    _, path, load_as, share = max(candidates, key=lambda c: c[0])
+    if load_as == mode:
+        note = f"using the cached {mode} network {path}"
+    else:
+        note = f"no walk network covers the wards as well: walking the drive network {path}"
+    note += f" (it covers {share:.0%} of the wards' area)"
+    if share < LOW_COVERAGE:
+        note += (f"; it covers them poorly: stops and bases more than {NEAR_STREET_M:.0f} m from "
+                 "its streets are reached by straight lines (approximate)")
+    return NetworkChoice(mode, path, load_as, note)
+
+
+_COVERAGE: dict[tuple, dict[str, Any]] = {}
+_WARD_SHAPES: dict[tuple, gpd.GeoDataFrame] = {}
+
+
+def _cached_coverage(path: Path, codes: tuple[str, ...], settings: Settings) -> dict[str, Any]:
+    """Coverage of the wards by a cached network, kept per file version (plans ask often)."""
+    key = (str(path), path.stat().st_mtime_ns, codes)
+    if key not in _COVERAGE:
+        if len(_COVERAGE) > 64:
+            _COVERAGE.clear()
+        _COVERAGE[key] = network_coverage(cached_street_area(path, settings=settings),
+                                          _ward_shapes(codes, settings))
+    return _COVERAGE[key]
+
+
+def _ward_shapes(codes: tuple[str, ...], settings: Settings) -> gpd.GeoDataFrame:
+    from hotspots.wards import load_wards
+
+    source = settings.wards_path
+    stamp = Path(source).stat().st_mtime_ns if source and Path(source).is_file() else None
+    key = (str(source), stamp, codes)
+    if key not in _WARD_SHAPES:
+        if len(_WARD_SHAPES) > 16:
+            _WARD_SHAPES.clear()
+        wards = load_wards(settings=settings)
+        _WARD_SHAPES[key] = wards[wards["ward_code"].astype(str).isin(codes)]
+    return _WARD_SHAPES[key]
+
+
+def network_list(*, wards: Iterable[str] | None = None,
+                 settings: Settings | None = None) -> list[dict[str, Any]]:
+    """The cached networks with their mode, size and coverage of the wards (default: priority).
+
+    Returns one dict per network: `name`, `mode`, `file`, `megabytes` and `coverage`
+    (`network_coverage` of the wards).
+    """
+    settings = settings or get_settings()
+    codes = tuple(sorted(wards if wards is not None else settings.priority_wards))
+    out = []
+    for path in cached_networks(settings):
+        name, _, mode = path.stem.rpartition("_")
+        out.append({"name": name, "mode": mode, "file": str(path),
+                    "megabytes": round(path.stat().st_size / 1e6, 2),
+                    "coverage": _cached_coverage(path, codes, settings)})
+    return out
 
 
 def download_network(wards: gpd.GeoDataFrame | None = None, *, mode: str = "drive",

@@ -29,6 +29,18 @@ def missed_text(u: dict[str, Any]) -> str:
     return f"{what}{where}{why}"
 
 
+def partly_approximate_note(approximate_legs: int, legs: int) -> str:
+    """The note of a plan some (or all) of whose legs are straight lines: they start or end at a
+    stop or base off the network."""
+    if approximate_legs >= legs:
+        return ("APPROXIMATE: every leg starts or ends more than 250 m from the street network's "
+                "streets, so travel times are straight-line distances times a circuity factor "
+                "and the lines drawn are not streets. Load a network that covers the wards.")
+    return (f"PARTLY APPROXIMATE: {approximate_legs} of {legs} legs start or end more than 250 m "
+            "from the street network's streets, so they are straight-line distances times a "
+            "circuity factor, drawn as straight (dashed) lines, not streets.")
+
+
 def clock(minute: float) -> str:
     """Minutes after midnight as 'HH:MM' ('+1' when past midnight)."""
     total = int(round(minute))
@@ -63,6 +75,7 @@ class Visit:
     must_visit: bool = False
     hotspot_id: int | None = None  # the designated hotspot this stop visits
     hotspot_name: str = ""
+    approximate: bool = False  # the leg to this stop is a straight line
 
     def to_dict(self, date: dt.date | None = None) -> dict[str, Any]:
         out = {
@@ -75,6 +88,7 @@ class Visit:
             "wait_min": round(self.wait_min, 1), "distance_m": round(self.distance_m, 1),
             "lon": round(self.lon, 6), "lat": round(self.lat, 6),
             "x": round(self.x, 1), "y": round(self.y, 1), "must_visit": self.must_visit,
+            "approximate": self.approximate,
         }
         if self.hotspot_id is not None:
             out["hotspot_id"] = self.hotspot_id
@@ -103,7 +117,14 @@ class TeamRoute:
     base_node: Any = None
     nodes: list[Any] = field(default_factory=list)  # network nodes base to base (empty: approximate)
     return_travel_min: float = 0.0
-    approximate: bool = False
+    approximate: bool = False  # some leg is a straight line
+    legs: list[shapely.LineString] = field(default_factory=list)  # to each stop, then back to base
+    legs_approximate: list[bool] = field(default_factory=list)  # per leg: a straight line
+
+    @property
+    def return_approximate(self) -> bool:
+        """The leg back to base is a straight line."""
+        return bool(self.legs_approximate[-1]) if self.legs_approximate else self.approximate
 
     @property
     def duration_min(self) -> float:
@@ -116,6 +137,8 @@ class TeamRoute:
             "team": self.team.to_dict(),
             "mode": self.team.mode,
             "approximate": self.approximate,
+            "approximate_legs": sum(self.legs_approximate),
+            "return_approximate": self.return_approximate,
             "start": clock(self.start_min),
             "end": clock(self.end_min),
             "shift_min": float(self.team.shift_min),
@@ -136,11 +159,13 @@ class TeamRoute:
 class PatrolPlan:
     """A patrol plan for several teams, made by `routing.plan_patrols`.
 
-    `approximate` is True when no street network was used. `unvisited` lists candidate stops no
-    route has time for (`missed`: the must-visit ones among them); `unreachable` lists hotspots
-    too far from any street (not moved). `variants` holds every plan asked for (this one first
-    when it is variant 0). `context` says what the plan was made from (`routing.plan_deployment`
-    fills it: period, categories, wards, stop rules, network, notes).
+    `approximate` is True when no street network was used; with one, `approximate_legs` counts
+    the legs that are straight lines all the same (they start or end at a stop or base more than
+    250 m from its streets: `off_network` lists those places). `unvisited` lists candidate stops
+    no route has time for (`missed`: the must-visit ones among them). `variants` holds every
+    plan asked for (this one first when it is variant 0). `context` says what the plan was made
+    from (`routing.plan_deployment` fills it: period, categories, wards, stop rules, network,
+    notes).
     """
 
     routes: list[TeamRoute]
@@ -148,11 +173,30 @@ class PatrolPlan:
     prize_by: str
     prize_available: float
     unvisited: list[dict[str, Any]] = field(default_factory=list)
-    unreachable: list[dict[str, Any]] = field(default_factory=list)
+    off_network: list[dict[str, Any]] = field(default_factory=list)
     variant: int = 0
     variants: list[PatrolPlan] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
     context: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def legs(self) -> int:
+        """Legs of every route (to each stop and back to base)."""
+        return sum(len(r.legs_approximate) for r in self.routes)
+
+    @property
+    def approximate_legs(self) -> int:
+        """Legs that are straight lines (all of them when `approximate`)."""
+        return sum(sum(r.legs_approximate) for r in self.routes)
+
+    @property
+    def note(self) -> str:
+        """What is approximate about the plan, or '' when every leg follows the streets."""
+        if self.approximate:
+            return APPROXIMATE_NOTE
+        if self.approximate_legs:
+            return partly_approximate_note(self.approximate_legs, self.legs)
+        return ""
 
     @property
     def missed(self) -> list[dict[str, Any]]:
@@ -188,7 +232,9 @@ class PatrolPlan:
         """The plan as plain JSON-ready data."""
         out = {
             "approximate": self.approximate,
-            "note": APPROXIMATE_NOTE if self.approximate else "",
+            "approximate_legs": self.approximate_legs,
+            "legs": self.legs,
+            "note": self.note,
             "variant": self.variant,
             "variants": len(self.variants) or 1,
             "prize_by": self.prize_by,
@@ -197,7 +243,7 @@ class PatrolPlan:
             "stops_visited": self.visits,
             "routes": [r.to_dict() for r in self.routes],
             "unvisited": [_jsonable(u) for u in self.unvisited],
-            "unreachable": [_jsonable(u) for u in self.unreachable],
+            "off_network": [_jsonable(u) for u in self.off_network],
             "missed_must_visit": [_jsonable(u) for u in self.missed],
             "stats": _jsonable(self.stats),
         }
@@ -206,8 +252,10 @@ class PatrolPlan:
         return out
 
     def to_geojson(self, *, indent: int | None = None) -> str:
-        """An RFC 7946 FeatureCollection (longitude/latitude): one LineString per team's route
-        and one Point per visit, each marked `approximate` when no network was used."""
+        """An RFC 7946 FeatureCollection (longitude/latitude): per team one LineString of the whole
+        route (`kind` route), one per leg (`kind` leg: to stop `seq`, or `return`), and one Point
+        per visit. Every leg and stop says whether it was reached by a straight line
+        (`approximate`); a route is approximate when any of its legs is."""
         features = []
         for r in self.routes:
             coords = [[round(lon, 6), round(lat, 6)] for lon, lat in _lonlat_coords(r.path)]
@@ -220,13 +268,22 @@ class PatrolPlan:
                     "stops": len(r.visits), "travel_min": round(r.travel_min, 1),
                     "dwell_min": round(r.dwell_min, 1), "distance_km": round(r.distance_m / 1000, 3),
                     "prize": round(r.prize, 4), "approximate": r.approximate,
+                    "approximate_legs": sum(r.legs_approximate),
                 },
             })
+            for n, (leg, approx) in enumerate(zip(r.legs, r.legs_approximate, strict=True)):
+                seq = r.visits[n].seq if n < len(r.visits) else "return"
+                features.append({
+                    "type": "Feature",
+                    "geometry": {"type": "LineString", "coordinates": [
+                        [round(lon, 6), round(lat, 6)] for lon, lat in _lonlat_coords(leg)]},
+                    "properties": {"kind": "leg", "team": r.team.name, "seq": seq,
+                                   "approximate": bool(approx)},
+                })
             for v in r.visits:
                 props = {"kind": "stop", "team": r.team.name}
                 props.update({k: val for k, val in v.to_dict(r.team.date).items()
                               if k not in ("lon", "lat", "x", "y")})
-                props["approximate"] = r.approximate
                 features.append({
                     "type": "Feature",
                     "geometry": {"type": "Point", "coordinates": [round(v.lon, 6), round(v.lat, 6)]},
@@ -245,13 +302,14 @@ class PatrolPlan:
                 "properties": props,
             })
         doc = {"type": "FeatureCollection", "features": features,
-               "approximate": self.approximate, "prize_by": self.prize_by,
+               "approximate": self.approximate, "approximate_legs": self.approximate_legs,
+               "legs": self.legs, "prize_by": self.prize_by,
                "prize": round(self.prize, 4), "variant": self.variant,
                "missed_must_visit": [_jsonable(u) for u in self.missed]}
         if self.context.get("shift"):
             doc["shift"] = _jsonable(self.context["shift"])
-        if self.approximate:
-            doc["note"] = APPROXIMATE_NOTE
+        if self.note:
+            doc["note"] = self.note
         return json.dumps(doc, indent=indent)
 
     # ---------------------------------------------------------------- GPX
@@ -269,8 +327,10 @@ class PatrolPlan:
         routes = [self.route(team)] if team is not None else self.routes
         gpx = gpxpy.gpx.GPX()
         gpx.creator = "hotspots patrol planner"
-        gpx.name = "Patrol plan" + (" (APPROXIMATE)" if self.approximate else "")
-        gpx.description = APPROXIMATE_NOTE if self.approximate else "Patrol routes on the street network."
+        every = self.approximate or self.approximate_legs >= self.legs
+        gpx.name = "Patrol plan" + (" (APPROXIMATE)" if every else
+                                    " (PARTLY APPROXIMATE)" if self.approximate_legs else "")
+        gpx.description = self.note or "Patrol routes on the street network."
         for r in routes:
             prefix = f"{r.team.name}: " if len(routes) > 1 else ""
             for v in r.visits:
@@ -278,14 +338,20 @@ class PatrolPlan:
                     latitude=round(v.lat, 7), longitude=round(v.lon, 7),
                     name=f"{prefix}{v.seq:02d} {v.ward_name}".strip(),
                     description=(f"Arrive {clock(v.arrival_min)}, stay {v.dwell_min:g} min, leave "
-                                 f"{clock(v.departure_min)}. {v.reason}").strip(),
+                                 f"{clock(v.departure_min)}. {v.reason}"
+                                 + (" APPROXIMATE: reached by a straight line, not the streets."
+                                    if v.approximate and not self.approximate else "")).strip(),
                     symbol="Flag")
                 wpt.type = "patrol stop"
                 gpx.waypoints.append(wpt)
+            k = sum(r.legs_approximate)
+            flag = (" (APPROXIMATE)" if self.approximate or k == len(r.legs_approximate) else
+                    f" ({k} of {len(r.legs_approximate)} legs APPROXIMATE: straight lines)"
+                    if k else "")
             rte = gpxpy.gpx.GPXRoute(
                 name=r.team.name,
                 description=(f"{r.team.mode} patrol {clock(r.start_min)}-{clock(r.end_min)}, "
-                             f"{len(r.visits)} stops" + (" (APPROXIMATE)" if r.approximate else "")))
+                             f"{len(r.visits)} stops" + flag))
             for lon, lat in _lonlat_coords(r.path):
                 rte.points.append(gpxpy.gpx.GPXRoutePoint(latitude=round(lat, 7),
                                                           longitude=round(lon, 7)))
@@ -302,8 +368,8 @@ class PatrolPlan:
             f"<title>{e(title)}</title>", f"<style>{_SHEET_CSS}</style></head><body>",
             f"<h1>{e(title)}</h1>",
         ]
-        if self.approximate:
-            parts.append(f'<p class="approx"><strong>{e(APPROXIMATE_NOTE)}</strong></p>')
+        if self.note:
+            parts.append(f'<p class="approx"><strong>{e(self.note)}</strong></p>')
         shift = self.context.get("shift") or {}
         if shift.get("label"):
             parts.append(f"<p><strong>Shift: {e(str(shift['label']))}</strong></p>")
@@ -321,10 +387,12 @@ class PatrolPlan:
             parts.append('<section class="team">')
             parts.append(f"<h2>{e(r.team.name)} <small>({e(r.team.mode)}"
                          + (", approximate" if r.approximate else "") + ")</small></h2>")
+            back = " (straight line: approximate)" if r.return_approximate and not self.approximate else ""
             date = f"{r.team.date.isoformat()} " if r.team.date else ""
             parts.append(f"<p>Shift {e(date)}{e(clock(r.start_min))} to "
                          f"{e(clock(r.start_min + float(r.team.shift_min)))} "
-                         f"({float(r.team.shift_min):g} min). Back at base {e(clock(r.end_min))}. "
+                         f"({float(r.team.shift_min):g} min). Back at base {e(clock(r.end_min))}"
+                         f"{e(back)}. "
                          f"Travel {r.travel_min:.0f} min, {r.distance_m / 1000:.1f} km; "
                          f"at stops {r.dwell_min:.0f} min.</p>")
             if not r.visits:
@@ -338,17 +406,22 @@ class PatrolPlan:
                 parts.append(
                     f"<tr><td>{v.seq}</td><td>{e(clock(v.arrival_min))}{e(wait)}</td>"
                     f"<td>{e(clock(v.departure_min))}</td><td>{v.dwell_min:g} min</td>"
-                    f"<td>{v.travel_min:.0f} min</td><td>{e(v.ward_name)}</td>"
+                    f"<td>{v.travel_min:.0f} min"
+                    + ("<br><small>straight line: approximate</small>"
+                       if v.approximate and not self.approximate else "")
+                    + f"</td><td>{e(v.ward_name)}</td>"
                     + (f"<td><strong>Designated: {e(v.hotspot_name)}</strong><br>"
                        if v.hotspot_id is not None else "<td>")
                     + f"{e(v.stop_id)}<br><small>{v.lat:.5f}, {v.lon:.5f}</small></td>"
                     f"<td>{e(v.reason)}</td><td class=\"tick\"></td></tr>")
             parts.append("</tbody></table></section>")
-        if self.unreachable:
-            parts.append("<h2>Hotspots left out: too far from any street</h2><ul>")
-            for u in self.unreachable:
-                parts.append(f"<li>{e(str(u.get('stop_id')))} ({e(str(u.get('ward_name', '')))}): "
-                             f"{float(u.get('street_m', 0)):.0f} m from the nearest street</li>")
+        if self.off_network:
+            parts.append("<h2>Off the street network (reached by straight lines)</h2><ul>")
+            for u in self.off_network:
+                what = (f"base of {u.get('team')}" if u.get("kind") == "base" else
+                        f"stop {u.get('stop_id')} ({u.get('ward_name', '')})")
+                parts.append(f"<li>{e(what)}: {float(u.get('street_m', 0)):,.0f} m from the "
+                             "nearest street</li>")
             parts.append("</ul>")
         parts.append("</body></html>")
         return "\n".join(parts)

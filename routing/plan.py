@@ -42,15 +42,12 @@ from routing._matrix import (
     street_distances,
     travel_matrix,
 )
-from routing.network import check_network, network_mode
+from routing.network import NEAR_STREET_M, check_network, network_mode
 from routing.output import PatrolPlan, TeamRoute, Visit
-from routing.stops import MAX_MUST_VISIT_DWELL_MIN, MAX_SNAP_M, check_dwell, snap_stops
+from routing.stops import MAX_MUST_VISIT_DWELL_MIN, check_dwell, snap_stops
 from routing.teams import Team, base_points
 
 log = logging.getLogger(__name__)
-
-#: A base further than this from every street of the network is refused.
-MAX_BASE_M = 1000.0
 
 #: Prizes are scaled to integers in 0..PRIZE_STEPS for the solver (OR-Tools costs are integers).
 PRIZE_STEPS = 100_000
@@ -71,8 +68,8 @@ class _ModeData:
     """Travel data of one mode over the solver's nodes (stops first, then one base per team)."""
 
     seconds: np.ndarray  # float travel times
-    metres: np.ndarray | None  # straight-line metres for approximate plans
-    reachable: np.ndarray  # per stop
+    metres: np.ndarray  # straight-line metres times the circuity factor (for straight legs)
+    off: np.ndarray  # per solver node: off the network (legs to and from it are straight lines)
     node_pos: np.ndarray | None  # network node position per solver node
     pred: np.ndarray | None
     sources: np.ndarray | None
@@ -106,10 +103,13 @@ def plan_patrols(
     teams
         The teams on shift; each route starts and ends at its team's base.
     network
-        A prepared street network (`routing.load_network`) or a mapping mode -> network. None:
-        straight-line distance times the `circuity_factor` setting at each mode's speed, and the
-        plan is marked `approximate`. A walking team may use a drive network (at walking
-        speed); a driving team needs a drive network.
+        A prepared street network (`routing.load_network`) or a mapping mode -> network (None
+        for a mode without one). None: straight-line distance times the `circuity_factor`
+        setting at each mode's speed, and the plan is marked `approximate`. A walking team may
+        use a drive network (at walking speed); a driving team needs a drive network. A stop or
+        base more than `NEAR_STREET_M` (250 m) from the network's streets is off it: the legs
+        to and from it are straight lines too, each marked approximate (`Visit.approximate`,
+        `TeamRoute.legs_approximate`), and `plan.off_network` lists such places.
     time_limit_s
         Most seconds one plan may take: the travel-time matrix and the search together (the
         search gets at least a quarter of it). A ceiling: the search usually stops long before,
@@ -139,8 +139,8 @@ def plan_patrols(
     Raises
     ------
     InputError
-        No stops, no teams, a bad dwell or prize, a shift shorter than one dwell, a base more than
-        1 km from any street, an unknown mode, a network in the wrong CRS or without travel times.
+        No stops, no teams, a bad dwell or prize, a shift shorter than one dwell, an unknown
+        mode, a network in the wrong CRS or without travel times.
     """
     settings = settings or get_settings()
     started = time.perf_counter()
@@ -159,7 +159,7 @@ def plan_patrols(
             msg = f"`{name}` must be a whole number of at least 1, not {value!r}."
             raise InputError(msg)
     networks = _networks_for(network, teams)
-    approximate = networks is None
+    approximate = networks is None or all(g is None for g in networks.values())
 
     bases = base_points(list(teams), settings=settings)
     n_stops = len(stops)
@@ -167,15 +167,15 @@ def plan_patrols(
     base_xy = np.array([[p.x, p.y] for p in bases])
     modes = sorted({t.mode for t in teams})
     data: dict[str, _ModeData] = {}
-    unreachable: list[dict[str, Any]] = []
+    off_network: list[dict[str, Any]] = []
     for mode in modes:
-        if approximate:
+        graph = None if networks is None else networks.get(mode)
+        if graph is None:
             data[mode] = _straight_data(stop_xy, base_xy, mode, settings)
         else:
-            graph = networks[mode]
-            data[mode], lost = _network_data(stops, rows, stop_xy, base_xy, teams, graph, mode,
-                                              settings)
-            unreachable.extend(lost)
+            data[mode], off = _network_data(stops, rows, stop_xy, base_xy, teams, graph, mode,
+                                             settings)
+            off_network.extend(off)
     matrix_s = time.perf_counter() - started
 
     dwell_min = stops["dwell_min"].to_numpy(dtype=float)
@@ -213,22 +213,18 @@ def plan_patrols(
     built = []
     for v, sequences in enumerate(plans):
         routes = [_build_route(team, k, sequences[k], rows, data[team.mode], dwell_min, windows,
-                               n_stops, approximate, settings)
+                               n_stops)
                   for k, team in enumerate(teams)]
         visited = {s for seq in sequences for s in seq}
-        reach_any = np.zeros(n_stops, dtype=bool)
-        for d in data.values():
-            reach_any |= d.reachable
-        unvisited = [_stop_record(rows, i) for i in range(n_stops)
-                     if i not in visited and reach_any[i]]
-        for u, i in zip(unvisited, [i for i in range(n_stops) if i not in visited and reach_any[i]],
-                        strict=True):
+        missing = [i for i in range(n_stops) if i not in visited]
+        unvisited = [_stop_record(rows, i) for i in missing]
+        for u, i in zip(unvisited, missing, strict=True):
             if must[i]:
                 u["why"] = _why_missed(i, teams, only[i], data, dwell_min, windows, sequences)
         built.append(PatrolPlan(
             routes=routes, approximate=approximate, prize_by=prize_by,
-            prize_available=float(prize[reach_any].sum()), unvisited=unvisited,
-            unreachable=list(unreachable), variant=v,
+            prize_available=float(prize.sum()), unvisited=unvisited,
+            off_network=list(off_network), variant=v,
             stats={"matrix_s": round(matrix_s, 3), "solve_s": round(solve_total, 3),
                    "time_limit_s": time_limit_s, "seed": seed, **statuses[v],
                    "stops": n_stops, "teams": len(teams)}))
@@ -304,18 +300,18 @@ def _check_teams(teams: Any, stops: gpd.GeoDataFrame) -> list[Team]:
     return teams
 
 
-def _networks_for(network: Any, teams: list[Team]) -> dict[str, nx.MultiDiGraph] | None:
+def _networks_for(network: Any, teams: list[Team]) -> dict[str, nx.MultiDiGraph | None] | None:
     if network is None:
         return None
     if isinstance(network, Mapping):
         found = {}
         for mode, g in network.items():
-            found[mode] = check_network(g, name=f"network[{mode!r}]")
+            found[mode] = None if g is None else check_network(g, name=f"network[{mode!r}]")
         out = {}
         for t in teams:
             if t.mode in found:
                 out[t.mode] = found[t.mode]
-            elif t.mode == "walk" and "drive" in found:
+            elif t.mode == "walk" and found.get("drive") is not None:
                 out["walk"] = found["drive"]
             else:
                 msg = (f"team {t.name!r} patrols by {t.mode} but `network` has no {t.mode!r} "
@@ -355,7 +351,7 @@ def _straight_data(stop_xy: np.ndarray, base_xy: np.ndarray, mode: str,
     xy = np.vstack([stop_xy, base_xy])
     seconds, metres = straight_matrix(xy, speed_mps=_speed_mps(mode, settings),
                                       circuity=float(settings.circuity_factor))
-    return _ModeData(seconds=seconds, metres=metres, reachable=np.ones(len(stop_xy), dtype=bool),
+    return _ModeData(seconds=seconds, metres=metres, off=np.ones(len(xy), dtype=bool),
                      node_pos=None, pred=None, sources=None, graph=None, index=None, xy=xy)
 
 
@@ -373,30 +369,38 @@ def _network_data(stops: gpd.GeoDataFrame, rows: list[dict[str, Any]], stop_xy: 
     snapped = snap_stops(stops, graph, weight="travel_time" if own_mode == mode else "length")
     base_pos, _ = nearest_nodes(index, base_xy)
     base_street = street_distances(index, base_xy)
-    mode_teams = [t for t in teams if t.mode == mode]
-    for t, d in zip(teams, base_street, strict=True):
-        if t in mode_teams and d > MAX_BASE_M:
-            msg = (f"team {t.name!r}: its base is {d:,.0f} m from the nearest street of the "
-                   f"network (at most {MAX_BASE_M:,.0f} m allowed); check the base (longitude "
-                   "first) or load a network that covers it.")
-            raise InputError(msg)
-    reachable = snapped["reachable"].to_numpy()
-    positions = np.concatenate([snapped["node_pos"].to_numpy(dtype=np.int64), base_pos])
-    seconds, pred, sources = travel_matrix(index, positions)
-    seconds = seconds * scale
     n = len(stop_xy)
-    seconds[:n][~reachable, :] = np.inf
-    seconds[:, :n][:, ~reachable] = np.inf
-    lost = []
-    for i in np.flatnonzero(~reachable):
-        rec = _stop_record(rows, int(i))
-        rec.update({"mode": mode, "street_m": round(float(snapped["street_m"].iloc[i]), 1),
-                    "reason": f"{snapped['street_m'].iloc[i]:.0f} m from the nearest street "
-                              f"(more than {MAX_SNAP_M:.0f} m); not moved"})
-        lost.append(rec)
-    xy = index.xy[positions]
-    return _ModeData(seconds=seconds, metres=None, reachable=reachable, node_pos=positions,
-                     pred=pred, sources=sources, graph=graph, index=index, xy=xy), lost
+    street_m = np.concatenate([snapped["street_m"].to_numpy(dtype=float), base_street])
+    off = street_m > NEAR_STREET_M
+    positions = np.concatenate([snapped["node_pos"].to_numpy(dtype=np.int64), base_pos])
+    # A place on the network is where its nearest node is; one off it stays where it is.
+    xy = np.where(off[:, None], np.vstack([stop_xy, base_xy]), index.xy[positions])
+    straight_s, metres = straight_matrix(xy, speed_mps=_speed_mps(mode, settings),
+                                         circuity=float(settings.circuity_factor))
+    seconds = straight_s
+    pred = sources = None
+    on = np.flatnonzero(~off)
+    if len(on):
+        net_s, pred, sources = travel_matrix(index, positions[on])
+        seconds = straight_s.copy()
+        seconds[np.ix_(on, on)] = net_s * scale
+    found = []
+    for i in np.flatnonzero(off):
+        if i < n:
+            rec = _stop_record(rows, int(i))
+            rec["kind"] = "stop"
+        else:
+            team = teams[int(i) - n]
+            if team.mode != mode:
+                continue
+            rec = {"kind": "base", "team": team.name}
+        rec.update({"mode": mode, "street_m": round(float(street_m[i]), 1)})
+        found.append(rec)
+    if found:
+        log.info("%d stops and bases of %s teams are more than %.0f m from the network's streets; "
+                 "legs to them are straight lines", len(found), mode, NEAR_STREET_M)
+    return _ModeData(seconds=seconds, metres=metres, off=off, node_pos=positions, pred=pred,
+                     sources=sources, graph=graph, index=index, xy=xy), found
 
 
 # ------------------------------------------------------------------------------------------
@@ -483,20 +487,11 @@ def _solve(teams: list[Team], data: dict[str, _ModeData], prize: np.ndarray, mus
         steps[(weight > 0) & (steps == 0)] = 1
     big = int(sum(shifts) * (3.0 if rng is not None else 1.0)) + 1
     must_penalty = (int(steps.sum()) + 1) * big
-    reach_any = np.zeros(n_stops, dtype=bool)
-    for d in data.values():
-        reach_any |= d.reachable
     for i in range(n_stops):
         idx = manager.NodeToIndex(i)
-        if not reach_any[i]:
-            routing.AddDisjunction([idx], 0)
-            routing.VehicleVar(idx).SetValues([-1])
-            continue
         routing.AddDisjunction([idx], must_penalty if must[i] else int(steps[i]) * big)
-        # Stops a team's mode cannot reach are closed to that team, and so are stops kept for
-        # other teams (their owner, or their home wards).
-        allowed = [k for k, t in enumerate(teams) if data[t.mode].reachable[i]
-                   and (only is None or only[i] is None or k in only[i])]
+        # Stops kept for other teams (their owner, or their home wards) are closed to the rest.
+        allowed = [k for k in range(n_teams) if only is None or only[i] is None or k in only[i]]
         if len(allowed) < n_teams:
             routing.VehicleVar(idx).SetValues([-1, *allowed])
 
@@ -575,21 +570,24 @@ _STATUS = {value: name.removeprefix("ROUTING_").lower().replace("_", " ")
 
 
 def _build_route(team: Team, k: int, seq: list[int], rows: list[dict[str, Any]], d: _ModeData,
-                 dwell_min: np.ndarray, windows: np.ndarray, n_stops: int, approximate: bool,
-                 settings: Settings) -> TeamRoute:
+                 dwell_min: np.ndarray, windows: np.ndarray, n_stops: int) -> TeamRoute:
     depot = n_stops + k
     to_lonlat = _to_lonlat()
     now = team.start_minute
     visits: list[Visit] = []
     coords: list[tuple[float, float]] = [tuple(d.xy[depot])]
-    node_path: list[Any] = [] if d.index is None else [_node_id(d, depot)]
+    legs: list[list[tuple[float, float]]] = []
+    legs_approximate: list[bool] = []
+    node_path: list[Any] = [] if d.off[depot] else [_node_id(d, depot)]
     travel_total = dwell_total = wait_total = dist_total = 0.0
     prev = depot
     prize_total = 0.0
     for seq_no, i in enumerate([*seq, depot]):
         leg_min = float(d.seconds[prev, i]) / 60.0
-        leg_coords, leg_m, leg_nodes = _leg(d, prev, i, approximate)
+        leg_coords, leg_m, leg_nodes, leg_approx = _leg(d, prev, i)
         coords.extend(leg_coords[1:])
+        legs.append(leg_coords if len(leg_coords) > 1 else [leg_coords[0], leg_coords[0]])
+        legs_approximate.append(leg_approx)
         node_path.extend(leg_nodes[1:])
         travel_total += leg_min
         dist_total += leg_m
@@ -618,18 +616,19 @@ def _build_route(team: Team, k: int, seq: list[int], rows: list[dict[str, Any]],
             distance_m=leg_m, x=float(x), y=float(y), lon=float(lon), lat=float(lat),
             node=_node_id(d, i), must_visit=bool(row.get("must_visit", False)),
             hotspot_id=_hotspot_id(row.get("hotspot_id")),
-            hotspot_name=_text(row.get("hotspot_name"))))
+            hotspot_name=_text(row.get("hotspot_name")), approximate=leg_approx))
         prev = i
     if len(coords) < 2:
         coords.append(coords[0])
-    base_node = _node_id(d, depot)
     return TeamRoute(team=team, visits=visits, start_min=team.start_minute, end_min=now,
                      travel_min=travel_total, dwell_min=dwell_total, wait_min=wait_total,
                      distance_m=dist_total, prize=prize_total,
                      path=shapely.LineString(coords), base_xy=(float(d.xy[depot][0]),
                                                                float(d.xy[depot][1])),
-                     base_node=base_node, nodes=node_path, return_travel_min=return_min,
-                     approximate=approximate)
+                     base_node=_node_id(d, depot), nodes=node_path, return_travel_min=return_min,
+                     approximate=any(legs_approximate),
+                     legs=[shapely.LineString(c) for c in legs],
+                     legs_approximate=legs_approximate)
 
 
 @functools.cache
@@ -637,19 +636,18 @@ def _to_lonlat() -> pyproj.Transformer:
     return pyproj.Transformer.from_crs(BNG, WGS84, always_xy=True)
 
 
-def _leg(d: _ModeData, a: int, b: int, approximate: bool) -> tuple[
-        list[tuple[float, float]], float, list[Any]]:
-    """Coordinates, metres and network nodes of the leg from solver node `a` to `b`."""
-    if approximate or d.graph is None:
-        metres = float(d.metres[a, b]) if d.metres is not None else 0.0
-        return [tuple(d.xy[a]), tuple(d.xy[b])], metres, []
+def _leg(d: _ModeData, a: int, b: int) -> tuple[list[tuple[float, float]], float, list[Any], bool]:
+    """Coordinates, metres and network nodes of the leg from solver node `a` to `b`, and whether
+    it is a straight line (no network, or an end off it)."""
+    if d.graph is None or d.off[a] or d.off[b]:
+        return [tuple(d.xy[a]), tuple(d.xy[b])], float(d.metres[a, b]), [], True
     pa, pb = int(d.node_pos[a]), int(d.node_pos[b])
     positions = path_positions(d.pred, d.sources, pa, pb)
     nodes = [_py(d.index.nodes[p]) for p in positions]
     if len(positions) == 1:
-        return [tuple(d.xy[a])], 0.0, nodes
+        return [tuple(d.xy[a])], 0.0, nodes, False
     coords, metres = path_line(d.graph, d.index, positions)
-    return coords, metres, nodes
+    return coords, metres, nodes, False
 
 
 def _py(value: Any) -> Any:
@@ -657,7 +655,7 @@ def _py(value: Any) -> Any:
 
 
 def _node_id(d: _ModeData, i: int) -> Any:
-    if d.index is None or d.node_pos is None:
+    if d.index is None or d.node_pos is None or d.off[i]:
         return None
     return _py(d.index.nodes[d.node_pos[i]])
 
@@ -707,8 +705,7 @@ def _why_missed(i: int, teams: list[Team], only: list[int] | None, data: dict[st
                 dwell_min: np.ndarray, windows: np.ndarray, sequences: list[list[int]]) -> str:
     """Why a must-visit stop is in no route, in words a planner can act on."""
     n_stops = len(dwell_min)
-    allowed = [k for k, t in enumerate(teams) if data[t.mode].reachable[i]
-               and (only is None or k in only)]
+    allowed = [k for k in range(len(teams)) if only is None or k in only]
     if not allowed:
         return "no team on this plan may visit it"
     dwell = float(dwell_min[i])

@@ -3,8 +3,8 @@
 A stop is a hotspot cell's centre. Which cells may become stops is decided in one place,
 `select_stop_cells`; places that must be visited (designated hotspots) join them through
 `must_visit_stops` and `add_must_visit`. A stop is snapped to the nearest node of a street network
-when the plan is made; a hotspot further than 500 m from any street is reported as unreachable,
-never moved.
+when the plan is made; one further than 250 m from every street stays where it is, off the
+network, and is reached by a straight line.
 """
 
 from __future__ import annotations
@@ -24,14 +24,12 @@ from hotspots.crs import BNG
 from hotspots.errors import InputError
 from hotspots.settings import CATEGORIES, Settings, get_settings
 from routing._matrix import graph_index, nearest_nodes, street_distances
+from routing.network import NEAR_STREET_M
 
 log = logging.getLogger(__name__)
 
 #: Koper curve: stops of 10 to 16 minutes give the longest residual deterrence.
 DWELL_RANGE_MIN: tuple[float, float] = (10.0, 16.0)
-
-#: A hotspot further than this from every street cannot be patrolled from the network.
-MAX_SNAP_M = 500.0
 
 PRIZES: tuple[str, ...] = ("harm", "gi_z", "count")
 
@@ -533,15 +531,15 @@ def _combined(group: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def snap_stops(stops: gpd.GeoDataFrame, network: nx.MultiDiGraph, *,
-               max_snap_m: float = MAX_SNAP_M, weight: str = "travel_time") -> pd.DataFrame:
+               near_m: float = NEAR_STREET_M, weight: str = "travel_time") -> pd.DataFrame:
     """Snap stops to the nearest network node.
 
     Returns
     -------
     DataFrame
         Aligned to `stops`: `node` (network node id), `node_pos`, `snap_m` (metres to that node),
-        `street_m` (metres to the nearest street) and `reachable` (street_m <= max_snap_m).
-        Unreachable stops are logged, not moved.
+        `street_m` (metres to the nearest street) and `on_network` (street_m <= near_m). A stop
+        off the network is not moved: a plan reaches it by a straight line.
     """
     index = graph_index(network, weight=weight)
     xy = np.column_stack([stops.geometry.x.to_numpy(), stops.geometry.y.to_numpy()])
@@ -552,12 +550,12 @@ def snap_stops(stops: gpd.GeoDataFrame, network: nx.MultiDiGraph, *,
         "node_pos": pos,
         "snap_m": snap,
         "street_m": street,
-        "reachable": street <= max_snap_m,
+        "on_network": street <= near_m,
     }, index=stops.index)
-    far = np.flatnonzero(~out["reachable"].to_numpy())
+    far = np.flatnonzero(~out["on_network"].to_numpy())
     if len(far):
-        log.warning("%d of %d stops are more than %.0f m from the nearest street (e.g. %s, %.0f m) "
-                    "and are left out of the plan", len(far), len(stops), max_snap_m,
+        log.warning("%d of %d stops are more than %.0f m from the nearest street (e.g. %s, %.0f m); "
+                    "legs to them are straight lines", len(far), len(stops), near_m,
                     stops["stop_id"].iloc[far[0]], street[far[0]])
     return out
 

@@ -115,6 +115,10 @@ def plan_map(plan_geojson: dict[str, Any], wards: gpd.GeoDataFrame, *, assets: d
     teams = list(dict.fromkeys(f["properties"].get("team", "") for f in feats))
     colour = {t: TEAM_COLOURS[i % len(TEAM_COLOURS)] for i, t in enumerate(teams)}
     lines = [f for f in feats if f["geometry"]["type"] == "LineString" and f["geometry"]["coordinates"]]
+    # Plans with legs draw each leg, dashed where it is a straight line; older plans their routes.
+    legs = [f for f in lines if f["properties"].get("kind") == "leg"]
+    if legs:
+        lines = legs
     points = [f for f in feats if f["geometry"]["type"] == "Point"]
     coords = [c for f in lines for c in f["geometry"]["coordinates"]] + [
         f["geometry"]["coordinates"] for f in points]
@@ -126,15 +130,19 @@ def plan_map(plan_geojson: dict[str, Any], wards: gpd.GeoDataFrame, *, assets: d
     fmap = _new_map(bounds, assets=assets, tiles=tiles)
     if len(wards):
         _ward_layer(wards).add_to(fmap)
-    approximate = bool(plan_geojson.get("approximate"))
+    plan_approximate = bool(plan_geojson.get("approximate"))
     for f in lines:
-        team = f["properties"].get("team", "")
+        props = f["properties"]
+        team = props.get("team", "")
+        approximate = plan_approximate or bool(props.get("approximate"))
+        what = (f"{team}: {props.get('stops', 0)} stops" if props.get("kind") != "leg" else
+                f"{team}: back to base" if props.get("seq") == "return" else
+                f"{team}: to stop {props.get('seq')}")
         folium.PolyLine(
             [(lat, lon) for lon, lat in f["geometry"]["coordinates"]],
             color=colour[team], weight=4, opacity=0.85,
             dash_array="8 6" if approximate else None,
-            tooltip=f"{team}: {f['properties'].get('stops', 0)} stops"
-                    + (" (approximate: straight lines, not streets)" if approximate else ""),
+            tooltip=what + (" (approximate: a straight line, not streets)" if approximate else ""),
         ).add_to(fmap)
     for f in points:
         p = f["properties"]

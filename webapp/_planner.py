@@ -31,7 +31,8 @@ def solve(deployment: Any, *, time_limit_s: float, seed: int, title: str) -> dic
         "gpx": plan.to_gpx(),
         "gpx_teams": {name: plan.to_gpx(name) for name in names},
         "sheet_html": plan.to_sheet_html(title=title),
-        "approximate": bool(plan.approximate),
+        # Approximate when any leg is a straight line (the page and the lists say so).
+        "approximate": bool(plan.approximate or plan.approximate_legs),
         "teams": names,
     }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 
@@ -46,6 +47,32 @@ def test_network_import_then_info(run, home):
     as_json = json.loads(run("network", "info", "--json").output)
     assert as_json[0]["mode"] == "walk"
     assert as_json[0]["file"] == str(path)
+
+
+def test_network_import_reports_coverage_then_list_and_remove(run, home):
+    result = run("network", "import", str(GRID_XML), "--mode", "drive")
+    assert result.exit_code == 0, result.output
+    # The grid is a few blocks of central Leeds: it covers little of the six priority wards.
+    assert re.search(r"this drive network covers [01]% of the wards' area \(within 250 m of its "
+                     r"streets\); WARNING: that is little: in 6 of 6 wards less than 80%",
+                     result.output)
+    listed = run("network", "list")
+    assert listed.exit_code == 0
+    row = [line for line in listed.output.splitlines() if line.startswith("priority")]
+    assert len(row) == 1 and " drive " in row[0] and "(little)" in row[0]
+    as_json = json.loads(run("network", "list", "--json").output)
+    assert as_json[0]["name"] == "priority" and as_json[0]["mode"] == "drive"
+    assert 0 < as_json[0]["coverage"]["share"] < 0.01
+    # Measured on the grid's own wards it covers a good part of one of them.
+    own = json.loads(run("network", "list", "--wards", GRID_WARD, "--json").output)
+    assert own[0]["coverage"]["share"] > as_json[0]["coverage"]["share"]
+    removed = run("network", "remove", "priority", "--mode", "drive")
+    assert removed.exit_code == 0 and "priority_drive.graphml" in removed.output
+    assert not (home / "networks" / "priority_drive.graphml").exists()
+    assert not (home / "networks" / "priority_drive.area.wkb").exists()
+    assert "no network cached" in run("network", "list").output
+    missing = run("network", "remove", "priority")
+    assert missing.exit_code == 2 and "no cached network 'priority'" in missing.output
 
 
 def test_network_info_of_a_file(run):

@@ -114,3 +114,50 @@ def test_must_visit_places_join_the_plan(store):
     visit = next(v for r in plan.routes for v in r.visits if v.stop_id == "Armley Town Street")
     assert visit.must_visit and visit.dwell_min == 20.0
     assert plan.context["must_visit"] == 1 and plan.missed == []
+
+
+def test_six_priority_wards_on_the_city_centre_extract(store, city_drive, tmp_path):
+    """The extract barely reaches the six wards: the plan is made all the same, every leg to a
+    stop or base off its streets a straight line marked approximate in every output."""
+    import html
+    import json
+
+    import gpxpy
+
+    from routing.network import import_network, save_network
+
+    settings = get_settings(tmp_path / "home")
+    extract = save_network(city_drive, tmp_path / "leeds_city_centre.graphml")
+    done = import_network(extract, mode="drive", settings=settings)
+    assert done.coverage["share"] < 0.01 and "WARNING" in done.sentences()[0]
+
+    teams = default_teams(3, shift_min=180, settings=settings)  # bases at ward centroids
+    plan = plan_deployment(store, period=WEEK, teams=teams, category="both", per_ward=5,
+                           settings=settings, time_limit_s=30)
+    assert any("covers them poorly" in n for n in plan.notes)
+    assert any("legs are straight lines (approximate)" in n for n in plan.notes)
+    assert not plan.approximate and plan.visits >= 6
+    assert 0 < plan.approximate_legs <= plan.legs
+    bases = [u for u in plan.off_network if u["kind"] == "base"]
+    assert sorted(u["team"] for u in bases) == sorted(t.name for t in teams)
+    # Per leg, in every output.
+    doc = json.loads(plan.to_geojson())
+    legs = [f for f in doc["features"] if f["properties"]["kind"] == "leg"]
+    assert len(legs) == plan.legs
+    assert sum(f["properties"]["approximate"] for f in legs) == plan.approximate_legs
+    stops = [f for f in doc["features"] if f["properties"]["kind"] == "stop"]
+    by_id = {v.stop_id: v for r in plan.routes for v in r.visits}
+    for f in stops:
+        assert f["properties"]["approximate"] == by_id[f["properties"]["stop_id"]].approximate
+    every = plan.approximate_legs == plan.legs
+    assert doc["note"] == plan.note and "more than 250 m from the street network" in plan.note
+    assert plan.note.startswith("APPROXIMATE: every leg" if every else "PARTLY APPROXIMATE")
+    gpx = gpxpy.parse(plan.to_gpx())
+    assert gpx.name == ("Patrol plan (APPROXIMATE)" if every else
+                        "Patrol plan (PARTLY APPROXIMATE)")
+    assert all("legs APPROXIMATE" in r.description or "(APPROXIMATE)" in r.description
+               for r in gpx.routes)
+    assert any("reached by a straight line" in w.description for w in gpx.waypoints)
+    sheet = plan.to_sheet_html()
+    assert html.escape(plan.note) in sheet and "straight line: approximate" in sheet
+    assert "Off the street network (reached by straight lines)" in sheet

@@ -194,9 +194,13 @@ def test_parse_maxspeed(tag, kmh):
 
 
 def test_import_caches_graphml_and_reloads_it(settings):
-    graph, path = import_network(GRID_XML, mode="walk", area="test grid", settings=settings)
+    done = import_network(GRID_XML, mode="walk", area="test grid", settings=settings)
+    graph, path = done.graph, done.path
     assert path == settings.home / "networks" / "test-grid_walk.graphml"
     assert path.is_file()
+    # Its street area is kept beside it, for choosing networks by coverage without loading them.
+    assert path.with_name("test-grid_walk.area.wkb").is_file()
+    assert done.kept is None and not done.replaced
     again = load_network(path, mode="walk", settings=settings)
     assert set(again.nodes) == set(graph.nodes)
     assert again.number_of_edges() == graph.number_of_edges()
@@ -291,3 +295,86 @@ def test_download_refuses_a_non_http_endpoint(tmp_path):
     s = get_settings(tmp_path, network_overpass_url="ftp://127.0.0.1/api")
     with pytest.raises(InputError, match="not an http"):
         download_network(mode="drive", settings=s)
+
+
+# ------------------------------------------------------------------ coverage of the wards
+
+
+@pytest.fixture(scope="module")
+def city_graphml(city_drive, tmp_path_factory):
+    """The city-centre extract's drive network as GraphML (quicker to import than the XML)."""
+    from routing.network import save_network
+
+    return save_network(city_drive, tmp_path_factory.mktemp("city") / "leeds_city_centre.graphml")
+
+
+def test_coverage_of_the_priority_wards_by_the_city_centre_extract(city_drive, settings):
+    from hotspots.wards import load_wards
+    from routing.network import LOW_COVERAGE, coverage_sentence, network_coverage, street_area
+
+    wards = load_wards(settings=settings)
+    priority = wards[wards["priority"]]
+    got = network_coverage(city_drive, priority)
+    # Its streets touch Armley's east end; the other wards lie beyond them.
+    assert 0 < got["share"] < 0.01
+    assert got["by_ward"]["E05011400"] == 0.0  # Killingbeck & Seacroft, far east
+    assert 0.01 < got["by_ward"]["E05011385"] < 0.05  # Armley
+    # The wards' shares add up to the whole (weighted by area).
+    areas = priority.to_crs("EPSG:27700").set_index("ward_code").area
+    np.testing.assert_allclose(sum(got["by_ward"][c] * a for c, a in areas.items()) / areas.sum(),
+                               got["share"], rtol=1e-9)
+    # Most of a ward the extract holds (Little London & Woodhouse) is covered.
+    inner = network_coverage(street_area(city_drive), wards[wards["ward_code"] == "E05011403"])
+    assert 0.5 < inner["share"] < LOW_COVERAGE
+    text = coverage_sentence(got)
+    assert f"covers {got['share']:.0%} of the wards' area" in text and "WARNING" in text
+    assert "WARNING" not in coverage_sentence({**got, "share": 0.95})
+
+
+def test_import_reports_coverage_and_never_replaces_a_network_that_covers_more(
+        city_graphml, settings):
+    from hotspots.wards import load_wards, select_wards
+    from routing.network import cached_networks, import_network
+
+    # Two wards north of the centre: the extract covers much of them, the grid a corner.
+    wards = select_wards(load_wards(settings=settings), "E05011403,E05011397")
+    first = import_network(city_graphml, mode="drive", area="north", wards=wards,
+                           settings=settings)
+    assert first.path.name == "north_drive.graphml" and not first.replaced
+    assert 0.4 < first.coverage["share"] < 0.8 and "WARNING" in first.sentences()[0]
+    grid = import_network(GRID_XML, mode="drive", area="north", wards=wards, settings=settings)
+    # The grid covers less: the cached network stays, the grid is kept beside it.
+    assert grid.kept == first.path and grid.path.name == "grid_drive.graphml"
+    assert grid.coverage["share"] < grid.kept_coverage["share"]
+    assert "kept the cached network north_drive.graphml" in grid.sentences()[1]
+    assert sorted(p.name for p in cached_networks(settings)) == ["grid_drive.graphml",
+                                                                 "north_drive.graphml"]
+    assert load_network(first.path, settings=settings).number_of_nodes() == len(first.graph)
+    # Only when asked.
+    forced = import_network(GRID_XML, mode="drive", area="north", wards=wards, replace=True,
+                            settings=settings)
+    assert forced.path == first.path and forced.replaced
+    assert load_network(first.path, settings=settings).number_of_nodes() == len(grid.graph)
+
+
+def test_plans_choose_the_network_that_covers_their_wards_best(city_graphml, settings):
+    from routing.network import choose_network, import_network, network_list, remove_network
+
+    import_network(GRID_XML, mode="drive", area="grid", settings=settings)
+    import_network(city_graphml, mode="drive", area="city", settings=settings)
+    # Of the north-of-centre wards the extract covers most; of the priority wards the grid.
+    north = ["E05011403", "E05011397"]
+    assert choose_network("drive", settings=settings).path.name == "grid_drive.graphml"
+    chosen = choose_network("drive", wards=north, settings=settings)
+    assert chosen.path.name == "city_drive.graphml"
+    assert "covers" in chosen.note and "poorly" in chosen.note
+    # A foot patrol walks the drive network when no walk network is cached.
+    walking = choose_network("walk", wards=north, settings=settings)
+    assert walking.load_as == "drive" and "walking the drive network" in walking.note
+    listed = {r["name"]: r for r in network_list(wards=north, settings=settings)}
+    assert set(listed) == {"grid", "city"}
+    assert listed["city"]["coverage"]["share"] > listed["grid"]["coverage"]["share"]
+    assert [p.name for p in remove_network("city", settings=settings)] == ["city_drive.graphml"]
+    assert choose_network("drive", wards=north, settings=settings).path.name == "grid_drive.graphml"
+    with pytest.raises(InputError, match="no cached network 'city'; cached: grid_drive"):
+        remove_network("city", settings=settings)

@@ -123,11 +123,30 @@ def test_no_teams(settings):
         plan_patrols(_grid_stops(settings), [], settings=settings)
 
 
-def test_base_far_from_any_street(settings, grid_drive):
+def test_base_far_from_any_street_is_reached_by_straight_legs(settings, grid_drive):
     far = grid_lonlat(-20, 0)  # about 1.8 km south of the grid
-    with pytest.raises(InputError, match=r"team 'Far': its base is .* m from the nearest street"):
-        plan_patrols(_grid_stops(settings), [Team("Far", far)], network=grid_drive,
-                     settings=settings)
+    stops = _grid_stops(settings, 4)
+    plan = plan_patrols(stops, [Team("Far", far, "16:00", 120)], network=grid_drive,
+                        time_limit_s=1, settings=settings)
+    route = plan.routes[0]
+    assert not plan.approximate and len(route.visits) == 4
+    # Out from the base and back are straight lines; between stops the streets.
+    assert route.legs_approximate == [True, False, False, False, True]
+    assert route.visits[0].approximate and not route.visits[1].approximate
+    assert route.return_approximate and route.base_node is None
+    assert [u["kind"] for u in plan.off_network] == ["base"]
+    assert plan.off_network[0]["team"] == "Far" and plan.off_network[0]["street_m"] > 1500
+    # A straight leg is its distance times the circuity factor, at the mode's speed.
+    base = base_points([route.team], settings=settings)[0]
+    first = route.visits[0]
+    straight = np.hypot(first.x - base.x, first.y - base.y) * settings.circuity_factor
+    np.testing.assert_allclose(first.distance_m, straight, rtol=1e-9)
+    np.testing.assert_allclose(first.travel_min, straight / (settings.drive_speed_kmh / 0.06),
+                               rtol=1e-9)
+    # The legs on the network follow its edges.
+    for u, v in itertools.pairwise(route.nodes):
+        assert grid_drive.has_edge(u, v)
+    assert plan.note.startswith("PARTLY APPROXIMATE: 2 of 5 legs")
 
 
 def test_shift_shorter_than_one_dwell(settings):
@@ -275,15 +294,24 @@ def test_window_after_every_shift_leaves_the_other_stops_planned(settings, grid_
     assert visited == set(early["stop_id"])
 
 
-def test_far_hotspot_is_reported_not_moved(settings, grid_drive):
+def test_far_hotspot_is_planned_by_straight_legs_not_moved(settings, grid_drive):
     pts = [grid_lonlat(1.5, 1.5), grid_lonlat(2.5, 2.5), grid_lonlat(-9, 2)]
     stops = stops_from_ranking(ranking_frame(pts, harm=[10, 20, 1000]), top=3, settings=settings)
     plan = plan_patrols(stops, [Team("A", BASE, "16:00", 120)], network=grid_drive,
                         time_limit_s=0.5, settings=settings)
-    assert plan.visits == 2
-    assert [u["stop_id"] for u in plan.unreachable] == [stops["stop_id"].iloc[0]]
-    assert plan.unreachable[0]["street_m"] > 500
-    np.testing.assert_allclose(plan.prize_available, 30)
+    assert plan.visits == 3
+    far_id = stops["stop_id"].iloc[0]
+    assert [u["stop_id"] for u in plan.off_network] == [far_id]
+    assert plan.off_network[0]["street_m"] > 500
+    np.testing.assert_allclose(plan.prize_available, 1030)
+    route = plan.routes[0]
+    k = [v.stop_id for v in route.visits].index(far_id)
+    far = route.visits[k]
+    # Where the hotspot is, not moved to a street; the legs to and from it are straight lines.
+    np.testing.assert_allclose((far.x, far.y), (stops.geometry.x.iloc[0], stops.geometry.y.iloc[0]))
+    assert far.approximate and far.node is None
+    assert route.legs_approximate[k] and route.legs_approximate[k + 1]
+    assert sum(route.legs_approximate) == 2
 
 
 def test_zero_prize_stops_are_not_visited(settings, grid_drive):
@@ -418,10 +446,11 @@ def test_variants_differ_are_seeded_and_near_optimal(settings, grid_drive):
 
 def test_city_centre_plan(settings, city_drive):
     stops = _city_stops(settings, 20)
-    teams = [Team("Millgarth", (-1.5365, 53.7990), "16:00", 120),
+    teams = [Team("City Square", (-1.5500, 53.7990), "16:00", 120),
              Team("Park Square", (-1.5530, 53.7985), "18:00", 90)]
     plan = plan_patrols(stops, teams, network=city_drive, time_limit_s=1.5, settings=settings)
     assert not plan.approximate
+    assert plan.off_network == [] and plan.approximate_legs == 0
     for r in plan.routes:
         check_route_is_real(r, city_drive, r.team.base, settings)
         assert r.distance_m > 0
@@ -429,3 +458,33 @@ def test_city_centre_plan(settings, city_drive):
         assert r.path.length >= 0.99 * r.distance_m
     assert plan.visits >= 8
     assert nx.is_strongly_connected(city_drive)
+
+
+def test_city_centre_plan_with_stops_beyond_the_extract(settings, city_drive):
+    """Stops in the centre follow the streets; stops in the priority wards beyond the extract's
+    streets are reached by straight lines, and the plan is made instead of failing."""
+    inside = _city_stops(settings, 8, seed=3)
+    beyond = stops_from_ranking(ranking_frame([(-1.5150, 53.8100), (-1.5350, 53.7800),
+                                               (-1.5200, 53.8050)], harm=[500, 400, 300]),
+                                top=3, settings=settings)
+    beyond["stop_id"] = ["Harehills", "Beeston", "Burmantofts"]
+    stops = type(inside)(pd.concat([inside, beyond], ignore_index=True), crs=inside.crs)
+    team = Team("City Square", (-1.5500, 53.7990), "16:00", 240)
+    plan = plan_patrols(stops, [team], network=city_drive, time_limit_s=5, settings=settings)
+    route = plan.routes[0]
+    assert {u["stop_id"] for u in plan.off_network} == {"Harehills", "Beeston", "Burmantofts"}
+    visited = [v.stop_id for v in route.visits]
+    assert {"Harehills", "Beeston", "Burmantofts"} <= set(visited)
+    ends = ["base", *visited, "base"]
+    for k, approx in enumerate(route.legs_approximate):
+        off = ends[k] in {"Harehills", "Beeston", "Burmantofts"} or \
+            ends[k + 1] in {"Harehills", "Beeston", "Burmantofts"}
+        assert approx == off, (k, ends[k], ends[k + 1])
+        leg = route.legs[k]
+        if approx:
+            assert len(leg.coords) == 2  # a straight line
+        else:
+            assert leg.length >= 0.99 * np.hypot(*np.subtract(leg.coords[-1], leg.coords[0]))
+    assert 0 < plan.approximate_legs < plan.legs
+    assert plan.note.startswith(f"PARTLY APPROXIMATE: {plan.approximate_legs} of {plan.legs}")
+    check_route_fits_shift(route)

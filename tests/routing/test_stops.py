@@ -176,7 +176,7 @@ def test_snap_reports_far_hotspots_and_does_not_move_them(grid_drive, settings):
     stops = stops_from_ranking(ranking_frame([near, far]), top=2, settings=settings)
     before = stops.geometry.copy()
     snapped = snap_stops(stops, grid_drive)
-    assert list(snapped["reachable"]) == [True, False]
+    assert list(snapped["on_network"]) == [True, False]
     assert snapped["street_m"].iloc[0] < 100
     assert snapped["street_m"].iloc[1] > 500
     assert snapped["node"].iloc[0] in grid_drive

@@ -35,7 +35,13 @@ def network() -> None:
     \b
       hotspots network fetch              download the priority wards' streets (needs internet)
       hotspots network import FILE        use an OSM XML or GraphML file instead (offline)
-      hotspots network info               what is cached
+      hotspots network list               what is cached, and how much of the wards each covers
+      hotspots network remove NAME        forget a cached network
+      hotspots network info               size and extent of the cached networks
+
+    Plans use the cached network that covers their wards best; stops and bases more than 250 m
+    from its streets are reached by straight lines, marked approximate. `hotspots plan --network
+    none` plans with straight lines only.
     """
 
 
@@ -49,7 +55,14 @@ def network() -> None:
 def network_fetch(obj, mode: str | None, ward_spec: str, refresh: bool) -> None:
     """Download the street network of the wards (buffered by 500 m) from OpenStreetMap."""
     from hotspots.wards import load_wards, select_wards
-    from routing.network import area_name, download_network, network_info, network_path
+    from routing.network import (
+        area_name,
+        coverage_sentence,
+        download_network,
+        network_coverage,
+        network_info,
+        network_path,
+    )
 
     settings = obj.settings
     mode = mode or settings.patrol_mode
@@ -59,6 +72,7 @@ def network_fetch(obj, mode: str | None, ward_spec: str, refresh: bool) -> None:
     graph = download_network(wards, mode=mode, refresh=refresh, settings=settings)
     path = network_path(area_name(wards["ward_code"], settings=settings), mode, settings=settings)
     click.echo(f"network cached in {path}")
+    click.echo(coverage_sentence(network_coverage(graph, wards)))
     _echo_info(network_info(graph))
 
 
@@ -66,19 +80,79 @@ def network_fetch(obj, mode: str | None, ward_spec: str, refresh: bool) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--mode", type=click.Choice(["drive", "walk"]), default=None,
               help="drive or walk [default: patrol_mode setting].")
+@click.option("--wards", "ward_spec", default="priority", show_default=True,
+              help="Wards it is for (its coverage is measured on them): 'priority', 'all', or "
+                   "ward codes/names separated by commas.")
 @click.option("--name", "area", default=None,
-              help="Name of the cached network [default: 'priority', the one plans use].")
+              help="Name of the cached network [default: the wards' name, 'priority' for the "
+                   "priority wards].")
+@click.option("--replace", is_flag=True,
+              help="Replace a cached network of that name even when it covers the wards better.")
 @click.pass_obj
-def network_import(obj, file: Path, mode: str | None, area: str | None) -> None:
-    """Build a network from an OSM XML or GraphML FILE and cache it (no internet needed)."""
+def network_import(obj, file: Path, mode: str | None, ward_spec: str, area: str | None,
+                   replace: bool) -> None:
+    """Build a network from an OSM XML or GraphML FILE and cache it (no internet needed).
+
+    Says how much of the wards' area lies within 250 m of its streets, and warns when that is
+    little. A cached network of the same name that covers more is kept (this one is cached
+    beside it) unless --replace.
+    """
+    from hotspots.wards import load_wards, select_wards
     from routing.network import import_network, network_info
 
     settings = obj.settings
     mode = mode or settings.patrol_mode
+    wards = select_wards(load_wards(settings=settings), ward_spec)
     obj.say(f"Reading {file} as a {mode} network ...")
-    graph, path = import_network(file, mode=mode, area=area or "priority", settings=settings)
-    click.echo(f"network cached in {path}")
-    _echo_info(network_info(graph))
+    done = import_network(file, mode=mode, area=area, wards=wards, replace=replace,
+                          settings=settings)
+    click.echo(f"network cached in {done.path}")
+    for sentence in done.sentences():
+        click.echo(sentence)
+    _echo_info(network_info(done.graph))
+
+
+@network.command("list")
+@click.option("--wards", "ward_spec", default="priority", show_default=True,
+              help="Wards to measure coverage on: 'priority', 'all', or codes/names.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def network_list_cmd(obj, ward_spec: str, as_json: bool) -> None:
+    """List the cached networks and how much of the wards' area each covers."""
+    from hotspots.wards import load_wards, select_wards
+    from routing.network import LOW_COVERAGE, network_list, networks_folder
+
+    settings = obj.settings
+    codes = select_wards(load_wards(settings=settings), ward_spec)["ward_code"].astype(str)
+    rows = network_list(wards=list(codes), settings=settings)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo(f"no network cached in {networks_folder(settings)}; run `hotspots network "
+                   "fetch` (internet) or `hotspots network import FILE`.")
+        return
+    click.echo(f"{'name':<28} {'mode':<5} {'covers':>7} {'MB':>7}  file")
+    for r in rows:
+        share = r["coverage"]["share"]
+        flag = "  (little)" if share < LOW_COVERAGE else ""
+        click.echo(f"{r['name'][:28]:<28} {r['mode']:<5} {share:>7.0%} {r['megabytes']:>7.1f}  "
+                   f"{r['file']}{flag}")
+    click.echo(f"covers: share of the wards' area within 250 m of the network's streets "
+               f"({', '.join(codes)}).")
+
+
+@network.command("remove")
+@click.argument("name")
+@click.option("--mode", type=click.Choice(["drive", "walk"]), default=None,
+              help="Remove only the network of this mode [default: both].")
+@click.pass_obj
+def network_remove(obj, name: str, mode: str | None) -> None:
+    """Remove the cached network NAME (as `network list` shows it)."""
+    from routing.network import remove_network
+
+    for path in remove_network(name, mode=mode, settings=obj.settings):
+        click.echo(f"removed {path}")
 
 
 @network.command("info")
@@ -241,21 +315,22 @@ def plan(obj, week, month, category, n_teams, shift_min, shift_start, dwell_min,
         return
     for v, p in enumerate(plans):
         head = f"plan {v + 1} of {len(plans)}: " if len(plans) > 1 else ""
-        flag = " (APPROXIMATE: straight lines, no street network)" if p.approximate else ""
+        flag = (" (APPROXIMATE: straight lines, no street network)" if p.approximate else
+                f" (APPROXIMATE: every leg is a straight line; {p.approximate_legs} of {p.legs})"
+                if p.approximate_legs >= p.legs else
+                f" (PARTLY APPROXIMATE: {p.approximate_legs} of {p.legs} legs are straight lines)"
+                if p.approximate_legs else "")
         click.echo(f"{head}prize {p.prize:,.1f} of {p.prize_available:,.1f} ({p.prize_by}), "
                    f"{p.visits} of {n_stops} stops{flag}")
         click.echo(f"{'team':<30} {'mode':<5} {'stops':>5} {'start':>6} {'back':>8} "
-                   f"{'travel':>7} {'km':>6} {'prize':>9}")
+                   f"{'travel':>7} {'km':>6} {'prize':>9} {'straight legs':>13}")
         for r in p.routes:
             click.echo(f"{r.team.name[:30]:<30} {r.team.mode:<5} {len(r.visits):>5} "
                        f"{clock(r.start_min):>6} {clock(r.end_min):>8} {r.travel_min:>6.0f}m "
-                       f"{r.distance_m / 1000:>6.1f} {r.prize:>9,.1f}")
-        for u in p.unreachable[:5]:
-            click.echo(f"left out: hotspot {u['stop_id']} ({u.get('ward_name', '')}) is "
-                       f"{u.get('street_m', 0):,.0f} m from the nearest street")
-        if len(p.unreachable) > 5:
-            click.echo(f"left out: {len(p.unreachable) - 5} more hotspots far from the network's "
-                       "streets (does the network cover the wards?)")
+                       f"{r.distance_m / 1000:>6.1f} {r.prize:>9,.1f} "
+                       f"{sum(r.legs_approximate):>6} of {len(r.legs_approximate):<3}")
+        for u in p.missed:
+            click.echo(f"must-visit stop {u['stop_id']} fits no shift")
 
 
 __all__ = ["network", "plan"]
