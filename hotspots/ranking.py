@@ -21,7 +21,9 @@ from hotspots.crs import BNG
 from hotspots.errors import InputError
 from hotspots.history import History, coverage_of, window_history
 from hotspots.periods import Period, month_period, parse_period, range_period, week_period
+from hotspots.places import CellPlaces, cell_places
 from hotspots.selection import (
+    ANALYSIS_COLUMNS,
     Totals,
     cell_matrices,
     check_incidents,
@@ -56,7 +58,8 @@ ENGINES: tuple[str, ...] = ("memory", "dask")
 CHANGE_ALPHA = 0.05
 
 HOTSPOT_COLUMNS: list[str] = [
-    "h3_cell", "ward_code", "ward_name", "count", "harm", "gi_z", "gi_p", "hot", "near_hot", "change",
+    "h3_cell", "ward_code", "ward_name", "place", "count", "harm", "institution_count", "institution",
+    "top_point_share", "gi_z", "gi_p", "hot", "near_hot", "change",
     "change_pct", "change_significant", "trend", "rank", "reason", "geometry",
 ]
 
@@ -291,18 +294,26 @@ def rank_hotspots(
     periods = chosen.history(n_periods)
     noun = _period_noun(chosen)
     past = window_history(coverage_of(incidents, coverage), periods, noun=noun)
+    labelled = _labelled_frame(incidents, category=category, periods=periods)
+    if engine == "memory":
+        incidents = labelled
     [totals] = cell_totals(incidents, category=category, period_sets=[periods], area=area,
                            settings=settings, engine=engine)
     counts, harm, outside = totals.counts, totals.harm, totals.outside
-    values = harm if weight == "harm" else counts.astype(np.float64)
+    places = cell_places(labelled, category=category, periods=periods, area=area, settings=settings)
+    # Crime recorded at a police station, a prison or a hospital is no street crime a patrol
+    # can prevent: the statistics see the street incidents only.
+    street = counts - places.institution_counts
+    street_harm = np.maximum(harm - places.institution_harm, 0.0)
+    values = street_harm if weight == "harm" else street.astype(np.float64)
     z, _ = gi_star(values, area.neighbours, p_values=False)
     # Significance from the exact Poisson tail of the local count, not Gi*'s normal curve,
     # which is far too generous with sparse weekly counts (see `local_count_p`).
-    p = local_count_p(counts, area.neighbours)
+    p = local_count_p(street, area.neighbours)
     significant = fdr_reject(p, alpha=settings.fdr_alpha)
     # A cluster's empty neighbour is significant too (its local count is the cluster's), but
     # nothing happened there: it is next to a hotspot, not one.
-    enough = counts >= settings.hot_min_count
+    enough = street >= settings.hot_min_count
     hot = significant & (z > 0) & enough
     near_hot = significant & (z > 0) & ~enough
     cold = significant & (z < 0)
@@ -317,25 +328,31 @@ def rank_hotspots(
     previous = periods[-2]
     change, change_pct, change_sig = _changes(cur, prev, chosen, previous, past.baseline)
 
-    # Ties to 1e-9 (float noise between equal configurations) are broken by the cell index.
-    empty = cur == 0
-    order = np.lexsort((area.cells, -np.round(z[:, -1], 9), -np.round(values[:, -1], 9), empty,
-                        ~hot[:, -1]))
+    # Hot cells first, then cells with street incidents, then cells whose incidents were all
+    # recorded at institutions, then empty cells; ties to 1e-9 (float noise between equal
+    # configurations) are broken by the cell index.
+    group = np.where(hot[:, -1], 0, np.where(street[:, -1] > 0, 1, np.where(cur > 0, 2, 3)))
+    order = np.lexsort((area.cells, -np.round(z[:, -1], 9), -np.round(values[:, -1], 9), group))
     if top is not None:
         order = order[:top]
     label = _category_label(category, totals.proxy)
     with_data = past.covered.copy()
     with_data[-1] = True
-    reasons = _reasons(order, counts=counts[:, with_data], harm=harm, z=z[:, -1], hot=hot[:, -1], near_hot=near_hot[:, -1],
-                       change=change, change_sig=change_sig, trend=trend, hot_periods=hot_periods,
-                       label=label, noun=noun, weight=weight, history=past)
+    reasons = _reasons(order, counts=counts[:, with_data], harm=harm, z=z[:, -1], hot=hot[:, -1],
+                       near_hot=near_hot[:, -1], change=change, change_sig=change_sig, trend=trend,
+                       hot_periods=hot_periods, label=label, noun=noun, weight=weight,
+                       history=past, places=places)
     frame = gpd.GeoDataFrame(
         {
             "h3_cell": pd.Series(area.cells[order], dtype=h3cells.CELL_DTYPE),
             "ward_code": pd.Series(area.ward_codes[area.ward[order]], dtype="str"),
             "ward_name": pd.Series(area.ward_names[area.ward[order]], dtype="str"),
+            "place": pd.Series(places.place[order], dtype="str"),
             "count": cur[order].astype(np.int64),
             "harm": harm[order, -1].astype(np.float64),
+            "institution_count": places.institution_counts[order, -1],
+            "institution": places.mostly_institution[order],
+            "top_point_share": places.top_point_share[order],
             "gi_z": z[order, -1],
             "gi_p": p[order, -1],
             "hot": hot[order, -1],
@@ -356,6 +373,9 @@ def rank_hotspots(
         "study_cells": area.n, "cells_left_out": area.left_out, "incidents": int(cur.sum()),
         "outside": outside,
         "hot_cells": int(hot[:, -1].sum()), "near_hot_cells": int(near_hot[:, -1].sum()),
+        "institution_cells": int(places.mostly_institution.sum()),
+        "institution_incidents": int(places.institution_counts[:, -1].sum()),
+        "institution_labels": list(settings.institution_labels),
         "fdr_alpha": settings.fdr_alpha, "hot_min_count": settings.hot_min_count,
         "baseline": past.baseline, "trend_used": past.trend_periods, "missing_periods": past.missing,
         "notes": list(past.notes),
@@ -363,6 +383,17 @@ def rank_hotspots(
     if outside:
         log.info("%d selected incidents lie outside the study area and are not counted", outside)
     return frame
+
+
+def _labelled_frame(incidents: Any, *, category: str, periods: list[Period]) -> pd.DataFrame:
+    """The incidents as a frame with their place labels: a frame as it is; from a store the
+    window's rows of the category (analysis columns and `location`)."""
+    if isinstance(incidents, pd.DataFrame):
+        return incidents
+    start, end = periods[0].start, periods[-1].end
+    span = Period("range", start, end, f"{start.date().isoformat()}..{end.date().isoformat()}")
+    return incidents.load(period=span, categories=None if category == "all" else [category],
+                          columns=[*ANALYSIS_COLUMNS, "location"])
 
 
 def _changes(cur: np.ndarray, prev: np.ndarray, chosen: Period, previous: Period,
@@ -397,7 +428,7 @@ def _period_noun(period: Period) -> str:
 def _reasons(order: np.ndarray, *, counts: np.ndarray, harm: np.ndarray, z: np.ndarray,
              hot: np.ndarray, near_hot: np.ndarray, change: Any, change_sig: Any,
              trend: np.ndarray, hot_periods: np.ndarray, label: str, noun: str, weight: str,
-             history: History) -> list[str]:
+             history: History, places: CellPlaces | None = None) -> list[str]:
     """One sentence per cell: what it holds, how it changed, whether it clusters, its history.
 
     `counts` holds the periods with data only (the analysed one last); change is mentioned only
@@ -427,6 +458,12 @@ def _reasons(order: np.ndarray, *, counts: np.ndarray, harm: np.ndarray, z: np.n
     trends = trend[order].tolist()
     hp = hot_periods[order].tolist()
     show_harm = weight == "harm"
+    if places is not None:
+        mostly = places.mostly_institution[order].tolist()
+        inst_n = places.institution_counts[order, -1].tolist()
+        inst_label = places.institution[order].tolist()
+    else:
+        mostly, inst_n, inst_label = [False] * len(order), [0] * len(order), [""] * len(order)
     out: list[str] = []
     for j, is_active in enumerate(active):
         if not is_active:
@@ -447,12 +484,21 @@ def _reasons(order: np.ndarray, *, counts: np.ndarray, harm: np.ndarray, z: np.n
                 text += f", down {-d:,} on last {noun}" + (" (a significant fall)" if sig[j] else "")
             elif c:
                 text += f", the same as last {noun}"
+        rest = ""
+        if mostly[j]:
+            every = inst_n[j] == c
+            text += (f", {'all' if every else format(inst_n[j], ',')} of them recorded at a "
+                     f"{inst_label[j].lower()}: not street crime a patrol can prevent")
+            rest = "the rest are "
+            if every and not nears[j]:
+                out.append(text)
+                continue
         if hots[j]:
-            text += f"; a hotspot (Gi* z {zs[j]:.1f})"
+            text += f"; {rest}a hotspot (Gi* z {zs[j]:.1f})"
         elif nears[j]:
             text += f"; next to a hotspot (Gi* z {zs[j]:.1f}), too few incidents to be one"
         else:
-            text += f"; not a significant cluster (Gi* z {zs[j]:.1f})"
+            text += f"; {rest}not a significant cluster (Gi* z {zs[j]:.1f})"
         if history.trend:
             if trends[j] not in (None, "none"):
                 text += f"; {trends[j]}: a hotspot in {hp[j]} of {span}"

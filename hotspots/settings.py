@@ -273,6 +273,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Fewest incidents a cell must hold in the period to be called a hotspot (its Gi* must "
             "also be significant after FDR); an emptier cell beside a cluster is only 'next to a "
             "hotspot'.", minimum=1, maximum=1000),
+    Setting("institution_labels", "str_list", ("Prison", "Police Station", "Hospital"),
+            "Place labels (police.uk 'On or near ...') of institutions: crime recorded there is not "
+            "street crime a patrol can prevent. It is left out of the hotspot statistics, a cell "
+            "whose incidents are mostly there is flagged, and patrols skip it (see "
+            "patrol_skip_institutions)."),
     Setting("dwell_min", "float", 15.0, "Default patrol dwell time per stop in minutes (Koper curve).",
             minimum=10.0, maximum=16.0),
     Setting("patrol_speed_factor", "float", 0.8,
@@ -304,6 +309,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("patrol_stops_per_ward", "int", 15,
             "Candidate patrol stops taken from the top of the ranking in each ward.",
             minimum=1, maximum=200),
+    Setting("patrol_skip_institutions", "bool", True,
+            "Leave cells whose incidents are mostly at an institution (institution_labels) out of "
+            "patrol plans."),
     Setting("patrol_windows", "str_map", {},
             "Optional visiting windows by category, e.g. asb = '16:00-23:00': stops of that "
             "category are visited only then.", check=_check_windows),
@@ -413,6 +421,7 @@ class Settings:
     trend_months: int = _default("trend_months")
     fdr_alpha: float = _default("fdr_alpha")
     hot_min_count: int = _default("hot_min_count")
+    institution_labels: tuple[str, ...] = _default("institution_labels")
     dwell_min: float = _default("dwell_min")
     patrol_speed_factor: float = _default("patrol_speed_factor")
     walk_speed_kmh: float = _default("walk_speed_kmh")
@@ -425,6 +434,7 @@ class Settings:
     patrol_mode: str = _default("patrol_mode")
     patrol_prize: str = _default("patrol_prize")
     patrol_stops_per_ward: int = _default("patrol_stops_per_ward")
+    patrol_skip_institutions: bool = _default("patrol_skip_institutions")
     patrol_windows: Mapping[str, str] = _default("patrol_windows")
     patrol_vary_designated: bool = _default("patrol_vary_designated")
     hotspot_visits_per_week: int = _default("hotspot_visits_per_week")

@@ -76,11 +76,12 @@ class Visit:
     hotspot_id: int | None = None  # the designated hotspot this stop visits
     hotspot_name: str = ""
     approximate: bool = False  # the leg to this stop is a straight line
+    place: str = ""  # the street or place the stop's cell is known by ("Roundhay Road")
 
     def to_dict(self, date: dt.date | None = None) -> dict[str, Any]:
         out = {
             "seq": self.seq, "stop_id": self.stop_id, "ward_code": self.ward_code,
-            "ward_name": self.ward_name, "category": self.category,
+            "ward_name": self.ward_name, "place": self.place, "category": self.category,
             "prize": round(float(self.prize), 4), "reason": self.reason,
             "arrival": clock(self.arrival_min), "start": clock(self.start_min),
             "departure": clock(self.departure_min),
@@ -336,7 +337,7 @@ class PatrolPlan:
             for v in r.visits:
                 wpt = gpxpy.gpx.GPXWaypoint(
                     latitude=round(v.lat, 7), longitude=round(v.lon, 7),
-                    name=f"{prefix}{v.seq:02d} {v.ward_name}".strip(),
+                    name=f"{prefix}{v.seq:02d} {v.place or v.ward_name}".strip(),
                     description=(f"Arrive {clock(v.arrival_min)}, stay {v.dwell_min:g} min, leave "
                                  f"{clock(v.departure_min)}. {v.reason}"
                                  + (" APPROXIMATE: reached by a straight line, not the streets."
@@ -412,7 +413,8 @@ class PatrolPlan:
                     + f"</td><td>{e(v.ward_name)}</td>"
                     + (f"<td><strong>Designated: {e(v.hotspot_name)}</strong><br>"
                        if v.hotspot_id is not None else "<td>")
-                    + f"{e(v.stop_id)}<br><small>{v.lat:.5f}, {v.lon:.5f}</small></td>"
+                    + (f"{e(v.place)}<br>" if v.place else "")
+                    + f"<small>{e(v.stop_id)}<br>{v.lat:.5f}, {v.lon:.5f}</small></td>"
                     f"<td>{e(v.reason)}</td><td class=\"tick\"></td></tr>")
             parts.append("</tbody></table></section>")
         if self.off_network:

@@ -616,7 +616,8 @@ def _build_route(team: Team, k: int, seq: list[int], rows: list[dict[str, Any]],
             distance_m=leg_m, x=float(x), y=float(y), lon=float(lon), lat=float(lat),
             node=_node_id(d, i), must_visit=bool(row.get("must_visit", False)),
             hotspot_id=_hotspot_id(row.get("hotspot_id")),
-            hotspot_name=_text(row.get("hotspot_name")), approximate=leg_approx))
+            hotspot_name=_text(row.get("hotspot_name")), approximate=leg_approx,
+            place=_text(row.get("place"))))
         prev = i
     if len(coords) < 2:
         coords.append(coords[0])

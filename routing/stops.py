@@ -35,8 +35,8 @@ PRIZES: tuple[str, ...] = ("harm", "gi_z", "count")
 
 #: Columns of a stops frame, in order (plus `geometry`).
 STOP_COLUMNS: list[str] = [
-    "stop_id", "h3_cell", "ward_code", "ward_name", "category", "rank", "prize", "prize_by",
-    "count", "harm", "gi_z", "hot", "trend", "reason", "dwell_min", "window_start_min",
+    "stop_id", "h3_cell", "ward_code", "ward_name", "place", "category", "rank", "prize",
+    "prize_by", "count", "harm", "gi_z", "hot", "trend", "reason", "dwell_min", "window_start_min",
     "window_end_min", "must_visit",
 ]
 
@@ -65,6 +65,7 @@ def select_stop_cells(
     prize: str = "harm",
     with_empty: bool = False,
     hot_only: bool = False,
+    with_institutions: bool | None = None,
     settings: Settings | None = None,
 ) -> tuple[gpd.GeoDataFrame, list[dict[str, Any]]]:
     """The cells of a ranking that may become patrol stops: the one place the stop rules live.
@@ -73,6 +74,10 @@ def select_stop_cells(
 
     - `no incidents`: a cell with no incident in the period is never a stop (a cell beside a
       cluster can score a high Gi* with nothing of its own), unless `with_empty`;
+    - `institution`: a cell whose incidents are mostly recorded at an institution (a police
+      station, a prison, a hospital: the ranking's `institution` column) is no stop: no street
+      patrol prevents that crime. Unless `with_institutions` (default: not the
+      `patrol_skip_institutions` setting);
     - `not hot`: with `hot_only`, a cell the ranking does not call hot;
     - `nothing to win`: a cell whose `prize` column is 0, negative or missing.
 
@@ -86,6 +91,8 @@ def select_stop_cells(
         Keep cells with no incident in the period.
     hot_only
         Keep only cells the ranking calls hot (`hot` column).
+    with_institutions
+        Keep cells mostly at institutions; None: as the `patrol_skip_institutions` setting says.
     settings
         Resolved settings; read with `get_settings()` when None (for rules that read settings).
 
@@ -95,7 +102,9 @@ def select_stop_cells(
         The rows that may be stops, in the ranking's order, and one record per rule that left
         cells out: `rule`, `cells` (how many) and `note` (a sentence for people).
     """
-    _ = settings or get_settings()
+    settings = settings or get_settings()
+    if with_institutions is None:
+        with_institutions = not settings.patrol_skip_institutions
     keep = np.ones(len(ranking), dtype=bool)
     left_out: list[dict[str, Any]] = []
 
@@ -112,6 +121,11 @@ def select_stop_cells(
         apply("no incidents", counts > 0,
               "{n} cells with no incident in the period are not stops (they may sit beside a "
               "cluster, but there is nothing there to patrol).")
+    if not with_institutions and "institution" in ranking.columns:
+        mostly = ranking["institution"].fillna(False).astype(bool).to_numpy()
+        apply("institution", ~mostly,
+              "{n} cells whose incidents were mostly recorded at a police station, prison or "
+              "hospital are not stops (no street patrol prevents that crime).")
     if hot_only:
         apply("not hot", ranking["hot"].fillna(False).astype(bool).to_numpy(),
               "{n} cells that are not hotspots are left out (hot cells only).")
@@ -132,6 +146,7 @@ def stops_from_ranking(
     category: str | None = None,
     hot_only: bool = False,
     with_empty: bool = False,
+    with_institutions: bool | None = None,
     allow_empty: bool = False,
     settings: Settings | None = None,
 ) -> gpd.GeoDataFrame:
@@ -164,6 +179,8 @@ def stops_from_ranking(
         Keep only cells the ranking calls hot (`hot` column).
     with_empty
         Let cells with no incident in the period be stops too.
+    with_institutions
+        Let cells mostly at institutions be stops too (default: not `patrol_skip_institutions`).
     allow_empty
         Return an empty frame instead of raising when no cell may be a stop.
     settings
@@ -204,7 +221,8 @@ def stops_from_ranking(
 
     frame = ranking.to_crs(BNG) if ranking.crs != BNG else ranking
     frame, left_out = select_stop_cells(frame, prize=prize, with_empty=with_empty,
-                                        hot_only=hot_only, settings=settings)
+                                        hot_only=hot_only, with_institutions=with_institutions,
+                                        settings=settings)
     if len(frame) == 0:
         if allow_empty:
             return _empty_stops(left_out)
@@ -243,6 +261,7 @@ def stops_from_ranking(
         "h3_cell": frame["h3_cell"].to_numpy() if "h3_cell" in frame.columns else np.nan,
         "ward_code": _col(frame, "ward_code", ""),
         "ward_name": _col(frame, "ward_name", ""),
+        "place": _col(frame, "place", ""),
         "category": cats,
         "rank": _col(frame, "rank", np.nan),
         "prize": values,
@@ -283,8 +302,8 @@ def must_visit_stops(places: gpd.GeoDataFrame, *, dwell_min: float | None = None
         One row per place: Point geometry (a polygon is visited at its centre), any CRS.
         Optional columns: `stop_id` (default `must-1`, `must-2`, ...), `h3_cell` (a cell of the
         ranking: the stop then merges with that cell's candidate stop), `dwell_min` (minutes,
-        up to 240), `prize`, `ward_code`, `ward_name`, `category`, `reason`, `window_start_min`,
-        `window_end_min`.
+        up to 240), `prize`, `ward_code`, `ward_name`, `place`, `category`, `reason`,
+        `window_start_min`, `window_end_min`.
     dwell_min
         Dwell of rows without their own (default: the `dwell_min` setting).
     settings
@@ -329,6 +348,7 @@ def must_visit_stops(places: gpd.GeoDataFrame, *, dwell_min: float | None = None
         "h3_cell": _col(frame, "h3_cell", np.nan),
         "ward_code": _col(frame, "ward_code", ""),
         "ward_name": _col(frame, "ward_name", ""),
+        "place": _col(frame, "place", ""),
         "category": _col(frame, "category", ""),
         "rank": np.nan,
         "prize": pd.to_numeric(pd.Series(_col(frame, "prize", 0.0)), errors="coerce")

@@ -11,7 +11,8 @@ import geopandas as gpd
 from webapp.presentation import CLASS_LABELS
 
 #: The ranking's columns, then the map class; in this order in every download.
-COLUMNS = ["h3_cell", "rank", "ward_code", "ward_name", "count", "harm", "gi_z", "gi_p", "hot",
+COLUMNS = ["h3_cell", "rank", "ward_code", "ward_name", "place", "count", "harm",
+           "institution_count", "institution", "top_point_share", "gi_z", "gi_p", "hot", "near_hot",
            "change", "change_pct", "change_significant", "trend", "map_class", "class_label",
            "reason"]
 

@@ -88,7 +88,7 @@ def hotspot_map(cells: gpd.GeoDataFrame, wards: gpd.GeoDataFrame, *, assets: dic
     for row in cells.itertuples(index=False):
         props.append({
             "cell": cell_hex(row.h3_cell),
-            "title": f"#{int(row.rank)} {row.ward_name}" if row.ward_name == row.ward_name else f"#{int(row.rank)}",
+            "title": _title(row),
             "class": CLASS_LABELS.get(row.map_class, ""),
             "reason": str(row.reason),
             "colour": CLASS_COLOURS.get(row.map_class, "#d9d9d9"),
@@ -103,6 +103,12 @@ def hotspot_map(cells: gpd.GeoDataFrame, wards: gpd.GeoDataFrame, *, assets: dic
                                           class_name="hs-tooltip"),
         ).add_to(fmap)
     return fmap.get_root().render()
+
+
+def _title(row: Any) -> str:
+    """`#3 Roundhay Road, Gipton & Harehills`: the rank, the cell's place and its ward."""
+    parts = [str(v) for v in (getattr(row, "place", ""), row.ward_name) if isinstance(v, str) and v]
+    return f"#{int(row.rank)} {', '.join(parts)}".strip()
 
 
 def plan_map(plan_geojson: dict[str, Any], wards: gpd.GeoDataFrame, *, assets: dict[str, str],

@@ -11,9 +11,12 @@ import numpy as np
 import pandas as pd
 
 
-def hot_class(hot: Any, trend: Any, count: Any) -> str:
-    """The map class of a cell: its hotspot status after FDR control and its trend."""
-    trend = str(trend or "none")
+def hot_class(hot: Any, trend: Any, count: Any, institution: Any = False) -> str:
+    """The map class of a cell: mostly at an institution, else its hotspot status after FDR
+    control and its trend."""
+    if institution is not None and institution is not pd.NA and bool(institution):
+        return "institution"
+    trend = "none" if not isinstance(trend, str) or not trend else trend
     if bool(hot):
         if trend in ("new", "consecutive", "intensifying"):
             return "hot_new"
@@ -35,6 +38,7 @@ CLASSES: tuple[tuple[str, str, str], ...] = (
     ("sporadic", "Not hot now: sporadic or oscillating", "#e0f3f8"),
     ("fading", "Not hot now: diminishing or historical", "#74add1"),
     ("incidents", "Incidents, not a hotspot", "#d9d9d9"),
+    ("institution", "Mostly at a police station, prison or hospital: no patrols", "#542788"),
 )
 CLASS_COLOURS = {k: c for k, _, c in CLASSES}
 CLASS_LABELS = {k: label for k, label, _ in CLASSES}
@@ -52,8 +56,10 @@ def shown_cells(ranking: gpd.GeoDataFrame, *, top: int | None = None) -> gpd.Geo
     if top is not None:
         out = out.head(top)
     out = out.copy()
-    out["map_class"] = [hot_class(h, t, c) for h, t, c in zip(out["hot"], out["trend"], out["count"],
-                                                               strict=True)]
+    inst = (out["institution"].fillna(False).astype(bool).to_numpy() if "institution" in out.columns
+            else np.zeros(len(out), dtype=bool))
+    out["map_class"] = [hot_class(h, t, c, i) for h, t, c, i in zip(out["hot"], out["trend"], out["count"],
+                                                                     inst, strict=True)]
     return out
 
 

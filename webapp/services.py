@@ -310,8 +310,9 @@ class AppData:
         """What the map page shows beside the map: the top rows, class counts, hot total."""
         def compute() -> dict[str, Any]:
             cells = self.shown(q)
-            rows = records(cells.head(top), ["rank", "h3_cell", "ward_name", "count", "harm", "gi_z",
-                                             "hot", "change", "change_pct", "change_significant",
+            rows = records(cells.head(top), ["rank", "h3_cell", "ward_name", "place", "count", "harm",
+                                             "gi_z", "hot", "institution", "top_point_share",
+                                             "change", "change_pct", "change_significant",
                                              "trend", "reason", "map_class"])
             counts = cells["map_class"].value_counts().to_dict() if len(cells) else {}
             ranking = self.ranking(q)

@@ -125,3 +125,64 @@ def test_a_partial_newest_month_claims_no_change(policeuk_home, settings):
         "2025-01 may be incomplete: it holds far fewer incidents than the months around it "
         "(police.uk publishes months late).",
         "no change is shown: 2025-01 may be incomplete."]
+
+
+def _cells_of(data, settings, resolution=10):
+    """The H3 cell of each located row of the fixture's first month, with its label."""
+    import numpy as np
+
+    from hotspots import cells as h3cells
+
+    rows = data.rows[(data.rows["point"] >= 0)]
+    pts = data.points.set_index("point").loc[rows["point"].to_numpy()]
+    cells = h3cells.xy_to_cells(pts["x"].to_numpy(), pts["y"].to_numpy(), resolution=resolution)
+    return rows.assign(h3_cell=cells, x=pts["x"].to_numpy(), y=pts["y"].to_numpy(),
+                       institution=pts["institution"].to_numpy(), name=np.asarray(
+                           rows["Location"].str.removeprefix("On or near ")))
+
+
+def test_cells_are_named_by_their_most_common_street_with_their_busiest_point_share(one_month, settings):
+    from tests.policeuk import policeuk_data
+
+    got = rank_hotspots(one_month, category="all", period="2025-02", settings=settings)
+    rows = _cells_of(policeuk_data(ONE_MONTH), settings)
+    busy = got[got["count"] > 0].head(40)
+    assert not busy["place"].str.startswith("On or near").any() and (busy["place"] != "").all()
+    for cell, place, share, count in zip(busy["h3_cell"], busy["place"], busy["top_point_share"],
+                                         busy["count"], strict=True):
+        mine = rows[rows["h3_cell"] == cell]
+        assert len(mine) == count
+        names = mine["name"].value_counts()
+        assert place in names[names == names.max()].index
+        per_point = mine.groupby(["x", "y"]).size()
+        assert share == pytest.approx(per_point.max() / count)
+    assert got.loc[got["count"] == 0, "top_point_share"].isna().all()
+
+
+def test_institution_cells_are_flagged_kept_and_never_ranked_above_street_cells(one_month, settings):
+    import dataclasses
+
+    got = rank_hotspots(one_month, category="serious_violence", period="2025-02", settings=settings)
+    flagged = got[got["institution"]]
+    assert set(flagged["place"]) == {"Police Station", "Prison", "Hospital"}
+    assert len(flagged) == 4 and got.attrs["institution_cells"] == 4
+    assert (flagged["institution_count"] > flagged["count"] / 2).all()
+    for place, reason in zip(flagged["place"], flagged["reason"], strict=True):
+        assert f"recorded at a {place.lower()}: not street crime a patrol can prevent" in reason
+    assert not flagged["hot"].any()
+    # Every cell with street incidents ranks above them; only empty cells rank below.
+    street = got[(got["count"] > got["institution_count"])]
+    assert street["rank"].max() < flagged["rank"].min()
+    assert (got.loc[got["rank"] > flagged["rank"].max(), "count"] == 0).all()
+    # Without institution labels the police station is the top hotspot: what the flag prevents.
+    naive = rank_hotspots(one_month, category="serious_violence", period="2025-02",
+                          settings=dataclasses.replace(settings, institution_labels=()))
+    assert naive.iloc[0]["place"] == "Police Station" and naive.iloc[0]["hot"]
+    assert not naive["institution"].any()
+
+
+def test_a_frame_without_location_labels_still_ranks(one_month, settings):
+    older = one_month.drop(columns="location")
+    got = rank_hotspots(older, category="asb", period="2025-02", settings=settings)
+    assert (got["place"] == "").all() and not got["institution"].any()
+    assert got["top_point_share"].between(0, 1).sum() == (got["count"] > 0).sum()

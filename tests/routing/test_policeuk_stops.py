@@ -29,3 +29,39 @@ def test_a_month_of_asb_is_too_sparse_to_plan_on_and_the_plan_says_so(one_month,
     assert text is not None and "too sparse" in text and "longer period" in text
     sv = rank_hotspots(one_month, category="serious_violence", period="2025-02", settings=settings)
     assert sparse_advisory(stops_from_ranking(sv, category="serious_violence", settings=settings)) is None
+
+
+def test_institution_cells_are_no_stops_unless_asked(one_month, settings):
+    ranking = rank_hotspots(one_month, category="serious_violence", period="2025-02", settings=settings)
+    flagged = set(ranking.loc[ranking["institution"], "h3_cell"])
+    assert len(flagged) == 4
+    stops = stops_from_ranking(ranking, category="serious_violence", per_ward=200, settings=settings)
+    assert not flagged & set(stops["h3_cell"])
+    [rule] = [r for r in stops.attrs["left_out"] if r["rule"] == "institution"]
+    assert rule["cells"] == 4 and "police station, prison or hospital" in rule["note"]
+    kept = stops_from_ranking(ranking, category="serious_violence", per_ward=200,
+                              with_institutions=True, settings=settings)
+    assert flagged <= set(kept["h3_cell"])
+    import dataclasses
+
+    allow = dataclasses.replace(settings, patrol_skip_institutions=False)
+    assert flagged <= set(stops_from_ranking(ranking, category="serious_violence", per_ward=200,
+                                             settings=allow)["h3_cell"])
+
+
+def test_a_plan_names_its_stops_by_street_and_skips_institutions(policeuk_home, settings):
+    from routing import default_teams, plan_deployment
+
+    store = IncidentStore(policeuk_home(["2025-02"]), settings=settings)
+    plan = plan_deployment(store, period="2025-02", category="serious_violence", per_ward=3,
+                           teams=default_teams(2, shift_min=120, settings=settings),
+                           network="none", settings=settings)
+    visits = [v for r in plan.routes for v in r.visits]
+    assert visits and all(v.place and not v.place.startswith("On or near") for v in visits)
+    assert not {"Police Station", "Prison", "Hospital"} & {v.place for v in visits}
+    assert any(r["rule"] == "institution" for r in plan.context["left_out"])
+    gpx = plan.to_gpx()
+    assert all(f"{v.seq:02d} {v.place}" in gpx for v in visits)
+    sheet = plan.to_sheet_html()
+    assert all(v.place in sheet for v in visits)
+    assert plan.to_dict()["routes"][0]["visits"][0]["place"] == plan.routes[0].visits[0].place

@@ -135,7 +135,7 @@ def test_rank_table_with_the_default_period(store_home):
     # The store holds four weeks: the trend says it uses only them.
     assert lines.pop(1) == ("note: trend over the 4 weeks with data of the last 8 (2025-W16, 2025-W17, "
                             "2025-W18, 2025-W19 missing).")
-    assert lines[1].split() == ["rank", "h3_cell", "ward", "count", "harm", "z", "change", "trend", "reason"]
+    assert lines[1].split() == ["rank", "place", "ward", "count", "harm", "z", "change", "trend", "reason"]
     assert len(lines) == 2 + 5 + 1
     assert "Hunslet & Riverside" in lines[2]
     assert lines[2].lstrip().startswith("1")

@@ -99,3 +99,24 @@ def test_a_backtest_averages_only_periods_with_data_and_says_how_many(policeuk_h
             "period:") in out
     assert ("note: 2 of 4 periods scored: 2025-01, 2025-02 left out (the store holds no data for it "
             "or the period before it).") in out
+
+
+def test_rank_shows_streets_and_exports_places_and_institution_flags(policeuk_home):
+    import io
+
+    import pandas as pd
+
+    home = policeuk_home(ONE_MONTH)
+    result = run(home, "rank", "--category", "serious_violence", "--month", "2025-02")
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.stdout.splitlines() if re.match(r"^\s+\d+[ !i] ", line)]
+    assert len(rows) == 20
+    assert not any(re.match(r"^\s+\d+[ !i] [0-9a-f]{15}\s", r) for r in rows)  # streets, not H3 ids
+    assert "i mostly recorded at an institution" in result.stdout
+    out = run(home, "rank", "--category", "serious_violence", "--month", "2025-02", "--format", "csv")
+    table = pd.read_csv(io.StringIO(out.stdout), dtype={"h3_cell": str, "place": str},
+                        keep_default_na=False)
+    assert {"place", "institution", "institution_count", "top_point_share"} <= set(table.columns)
+    flagged = table[table["institution"].astype(str) == "True"]
+    assert set(flagged["place"]) == {"Police Station", "Prison", "Hospital"}
+    assert flagged["rank"].min() > table.loc[table["count"] > table["institution_count"], "rank"].max()

@@ -96,3 +96,22 @@ def test_sparkline_draws_runs_and_skips_gaps():
     assert svg.count("<polyline") == 2  # 1-2 and 4-5; the lone 3 is a dot
     assert "x: 1, 2, no data, 4, 5, no data, 3" in svg
     assert str(sparkline([None, None], label="x")) == ""
+
+
+def test_the_map_names_streets_and_marks_institutions(viewer):
+    page = viewer.get("/map?period=2025-02&category=serious_violence").get_data(as_text=True)
+    assert "Mostly at a police station, prison or hospital: no patrols" in page
+    table = page.split('<table class="ranked">', 1)[1]
+    assert table.count("<strong>") == 20  # every top cell named by its street
+    frame = viewer.get("/map/frame?period=2025-02&category=serious_violence").get_data(as_text=True)
+    assert "Police Station, Beeston \\u0026 Holbeck" in frame  # the tooltip title, JSON-escaped
+    assert "#542788" in frame  # the institution colour
+
+
+def test_api_hotspots_carry_places_and_flags(api):
+    body = api("/api/v1/hotspots?period=2025-02&category=serious_violence").get_json()
+    props = [f["properties"] for f in body["features"]]
+    flagged = [p for p in props if p["institution"]]
+    assert {p["place"] for p in flagged} == {"Police Station", "Prison", "Hospital"}
+    assert all(p["map_class"] == "institution" for p in flagged)
+    assert all(p["place"] for p in props if p["count"])

@@ -227,20 +227,26 @@ def hotspot_table(frame) -> str:
                  + (f"; {a['cells_left_out']:,} cell(s) lying mostly in other wards left out"
                     if a.get("cells_left_out") else ""))
     lines += _notes(a)
-    lines.append(f"{'rank':>4}  {'h3_cell':<15}  {'ward':<28} {'count':>5} {'harm':>8} {'z':>6} "
+    lines.append(f"{'rank':>4}  {'place':<24}  {'ward':<28} {'count':>5} {'harm':>8} {'z':>6} "
                  f"{'change':>12}  {'trend':<12}  reason")
     from hotspots.cells import cells_to_str
 
     cells = cells_to_str(frame["h3_cell"].to_numpy())
-    for cell, row in zip(cells, frame.itertuples(index=False), strict=True):
-        hot = "!" if row.hot else " "
+    places = frame["place"].tolist() if "place" in frame.columns else [""] * len(frame)
+    flagged = (frame["institution"].tolist() if "institution" in frame.columns
+               else [False] * len(frame))
+    for cell, place, inst, row in zip(cells, places, flagged, frame.itertuples(index=False), strict=True):
+        mark = "i" if inst else ("!" if row.hot else " ")
         trend = row.trend if isinstance(row.trend, str) else "n/a"
-        lines.append(f"{row.rank:>4}{hot} {cell:<15}  {str(row.ward_name)[:28]:<28} {row.count:>5} "
+        # People know streets, not H3 ids: the cell's place, or its id when it has none.
+        where = place if isinstance(place, str) and place else cell
+        lines.append(f"{row.rank:>4}{mark} {where[:24]:<24}  {str(row.ward_name)[:28]:<28} {row.count:>5} "
                      f"{row.harm:>8,.0f} {row.gi_z:>6.1f} "
                      f"{_fmt_change(row.change, row.change_pct, row.change_significant):>12}  "
                      f"{trend:<12}  {row.reason}")
     lines.append("! hot: Gi* z > 0 and significant after false-discovery-rate control; "
-                 "* change larger than chance (exact Poisson test, 5%)")
+                 "i mostly recorded at an institution (police station, prison, hospital), no patrol "
+                 "stop; * change larger than chance (exact Poisson test, 5%)")
     return "\n".join(lines) + "\n"
 
 
