@@ -28,7 +28,7 @@ PERSISTING = ("persistent",)
 FADING = ("diminishing", "historical")
 #: Fill and pattern of each map class: the pattern tells the classes apart on a black-and-white print.
 PATTERNS = {"hot_new": "cross", "hot_persistent": "diag", "hot": "dots", "sporadic": "horiz",
-            "fading": "vert", "incidents": None}
+            "fading": "vert", "incidents": None, "institution": None}
 
 
 def brief_period(week: str | None, *, data=None):
@@ -132,7 +132,8 @@ def map_svg(layers, wards, designated, *, width: int = 760, height: int = 560) -
 
     if wards is None or not len(wards):
         return Markup('<p class="muted">No wards to draw.</p>')
-    legend_h = 120
+    legend_rows = -(-len(CLASSES) // 2)  # two legend entries a row
+    legend_h = 60 + 20 * legend_rows
     plot_h = height - legend_h
     minx, miny, maxx, maxy = wards.total_bounds
     # Longitude squeezed by the cosine of the latitude: north up, distances true at Leeds.
@@ -213,7 +214,7 @@ def map_svg(layers, wards, designated, *, width: int = 760, height: int = 560) -
         if PATTERNS.get(key):
             parts.append(f'<rect x="{x}" y="{y}" width="22" height="14" fill="url(#p-{PATTERNS[key]})"/>')
         parts.append(f'<text x="{x + 30}" y="{y + 11}" font-size="11">{escape(label)}</text>')
-    y = y0 + 8 + 3 * 20
+    y = y0 + 8 + legend_rows * 20
     parts.append(f'<line x1="10" x2="32" y1="{y + 7}" y2="{y + 7}" stroke="#000" stroke-width="1.2" stroke-dasharray="5 3"/>'
                  f'<text x="40" y="{y + 11}" font-size="11">Ward boundary</text>'
                  f'<rect x="140" y="{y}" width="22" height="14" fill="#fff" stroke="#000" stroke-width="1.6"/>'
