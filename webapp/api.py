@@ -127,6 +127,8 @@ def plan_json(plan: SavedPlan, *, full: bool = True) -> dict[str, Any]:
     out = {
         "id": plan.id, "name": plan.name, "period": plan.period, "category": plan.category,
         "status": plan.status, "created_at": plan.created_at.isoformat() + "Z",
+        "shift_date": plan.shift_date.isoformat() if plan.shift_date else None,
+        "shift": plan.shift,
         "approximate": plan.approximate, "demo": plan.demo, "assignments": plan.assignments,
         "params": plan.params,
         "links": {

@@ -127,6 +127,9 @@ class SavedPlan(Base):
     demo: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(20), default="draft")  # draft | saved
     assignments: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # team -> username
+    #: The day and shift the plan is for (None for plans made before plans had dates).
+    shift_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True, index=True)
+    shift: Mapped[str | None] = mapped_column(String(80), nullable=True)  # e.g. "Mon 2025-08-11, 16:00-20:00"
 
 
 class Visit(Base):

@@ -6,14 +6,17 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
+    DateField,
     DecimalField,
     IntegerField,
     PasswordField,
     SelectField,
+    SelectMultipleField,
     StringField,
     SubmitField,
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from webapp.db import ROLES
 
@@ -63,7 +66,12 @@ class PlanForm(FlaskForm):
     period = StringField("Period", validators=[DataRequired(), Length(max=40)],
                          description="An ISO week such as 2025-W23, or a month such as 2025-06.")
     category = SelectField("Hotspots of", choices=PLAN_CATEGORY_CHOICES, default="asb")
-    teams = IntegerField("Teams", validators=[DataRequired(), NumberRange(1, 12)], default=4)
+    teams = SelectMultipleField("Teams on shift", choices=[], validate_choice=False,
+                                widget=ListWidget(prefix_label=False),
+                                option_widget=CheckboxInput(),
+                                description="Each team patrols its own designated hotspots, then "
+                                            "the top hotspot cells of its home wards.")
+    date = DateField("Date of the shift", validators=[Optional()])
     shift_start = StringField("Shift starts", validators=[
         DataRequired(), Regexp(r"^([01]?\d|2[0-3]):[0-5]\d$", message="Use HH:MM, such as 16:00.")],
         default="16:00")
@@ -72,10 +80,13 @@ class PlanForm(FlaskForm):
     dwell_min = DecimalField("Dwell per stop (minutes)", places=1,
                              validators=[DataRequired(), NumberRange(10, 16)], default=15,
                              description="The Koper curve: 10 to 16 minutes, 15 by default.")
-    mode = SelectField("Patrol mode", choices=_choices([("drive", "Vehicle"), ("walk", "On foot")]),
-                       default="drive")
+    mode = SelectField("Patrol mode", choices=_choices([("", "Each team's own"), ("drive", "Vehicle"),
+                                                        ("walk", "On foot")]), default="")
     stops_per_ward = IntegerField("Candidate stops per ward",
                                   validators=[Optional(), NumberRange(1, 50)], default=15)
+    any_ward = BooleanField("Let teams patrol outside their home wards", default=False)
+    vary = BooleanField("Vary when designated hotspots are visited (a different order each shift)",
+                        default=True)
     submit = SubmitField("Plan the patrols")
 
 

@@ -148,16 +148,30 @@ def openapi_document() -> dict[str, Any]:
                 "PlanRequest": {"type": "object", "properties": {
                     "period": {"type": "string"},
                     "category": {"type": "string", "enum": ["asb", "serious_violence", "both"]},
-                    "teams": {"type": "integer", "minimum": 1},
+                    "teams": {"description": "Team names from the teams table (each patrols its "
+                                             "designated hotspots and its home wards), or a number: "
+                                             "the first N active teams. Default: every active team.",
+                              "oneOf": [{"type": "array", "items": {"type": "string"}},
+                                        {"type": "integer", "minimum": 1}]},
+                    "date": {"type": "string", "format": "date",
+                             "description": "The day of the shift (default today)."},
                     "shift_start": {"type": "string", "examples": ["16:00"]},
                     "shift_min": {"type": "integer", "minimum": 15, "maximum": 720},
                     "dwell_min": {"type": "number", "minimum": 10, "maximum": 16},
-                    "mode": {"type": "string", "enum": ["drive", "walk"]},
+                    "mode": {"type": ["string", "null"], "enum": ["drive", "walk", None],
+                             "description": "Every team's mode; default each team's own."},
                     "stops_per_ward": {"type": "integer", "minimum": 1, "maximum": 50},
+                    "any_ward": {"type": "boolean", "default": False,
+                                 "description": "Let teams patrol outside their home wards."},
+                    "vary": {"type": "boolean", "description": "Vary the order and times of "
+                             "designated stops from shift to shift (default: the "
+                             "patrol_vary_designated setting)."},
                     "seed": {"type": "integer", "minimum": 0}}},
                 "Plan": {"type": "object", "properties": {
                     "id": {"type": "integer"}, "name": {"type": "string"}, "period": {"type": "string"},
                     "category": {"type": "string"}, "status": {"type": "string", "enum": ["draft", "saved"]},
+                    "shift_date": {"type": ["string", "null"], "format": "date"},
+                    "shift": {"type": ["string", "null"]},
                     "approximate": {"type": "boolean"}, "demo": {"type": "boolean"},
                     "assignments": {"type": "object"}, "plan": {"type": "object"},
                     "links": {"type": "object"}}},

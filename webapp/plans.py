@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import threading
@@ -23,19 +24,20 @@ from sqlalchemy import select
 
 from hotspots.errors import InputError
 from webapp import _maps, params
+from webapp._deployment import active_teams, date_param, team_names_param
 from webapp.assets import map_assets
 from webapp.auth import role_required
 from webapp.db import ROLES, SavedPlan, User, audit, db_session
 from webapp.errors import ApiError, ParameterError
-from webapp.forms import ActionForm, PlanForm, SavePlanForm
+from webapp.forms import ActionForm, PlanForm, SavePlanForm, _choices
 from webapp.maps import tiles
 from webapp.security import add_nonce
 from webapp.services import CATEGORY_LABELS, SERIOUS_VIOLENCE_NOTE, get_data
 
 bp = Blueprint("plans", __name__, url_prefix="/plans")
 
-PLAN_FIELDS = ("period", "category", "teams", "shift_start", "shift_min", "dwell_min", "mode",
-               "stops_per_ward", "seed")
+PLAN_FIELDS = ("period", "category", "teams", "date", "shift_start", "shift_min", "dwell_min",
+               "mode", "stops_per_ward", "any_ward", "vary", "seed")
 
 
 def plan_params(raw: dict[str, Any]) -> dict[str, Any]:
@@ -63,7 +65,8 @@ def plan_params(raw: dict[str, Any]) -> dict[str, Any]:
         check = params.integer if kind is int else params.number
         return check(raw.get(name), name, lo=lo, hi=hi, default=default)
 
-    out["teams"] = number("teams", 4, 1, len(s.patrol_teams))
+    out["teams"] = team_names_param(raw.get("teams"))
+    out["date"] = date_param(raw.get("date")).isoformat()
     start = str(raw.get("shift_start") or s.patrol_shift_start).strip()
     if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", start):
         raise ParameterError("shift_start", f"`shift_start` is {start!r}; expected HH:MM, such as 16:00.",
@@ -71,13 +74,30 @@ def plan_params(raw: dict[str, Any]) -> dict[str, Any]:
     out["shift_start"] = start
     out["shift_min"] = number("shift_min", s.patrol_shift_min, 15, 720)
     out["dwell_min"] = number("dwell_min", s.dwell_min, 10, 16, float)
-    mode = raw.get("mode") or s.patrol_mode
-    if mode not in ("drive", "walk"):
-        raise ParameterError("mode", f"`mode` is {mode!r}; expected drive or walk.", value=mode)
+    mode = raw.get("mode") or None
+    if mode not in (None, "drive", "walk"):
+        raise ParameterError("mode", f"`mode` is {mode!r}; expected drive or walk (or none: each "
+                             "team's own).", value=mode)
     out["mode"] = mode
     out["stops_per_ward"] = number("stops_per_ward", s.patrol_stops_per_ward, 1, 50)
+    out["any_ward"] = flag(raw.get("any_ward"), "any_ward", default=False)
+    out["vary"] = flag(raw.get("vary"), "vary", default=bool(s.patrol_vary_designated))
     out["seed"] = number("seed", 0, 0, 2**31 - 1)
     return out
+
+
+def flag(raw: Any, name: str, *, default: bool) -> bool:
+    """A yes/no parameter: a JSON boolean, or form text (`y`, `true`, `1`, `on` / `n`, `false`,
+    `0`, `off`); `default` when empty."""
+    if raw is None or raw == "":
+        return default
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in ("y", "yes", "true", "1", "on"):
+        return True
+    if isinstance(raw, str) and raw.strip().lower() in ("n", "no", "false", "0", "off"):
+        return False
+    raise ParameterError(name, f"`{name}` is {raw!r}; expected true or false.", value=raw)
 
 
 def create_plan(params: dict[str, Any]) -> SavedPlan:
@@ -88,7 +108,10 @@ def create_plan(params: dict[str, Any]) -> SavedPlan:
     """
     data = get_data()
     label = f"{CATEGORY_LABELS[params['category']]} {params['period']}"
-    title = f"Patrol plan: {label}" + (" (DEMO DATA)" if data.is_demo() else "")
+    day = dt.date.fromisoformat(params["date"])
+    shift = f"{day.strftime('%a')} {day.isoformat()} {params['shift_start']}"
+    title = (f"Patrol plan: {label}, shift {shift}"
+             + (" (DEMO DATA)" if data.is_demo() else ""))
     gate: threading.BoundedSemaphore = current_app.extensions["hotspots_plan_gate"]
     if not gate.acquire(blocking=False):
         raise ApiError(503, "The route planner is busy with other plans; try again in a few seconds.",
@@ -98,7 +121,9 @@ def create_plan(params: dict[str, Any]) -> SavedPlan:
     finally:
         gate.release()
     record = SavedPlan(
-        created_by=current_user.id, name=label, period=params["period"], category=params["category"],
+        created_by=current_user.id, name=f"{label}, {shift}", period=params["period"],
+        category=params["category"], shift_date=day,
+        shift=((out["plan"].get("deployment") or {}).get("shift") or {}).get("label", shift),
         params=params, plan=out["plan"], geojson=out["geojson"], gpx=out["gpx"],
         gpx_teams=out["gpx_teams"], sheet_html=out["sheet_html"], approximate=out["approximate"],
         demo=data.is_demo(), status="draft", assignments=_default_assignments(out["teams"]),
@@ -107,7 +132,7 @@ def create_plan(params: dict[str, Any]) -> SavedPlan:
     session.add(record)
     session.commit()
     audit("plan_created", target=f"plan {record.id}", period=record.period, category=record.category,
-          approximate=record.approximate, teams=len(out["teams"]))
+          approximate=record.approximate, teams=list(out["teams"]), shift=record.shift)
     return record
 
 
@@ -134,25 +159,31 @@ def get_plan(plan_id: int) -> SavedPlan:
 def _form_defaults(form: PlanForm) -> None:
     data = get_data()
     s = data.settings
+    teams = active_teams()
+    form.teams.choices = _choices([(t.name, t.name) for t in teams])
     if not form.is_submitted():
         form.period.data = data.default_period()
-        form.teams.data = min(4, len(s.patrol_teams))
+        form.teams.data = []
+        form.date.data = date_param(None)
         form.shift_start.data = s.patrol_shift_start
         form.shift_min.data = s.patrol_shift_min
         form.dwell_min.data = s.dwell_min
-        form.mode.data = s.patrol_mode
+        form.mode.data = ""
         form.stops_per_ward.data = s.patrol_stops_per_ward
+        form.vary.data = bool(s.patrol_vary_designated)
+    return teams
 
 
 @bp.route("/", methods=["GET", "POST"])
 @role_required("guardian")
 def index():
     form = PlanForm()
-    _form_defaults(form)
+    teams = _form_defaults(form)
     error = None
     status = 200
     if form.validate_on_submit():
         raw = {name: form[name].data for name in PLAN_FIELDS if name in form}
+        raw["date"] = raw["date"].isoformat() if raw.get("date") else None
         try:
             record = create_plan(plan_params(raw))
         except InputError as exc:
@@ -165,7 +196,20 @@ def index():
     network_modes = {m: get_data().network_choice(m).path is not None for m in ("drive", "walk")}
     return render_template("plans.html", form=form, plans=plans, error=error,
                            network_modes=network_modes, periods=get_data().recent_periods(),
-                           category_labels=CATEGORY_LABELS), status
+                           category_labels=CATEGORY_LABELS, teams=teams,
+                           designated=_designated_by_team(teams),
+                           ward_names={c: n for c, n, _ in get_data().ward_choices()}), status
+
+
+def _designated_by_team(teams: list) -> dict[str, int]:
+    """Team name -> how many live designated hotspots it owns (shown beside each tick box)."""
+    from webapp._deployment import designated_records
+
+    out: dict[str, int] = {}
+    for r in designated_records(teams, date_param(None)):
+        if r["team"]:
+            out[r["team"]] = out.get(r["team"], 0) + 1
+    return out
 
 
 @bp.route("/<int:plan_id>")

@@ -241,7 +241,10 @@ def test_plan_of_a_month_without_incidents(run, grid_store):
     ([], "the store is empty: run `hotspots demo`"),
     (["--week", "2025-W23", "--month", "2025-06"], "not both"),
     (["--week", "2025-W23", "--dwell", "20"], "outside the 10 to 16 minutes"),
-    (["--week", "2025-W23", "--teams", "9"], "9 teams asked for"),
+    (["--week", "2025-W23", "--teams", "9"], "`teams` is 9; there are 6 active teams"),
+    (["--week", "2025-W23", "--team", "Nowhere"], "team 'Nowhere' does not exist"),
+    (["--week", "2025-W23", "--team", "Armley", "--teams", "1"], "not both"),
+    (["--week", "2025-W23", "--date", "2025-13-01"], "`date` is '2025-13-01'; expected a date"),
     (["--week", "2025-W99"], "no ISO week 99"),
 ])
 def test_plan_input_errors(run, home, tmp_path, args, message):

@@ -90,7 +90,8 @@ def test_map_plan_gpx_and_visit_in_a_browser(live_app, browser, tmp_path):
 
     # A plan: the form, then the plan page with its map, then the GPX.
     page.goto(f"{base}/plans/")
-    page.fill("#teams", "2")
+    for team in ("Gipton & Harehills", "Burmantofts & Richmond Hill"):
+        page.locator("fieldset.teams-choice label", has_text=team).locator("input").check()
     page.fill("#shift_min", "120")
     page.fill("#stops_per_ward", "3")
     page.click("form button.primary")

@@ -21,11 +21,16 @@ def _audit(app, action: str | None = None) -> list:
         return [(e.username, e.action, e.target, e.detail) for e in q.order_by(AuditEntry.id)]
 
 
+#: Two of the teams seeded from the default `patrol_teams` setting (one per priority ward).
+TWO_TEAMS = ["Gipton & Harehills", "Burmantofts & Richmond Hill"]
+
+
 def test_plan_form_makes_a_plan(app, as_role):
     c = as_role("guardian")
     token = csrf_token(c, "/plans/")
     response = c.post("/plans/", data={"csrf_token": token, "period": "2025-W30", "category": "both",
-                                       "teams": "2", "shift_start": "17:30", "shift_min": "120",
+                                       "teams": TWO_TEAMS, "date": "2025-08-04",
+                                       "shift_start": "17:30", "shift_min": "120",
                                        "dwell_min": "12", "mode": "walk", "stops_per_ward": "3"})
     assert response.status_code == 302, response.get_data(as_text=True)[:800]
     page = c.get(response.headers["Location"]).get_data(as_text=True)
@@ -34,6 +39,7 @@ def test_plan_form_makes_a_plan(app, as_role):
     assert "ASB and serious violence 2025-W30" in page
     assert "on foot" in page and "17:30" in page
     assert page.count('class="card team-route"') == 2
+    assert "Shift:</strong> Mon 2025-08-04, 17:30-19:30" in page
     # How the plan was made: both rankings, and the empty cells the stop rules left out.
     assert "candidate stops from the asb ranking of 2025-W30" in page
     assert "candidate stops from the serious_violence ranking of 2025-W30" in page
@@ -43,7 +49,7 @@ def test_plan_form_makes_a_plan(app, as_role):
 def test_plan_form_errors(as_role):
     c = as_role("guardian")
     token = csrf_token(c, "/plans/")
-    base = {"csrf_token": token, "period": "2025-W30", "category": "asb", "teams": "2",
+    base = {"csrf_token": token, "period": "2025-W30", "category": "asb", "teams": TWO_TEAMS,
             "shift_start": "16:00", "shift_min": "120", "dwell_min": "15", "mode": "drive",
             "stops_per_ward": "3"}
     response = c.post("/plans/", data={**base, "dwell_min": "25"})
@@ -52,8 +58,9 @@ def test_plan_form_errors(as_role):
     response = c.post("/plans/", data={**base, "period": "2031-W02"})
     assert response.status_code == 400
     assert "no data for 2031-W02: the store holds 2025-05..2025-07" in response.get_data(as_text=True)
-    response = c.post("/plans/", data={**base, "teams": "9"})
+    response = c.post("/plans/", data={**base, "teams": ["Nowhere"]})
     assert response.status_code == 400
+    assert "team &#39;Nowhere&#39; does not exist; the active teams are" in response.get_data(as_text=True)
 
 
 def test_save_and_assign_is_audited(app, as_role, saved_plan):
@@ -202,7 +209,7 @@ def test_plans_are_solved_in_a_worker_process(app, as_role):
         c = as_role("guardian")
         token = csrf_token(c, "/plans/")
         response = c.post("/plans/", data={"csrf_token": token, "period": "2025-W30", "category": "asb",
-                                           "teams": "1", "shift_start": "16:00", "shift_min": "60",
+                                           "teams": "Armley", "shift_start": "16:00", "shift_min": "60",
                                            "dwell_min": "15", "mode": "drive", "stops_per_ward": "2"})
         assert response.status_code == 302, response.get_data(as_text=True)[:500]
         assert planner._pool is not None  # the solve went to the pool
@@ -257,12 +264,13 @@ def test_cli_web_and_api_make_the_same_plan(home, demo_store, network):
                                        "--mode", "drive"], catch_exceptions=False)
         assert imported.exit_code == 0, imported.output
 
-    form = {"period": "2025-W30", "category": "both", "teams": "2", "shift_start": "17:00",
-            "shift_min": "150", "dwell_min": "12", "mode": "drive", "stops_per_ward": "40",
-            "seed": "3"}
+    form = {"period": "2025-W30", "category": "both", "teams": ["Kirkstall Road", "Station"],
+            "date": "2025-08-04", "shift_start": "17:00", "shift_min": "150", "dwell_min": "12",
+            "mode": "drive", "stops_per_ward": "40", "seed": "3"}
     # Generous ceilings: every search below stops by itself (checked), so no clock decides.
     result = runner.invoke(cli, ["--home", str(home), "plan", "--week", "2025-W30", "--category",
-                                 "both", "--teams", "2", "--start", "17:00", "--shift", "150",
+                                 "both", "--team", "Kirkstall Road", "--team", "Station",
+                                 "--date", "2025-08-04", "--start", "17:00", "--shift", "150",
                                  "--dwell", "12", "--mode", "drive", "--per-ward", "40",
                                  "--seed", "3", "--time-limit", "60", "--json"],
                            catch_exceptions=False)
@@ -280,8 +288,8 @@ def test_cli_web_and_api_make_the_same_plan(home, demo_store, network):
     api = app.test_client()
     headers = {"Authorization": f"Bearer {make_token(app, 'guardian')}"}
     from_web = api.get(f"/api/v1/plans/{plan_id}", headers=headers).get_json()["plan"]
-    body = {k: (v if k in ("period", "category", "shift_start", "mode") else float(v)
-                if k == "dwell_min" else int(v)) for k, v in form.items()}
+    body = {k: (v if k in ("period", "category", "shift_start", "mode", "teams", "date")
+                else float(v) if k == "dwell_min" else int(v)) for k, v in form.items()}
     made = api.post("/api/v1/plans", json=body, headers=headers)
     assert made.status_code == 201, made.get_json()
     from_api = made.get_json()["plan"]

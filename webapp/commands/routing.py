@@ -214,16 +214,26 @@ def _suffixed(path: Path, variant: int) -> Path:
 @click.option("--month", default=None, help="Month of the hotspots, e.g. 2025-06.")
 @click.option("--category", type=click.Choice(["asb", "serious_violence", "both"]), default="both",
               show_default=True, help="Hotspots of which category to patrol.")
+@click.option("--team", "team_names", multiple=True, metavar="NAME",
+              help="A team on shift, from `hotspots teams list` (repeat, or separate names by "
+                   "commas) [default: every active team].")
 @click.option("--teams", "n_teams", type=click.IntRange(1, 50), default=None,
-              help="Take the first N teams of the patrol_teams setting [default: all].")
+              help="Or the first N active teams.")
+@click.option("--date", "shift_date", default=None, metavar="YYYY-MM-DD",
+              help="The day of the shift [default: today].")
 @click.option("--shift", "shift_min", type=click.IntRange(10, 720), default=None,
               help="Shift length in minutes [default: patrol_shift_min setting, 240].")
 @click.option("--start", "shift_start", default=None,
               help="Shift start HH:MM [default: patrol_shift_start setting, 16:00].")
+@click.option("--any-ward", is_flag=True,
+              help="Let teams patrol outside their home wards (default: each keeps to its own).")
+@click.option("--vary/--no-vary", default=None,
+              help="Visit designated hotspots in a different order and at different times from "
+                   "shift to shift [default: patrol_vary_designated setting, on].")
 @click.option("--dwell", "dwell_min", type=float, default=None,
               help="Minutes at each stop, 10 to 16 [default: dwell_min setting, 15].")
 @click.option("--mode", type=click.Choice(["drive", "walk"]), default=None,
-              help="drive or walk [default: patrol_mode setting].")
+              help="drive or walk for every team [default: each team's own].")
 @click.option("--per-ward", type=click.IntRange(1, 200), default=None,
               help="Candidate stops per ward [default: patrol_stops_per_ward setting, 15].")
 @click.option("--top", type=click.IntRange(1, 1000), default=None,
@@ -250,39 +260,51 @@ def _suffixed(path: Path, variant: int) -> Path:
               help="Make K different near-optimal plans; the files of plan N>1 get a -vN suffix.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @click.pass_obj
-def plan(obj, week, month, category, n_teams, shift_min, shift_start, dwell_min, mode, per_ward,
-         top, prize, ward_spec, network_file, with_empty, out, gpx_dir, sheet, time_limit_s,
-         seed, variants, as_json) -> None:
-    """Plan patrol routes through this period's top hotspots for every team's shift.
+def plan(obj, week, month, category, team_names, n_teams, shift_date, shift_min, shift_start,
+         any_ward, vary, dwell_min, mode, per_ward, top, prize, ward_spec, network_file,
+         with_empty, out, gpx_dir, sheet, time_limit_s, seed, variants, as_json) -> None:
+    """Plan a shift: each team's designated hotspots, then this period's top hotspots.
 
-    Stops are the top hotspots per ward (or overall); each route starts and ends at its team's
-    base and fits the shift with the dwell at every stop. Without a street network the plan is
-    APPROXIMATE (straight lines times a circuity factor) and says so everywhere.
+    The teams come from the teams table (`hotspots teams list`); each visits the active
+    designated hotspots it owns (`hotspots register list`), each for its dosage target's
+    minutes, then fills the shift with the top hotspot cells of its home wards. A designated
+    hotspot no shift can fit is reported, never dropped. Each route starts and ends at its team's
+    base. Without a street network the plan is APPROXIMATE (straight lines times a circuity
+    factor) and says so everywhere.
     """
     from hotspots.store import IncidentStore
     from routing.deploy import plan_deployment
-    from routing.output import clock
+    from routing.output import clock, missed_text
     from routing.stops import check_dwell
-    from routing.teams import default_teams
+    from webapp._deployment import plan_inputs
     from webapp.commands.analysis import choose_period
+    from webapp.commands.programme import _app
 
     settings = obj.settings
     if week is not None and month is not None:
         msg = "give one of --week (e.g. 2025-W23) or --month (e.g. 2025-06), not both."
         raise InputError(msg)
+    if team_names and n_teams is not None:
+        msg = "give --team NAME or --teams N, not both."
+        raise InputError(msg)
     store = IncidentStore(settings.home, settings=settings)
     # The period named, or the latest complete one in the store (announced), as `hotspots rank`.
     period = choose_period(obj, store, week=week, month=month, period_text=None,
                            date_from=None, date_to=None)
-    mode = mode or settings.patrol_mode
     if dwell_min is not None:
         check_dwell(dwell_min)
-    teams = default_teams(n_teams, shift_start=shift_start, shift_min=shift_min, mode=mode,
-                          settings=settings)
+    chosen = ([n for names in team_names for n in names.split(",") if n.strip()]
+              if team_names else n_teams)
+    # The teams table and the register, as the web app reads them.
+    with _app(obj):
+        inputs = plan_inputs(chosen, date=shift_date,
+                             shift_start=shift_start or settings.patrol_shift_start,
+                             shift_min=shift_min or settings.patrol_shift_min, mode=mode)
     # The one pipeline the web app and the API call too (routing.deploy).
-    result = plan_deployment(store, period=period, teams=teams, category=category,
+    result = plan_deployment(store, period=period, teams=inputs.teams, category=category,
                              wards=ward_spec, network=network_file, per_ward=per_ward, top=top,
                              prize=prize, dwell_min=dwell_min, with_empty=with_empty,
+                             designated=inputs.designated, any_ward=any_ward, vary=vary,
                              time_limit_s=time_limit_s, seed=seed, variants=variants,
                              settings=settings)
     for note in result.notes:
@@ -299,7 +321,8 @@ def plan(obj, week, month, category, n_teams, shift_min, shift_start, dwell_min,
         if sheet is not None:
             target = _suffixed(sheet, v)
             target.parent.mkdir(parents=True, exist_ok=True)
-            title = f"Patrol plan {period.label} ({category})"
+            title = (f"Patrol plan {period.label} ({category}), shift "
+                     f"{result.context['shift']['label']}")
             target.write_text(p.to_sheet_html(title=title), encoding="utf-8")
             obj.say(f"wrote {target}")
         if gpx_dir is not None:
@@ -313,6 +336,7 @@ def plan(obj, week, month, category, n_teams, shift_min, shift_start, dwell_min,
         click.echo(json.dumps(result.to_dict() if variants == 1
                               else [p.to_dict() for p in plans], indent=2))
         return
+    click.echo(f"shift: {result.context['shift']['label']}")
     for v, p in enumerate(plans):
         head = f"plan {v + 1} of {len(plans)}: " if len(plans) > 1 else ""
         flag = (" (APPROXIMATE: straight lines, no street network)" if p.approximate else
@@ -329,8 +353,17 @@ def plan(obj, week, month, category, n_teams, shift_min, shift_start, dwell_min,
                        f"{clock(r.start_min):>6} {clock(r.end_min):>8} {r.travel_min:>6.0f}m "
                        f"{r.distance_m / 1000:>6.1f} {r.prize:>9,.1f} "
                        f"{sum(r.legs_approximate):>6} of {len(r.legs_approximate):<3}")
+        for r in p.routes:
+            for visit in r.visits:
+                if visit.hotspot_id is not None:
+                    click.echo(f"designated: hotspot {visit.hotspot_id} ({visit.hotspot_name}) "
+                               f"by {r.team.name}, stop {visit.seq}, {clock(visit.start_min)}-"
+                               f"{clock(visit.departure_min)} ({visit.dwell_min:g} min)")
         for u in p.missed:
-            click.echo(f"must-visit stop {u['stop_id']} fits no shift")
+            click.echo(f"cannot fit: {missed_text(u)}")
+        for u in p.context.get("designated_left_out", []):
+            click.echo(f"not in this plan: designated hotspot {u['hotspot_id']} "
+                       f"({u['hotspot_name']}): {u['why']}")
 
 
 __all__ = ["network", "plan"]
