@@ -294,8 +294,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Vehicle speed in mph by OSM highway type where a street has no maxspeed tag (UK "
             "defaults); 'other' covers every type not listed.", check=_check_speeds),
     Setting("patrol_teams", "str_list", DEFAULT_PATROL_TEAMS,
-            "Default patrol teams as 'NAME=BASE', BASE a ward code (its centroid) or 'longitude "
-            "latitude'. `hotspots plan --teams N` takes the first N.", check=_check_teams),
+            "Patrol teams as 'NAME=BASE', BASE a ward code (its centroid, and the team's home "
+            "ward) or 'longitude latitude': the app's first start puts them in the teams table, "
+            "which plans choose from.", check=_check_teams),
     Setting("patrol_shift_start", "str", "16:00", "Default start of a patrol shift (HH:MM).",
             check=_check_clock),
     Setting("patrol_shift_min", "int", 240, "Default patrol shift length in minutes.",

@@ -172,3 +172,33 @@ def test_plan_request_errors(programme_home, body, message):
     response = c.post("/api/v1/plans", json={"period": "2025-W30", **body}, headers=headers)
     assert response.status_code == 400
     assert message in response.get_json()["error"]["message"]
+
+
+def test_consecutive_shifts_visit_the_designated_hotspots_in_another_order(programme_home):
+    """Through the API: the Armley team's shifts on two consecutive days visit the same
+    designated hotspots, each for the same minutes, in a different order."""
+    from webapp.register import create_hotspot
+
+    _home, app = programme_home
+    ring = sorted(h3.grid_ring(_centre_cell(ARMLEY), 3))
+    with app.app_context():
+        for i, cell in enumerate(ring[:2]):
+            create_hotspot({"cells": [cell], "name": f"Ring {i + 1}", "category": "asb",
+                            "status": "active", "team": "Armley", "start_date": "2025-06-02",
+                            "minutes_per_visit": 12 + i, "reason": "test"}, who="(test)")
+    c = app.test_client()
+    headers = {"Authorization": f"Bearer {make_token(app, 'guardian')}"}
+
+    def designated(day: str) -> list[tuple]:
+        body = {"period": "2025-W30", "category": "asb", "teams": ["Armley"], "date": day,
+                "shift_min": 240, "stops_per_ward": 3}
+        made = c.post("/api/v1/plans", json=body, headers=headers)
+        assert made.status_code == 201, made.get_json()
+        return [(v["hotspot_id"], v["dwell_min"]) for r in made.get_json()["plan"]["routes"]
+                for v in r["visits"] if v.get("hotspot_id")]
+
+    monday, tuesday = designated("2025-08-04"), designated("2025-08-05")
+    assert len(monday) >= 3
+    assert sorted(monday) == sorted(tuesday)  # the same hotspots, the same minutes
+    assert monday != tuesday  # in another order
+    assert designated("2025-08-04") == monday  # reproducible
