@@ -126,6 +126,9 @@ def parse_period(text: str | Period, *, tz: str = DEFAULT_TZ) -> Period:
         year, month = int(m.group(1)), int(m.group(2))
         if not 1 <= month <= 12:
             msg = f"period {text!r}: month must be 01 to 12."
+            if 1 <= month <= 53:
+                msg = (f"period {text!r}: month must be 01 to 12; for ISO week {month} write "
+                       f"'{year:04d}-W{month:02d}'.")
             raise InputError(msg)
         return month_period(year, month, tz=tz)
     if ".." in s:

@@ -121,6 +121,21 @@ def load_wards(
     return wards
 
 
+def _plain(name: str) -> str:
+    """A ward name for comparing: case, '&' against 'and', punctuation and spacing ignored."""
+    text = name.casefold().replace("&", " and ")
+    return " ".join("".join(c if c.isalnum() else " " for c in text).split())
+
+
+def near_wards(name: str, names: list[str], *, n: int = 2) -> list[str]:
+    """Ward names close to a misspelt one ("Armely" -> "Armley", "Gipton and Harehills" ->
+    "Gipton & Harehills"), best first."""
+    import difflib
+
+    plain = {_plain(w): w for w in names}
+    return [plain[m] for m in difflib.get_close_matches(_plain(name), list(plain), n=n, cutoff=0.75)]
+
+
 def select_wards(wards: gpd.GeoDataFrame, spec: str | list[str] | None) -> gpd.GeoDataFrame:
     """Choose wards by a spec: None or `priority`, `all`, or ward codes or names (list or comma text).
 
@@ -148,7 +163,12 @@ def select_wards(wards: gpd.GeoDataFrame, spec: str | list[str] | None) -> gpd.G
         elif item.casefold() in by_name.index:
             rows.append(by_name[item.casefold()])
         else:
-            msg = (f"ward {item!r} is not in the boundary file; use a ward code such as "
-                   f"{wards['ward_code'].iloc[0]!r}, a ward name, 'priority' or 'all'.")
+            near = near_wards(item, wards["ward_name"].astype(str).tolist())
+            if near:
+                msg = (f"ward {item!r} is not in the boundary file; did you mean "
+                       f"{' or '.join(repr(n) for n in near)}?")
+            else:
+                msg = (f"ward {item!r} is not in the boundary file; use a ward code such as "
+                       f"{wards['ward_code'].iloc[0]!r}, a ward name, 'priority' or 'all'.")
             raise InputError(msg)
     return wards.loc[list(dict.fromkeys(rows))].reset_index(drop=True)

@@ -15,6 +15,8 @@ from hotspots.periods import period_index
     [
         ("2025-W54", "2025 has no ISO week 54"),
         ("2025-13", "month must be 01 to 12"),
+        ("2025-23", r"month must be 01 to 12; for ISO week 23 write '2025-W23'\.$"),
+        ("2025-60", r"month must be 01 to 12\.$"),
         ("June 2025", "is not understood; expected an ISO week"),
         ("2025-06-31..2025-07-02", "is not a real date"),
         ("2025-06-10..2025-06-01", "is before its start"),

@@ -99,5 +99,18 @@ def test_priority_only_and_select():
     assert len(select_wards(wards, "all")) == 33
     picked = select_wards(wards, "E05011385, gipton & harehills")
     assert list(picked["ward_name"]) == ["Armley", "Gipton & Harehills"]
-    with pytest.raises(InputError, match=r"ward 'Atlantis' is not in the boundary file"):
+    with pytest.raises(InputError, match=r"ward 'Atlantis' is not in the boundary file; use a ward code"):
         select_wards(wards, "Atlantis")
+
+
+@pytest.mark.parametrize(("spec", "suggestion"), [
+    ("Gipton and Harehills", "'Gipton & Harehills'"),
+    ("Armely", "'Armley'"),
+    ("armley, Hunslet and Riverside", "'Hunslet & Riverside'"),
+    ("Killingbeck Seacroft", "'Killingbeck & Seacroft'"),
+])
+def test_a_near_miss_suggests_the_ward(spec, suggestion):
+    wards = load_wards()
+    bad = spec.split(",")[-1].strip()
+    with pytest.raises(InputError, match=rf"^ward '{bad}' is not in the boundary file; did you mean {suggestion}\?$"):
+        select_wards(wards, spec)

@@ -120,3 +120,16 @@ def test_rank_shows_streets_and_exports_places_and_institution_flags(policeuk_ho
     flagged = table[table["institution"].astype(str) == "True"]
     assert set(flagged["place"]) == {"Police Station", "Prison", "Hospital"}
     assert flagged["rank"].min() > table.loc[table["count"] > table["institution_count"], "rank"].max()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--wards", "Gipton and Harehills"),
+     "error: ward 'Gipton and Harehills' is not in the boundary file; did you mean 'Gipton & Harehills'?\n"),
+    (("--wards", "Armely"), "error: ward 'Armely' is not in the boundary file; did you mean 'Armley'?\n"),
+    (("--week", "2025-23"), "error: --week '2025-23' is not an ISO week such as 2025-W23 (did you mean 2025-W23?).\n"),
+    (("--period", "2025-23"), "error: period '2025-23': month must be 01 to 12; for ISO week 23 write '2025-W23'.\n"),
+])
+def test_near_misses_get_a_suggestion(policeuk_home, args, message):
+    result = run(policeuk_home(ONE_MONTH), "rank", *args)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] + "\n" == message

@@ -115,3 +115,12 @@ def test_api_hotspots_carry_places_and_flags(api):
     assert {p["place"] for p in flagged} == {"Police Station", "Prison", "Hospital"}
     assert all(p["map_class"] == "institution" for p in flagged)
     assert all(p["place"] for p in props if p["count"])
+
+
+def test_a_misspelt_ward_gets_a_suggestion_on_the_page_and_in_the_api(viewer, api):
+    page = viewer.get("/map?period=2025-02&wards=Armely")
+    assert page.status_code == 400
+    assert "did you mean &#39;Armley&#39;?" in page.get_data(as_text=True)
+    error = api("/api/v1/wards?period=2025-02&wards=Gipton and Harehills")
+    assert error.status_code == 400
+    assert "did you mean 'Gipton & Harehills'?" in error.get_json()["error"]["message"]

@@ -128,6 +128,13 @@ def choose_period(obj, store, *, week, month, period_text, date_from, date_to):
         msg = "give one of --week, --month, --period or --from/--to, not several."
         raise InputError(msg)
     if week:
+        import re
+
+        loose = re.fullmatch(r"\s*(\d{4})-?[wW]?(\d{1,2})\s*", week)
+        if not re.fullmatch(r"\s*\d{4}-?[wW]\d{1,2}\s*", week):
+            hint = f" (did you mean {loose.group(1)}-W{int(loose.group(2)):02d}?)" if loose else ""
+            msg = f"--week {week!r} is not an ISO week such as 2025-W23{hint}."
+            raise InputError(msg)
         chosen = parse_period(week, tz=tz)
         if chosen.kind != "week":
             msg = f"--week {week!r} is not an ISO week such as 2025-W23."
