@@ -133,3 +133,52 @@ def test_near_misses_get_a_suggestion(policeuk_home, args, message):
     result = run(policeuk_home(ONE_MONTH), "rank", *args)
     assert result.exit_code == 2
     assert result.stderr.splitlines()[-1] + "\n" == message
+
+
+@pytest.mark.parametrize("months", [ONE_MONTH, GAP])
+def test_plan_never_sends_patrols_to_empty_or_institution_cells(policeuk_home, months, tmp_path):
+    import json
+
+    home = policeuk_home(months)
+    result = run(home, "plan", "--month", "2025-02", "--category", "both", "--teams", "3",
+                 "--shift", "180", "--per-ward", "4", "--network", "none", "--json",
+                 "--time-limit", "1", "--sheet", str(tmp_path / "sheet.html"))
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)
+    visits = [v for r in plan["routes"] for v in r["visits"]]
+    assert visits
+    rank = run(home, "rank", "--category", "all", "--month", "2025-02", "--format", "csv")
+    import io
+
+    import pandas as pd
+
+    cells = pd.read_csv(io.StringIO(rank.stdout), dtype={"h3_cell": str}, keep_default_na=False)
+    empty = set(cells.loc[cells["count"] == 0, "h3_cell"])
+    flagged = set(cells.loc[cells["institution"].astype(str) == "True", "h3_cell"])
+    stops = {v["stop_id"] for v in visits}
+    assert not stops & empty and not stops & flagged
+    assert all(v["place"] and v["place"] not in ("Police Station", "Prison", "Hospital") for v in visits)
+    # No change or trend is claimed in any stop's reason.
+    assert not any(CLAIMS.search(v["reason"]) for v in visits)
+    sheet = (tmp_path / "sheet.html").read_text(encoding="utf-8")
+    assert all(v["place"] in sheet for v in visits)
+
+
+def test_spreadsheet_saved_files_ingest_and_rank_the_same(tmp_path, settings):
+    import io
+
+    import pandas as pd
+
+    from tests.policeuk import policeuk_data, write_policeuk
+
+    data = policeuk_data(ONE_MONTH, seed=9, rows_per_month=3000)
+    plain, saved = tmp_path / "plain", tmp_path / "saved"
+    for home, kw in ((plain, {}), (saved, {"spreadsheet": True})):
+        files = write_policeuk(data, tmp_path / f"files-{home.name}", **kw)
+        result = run(home, "ingest", *map(str, files))
+        assert result.exit_code == 0, result.output
+    outs = [run(home, "rank", "--month", "2025-02", "--category", "all", "--format", "csv").stdout
+            for home in (plain, saved)]
+    a, b = (pd.read_csv(io.StringIO(o), dtype={"h3_cell": str}, keep_default_na=False) for o in outs)
+    pd.testing.assert_frame_equal(a, b)
+    assert (a.loc[a["count"] > 0, "place"] != "").all()

@@ -124,3 +124,23 @@ def test_a_misspelt_ward_gets_a_suggestion_on_the_page_and_in_the_api(viewer, ap
     error = api("/api/v1/wards?period=2025-02&wards=Gipton and Harehills")
     assert error.status_code == 400
     assert "did you mean 'Gipton & Harehills'?" in error.get_json()["error"]["message"]
+
+
+def test_a_web_plan_skips_institutions_and_says_it_has_no_baseline(gap_app):
+    from tests.webapp.conftest import csrf_token
+
+    c = gap_app.test_client()
+    assert login(c, "guardian", gap_app.passwords["guardian"]).status_code == 302
+    token = csrf_token(c, "/plans/")
+    response = c.post("/plans/", data={"csrf_token": token, "period": "2025-02", "category": "both",
+                                       "teams": "2", "shift_start": "16:00", "shift_min": "120",
+                                       "dwell_min": "15", "mode": "drive", "stops_per_ward": "3"})
+    assert response.status_code == 302, response.get_data(as_text=True)[:800]
+    page = c.get(response.headers["Location"]).get_data(as_text=True)
+    import re
+
+    places = re.findall(r'<td class="stop-place"><strong>([^<]+)</strong>', page)
+    assert places, page[:500]
+    assert not {"Police Station", "Prison", "Hospital"} & set(places)
+    assert not any(p.startswith("On or near") for p in places)
+    assert "up " not in "".join(re.findall(r'<td class="reason">([^<]*)</td>', page))
