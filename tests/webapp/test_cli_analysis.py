@@ -75,7 +75,8 @@ def test_period_options_are_checked(store_home):
     result = run(store_home, "wards", "--from", "2025-06-01")
     assert result.stderr == "error: give both --from and --to (e.g. --from 2025-06-01 --to 2025-06-14).\n"
     result = run(store_home, "rank", "--week", "2025-06")
-    assert result.stderr == "error: --week '2025-06' is not an ISO week such as 2025-W23.\n"
+    assert result.stderr == ("error: --week '2025-06' is not an ISO week such as 2025-W23 (for the month "
+                             "use --month 2025-06; for ISO week 6, 2025-W06).\n")
     result = run(store_home, "rank", "--month", "2025-W23")
     assert result.stderr == "error: --month '2025-W23' is not a month such as 2025-06.\n"
     result = run(store_home, "rank", "--week", "2025-W60")

@@ -132,7 +132,12 @@ def choose_period(obj, store, *, week, month, period_text, date_from, date_to):
 
         loose = re.fullmatch(r"\s*(\d{4})-?[wW]?(\d{1,2})\s*", week)
         if not re.fullmatch(r"\s*\d{4}-?[wW]\d{1,2}\s*", week):
-            hint = f" (did you mean {loose.group(1)}-W{int(loose.group(2)):02d}?)" if loose else ""
+            hint = ""
+            if loose and 1 <= int(loose.group(2)) <= 12:
+                hint = (f" (for the month use --month {loose.group(1)}-{int(loose.group(2)):02d}; "
+                        f"for ISO week {int(loose.group(2))}, {loose.group(1)}-W{int(loose.group(2)):02d})")
+            elif loose and int(loose.group(2)) <= 53:
+                hint = f" (did you mean {loose.group(1)}-W{int(loose.group(2)):02d}?)"
             msg = f"--week {week!r} is not an ISO week such as 2025-W23{hint}."
             raise InputError(msg)
         chosen = parse_period(week, tz=tz)
