@@ -133,7 +133,8 @@ def test_a_web_plan_skips_institutions_and_says_it_has_no_baseline(gap_app):
     assert login(c, "guardian", gap_app.passwords["guardian"]).status_code == 302
     token = csrf_token(c, "/plans/")
     response = c.post("/plans/", data={"csrf_token": token, "period": "2025-02", "category": "both",
-                                       "teams": "2", "shift_start": "16:00", "shift_min": "120",
+                                       "teams": ["Beeston & Holbeck", "Hunslet & Riverside"],
+                                       "any_ward": "y", "shift_start": "16:00", "shift_min": "120",
                                        "dwell_min": "15", "mode": "drive", "stops_per_ward": "3"})
     assert response.status_code == 302, response.get_data(as_text=True)[:800]
     page = c.get(response.headers["Location"]).get_data(as_text=True)
