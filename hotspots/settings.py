@@ -280,6 +280,10 @@ SETTINGS: tuple[Setting, ...] = (
             "patrol_skip_institutions)."),
     Setting("dwell_min", "float", 15.0, "Default patrol dwell time per stop in minutes (Koper curve).",
             minimum=10.0, maximum=16.0),
+    Setting("visit_confirm_min", "float", 2.0,
+            "A patrol visit shorter than this many minutes is stored only after the guardian "
+            "confirms it (a quick second tap is more often a slip than a visit); 0 never asks.",
+            minimum=0.0, maximum=15.0),
     Setting("patrol_speed_factor", "float", 0.8,
             "Share of the speed limit a vehicle patrol drives at.", minimum=0.1, maximum=1.5),
     Setting("walk_speed_kmh", "float", 4.8, "Foot patrol walking speed in km/h.",
@@ -424,6 +428,7 @@ class Settings:
     hot_min_count: int = _default("hot_min_count")
     institution_labels: tuple[str, ...] = _default("institution_labels")
     dwell_min: float = _default("dwell_min")
+    visit_confirm_min: float = _default("visit_confirm_min")
     patrol_speed_factor: float = _default("patrol_speed_factor")
     walk_speed_kmh: float = _default("walk_speed_kmh")
     circuity_factor: float = _default("circuity_factor")

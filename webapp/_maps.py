@@ -15,6 +15,8 @@ import folium
 import geopandas as gpd
 import numpy as np
 import shapely
+from branca.element import MacroElement
+from jinja2 import Template
 
 from hotspots.crs import WGS84
 from webapp.presentation import CLASS_COLOURS, CLASS_LABELS, cell_hex
@@ -22,6 +24,14 @@ from webapp.presentation import CLASS_COLOURS, CLASS_LABELS, cell_hex
 #: Route colours, one per team (ColorBrewer Dark2 plus two; readable on white).
 TEAM_COLOURS: tuple[str, ...] = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02",
                                  "#a6761d", "#666666", "#1f78b4", "#b2182b", "#4d9221", "#542788")
+
+
+class _SpreadStops(MacroElement):
+    """Calls `hsSpreadStops` (static/plan_map.js) on the map once it exists."""
+
+    _template = Template("{% macro script(this, kwargs) %}"
+                         "hsSpreadStops({{ this._parent.get_name() }});"
+                         "{% endmacro %}")
 
 
 def _new_map(bounds: tuple[float, float, float, float] | None, *, assets: dict[str, str],
@@ -36,8 +46,15 @@ def _new_map(bounds: tuple[float, float, float, float] | None, *, assets: dict[s
         folium.TileLayer(tiles=url, attr=attribution or " ", name="Background").add_to(fmap)
     if bounds is not None:
         minx, miny, maxx, maxy = bounds
-        fmap.fit_bounds([[miny, minx], [maxy, maxx]])
+        fmap.fit_bounds([[miny, minx], [maxy, maxx]], padding=(18, 18))
     return fmap
+
+
+def _document(fmap: folium.Map, title: str) -> str:
+    """The map as a whole HTML document with a title and a language (read by screen readers)."""
+    root = fmap.get_root()
+    root.title = html.escape(title)
+    return root.render().replace("<html>", '<html lang="en">', 1)
 
 
 def _rounded(geoms: np.ndarray) -> np.ndarray:
@@ -102,7 +119,7 @@ def hotspot_map(cells: gpd.GeoDataFrame, wards: gpd.GeoDataFrame, *, assets: dic
             tooltip=folium.GeoJsonTooltip(["title", "class", "reason"], labels=False,
                                           class_name="hs-tooltip"),
         ).add_to(fmap)
-    return fmap.get_root().render()
+    return _document(fmap, "Hotspot map")
 
 
 def _title(row: Any) -> str:
@@ -112,13 +129,18 @@ def _title(row: Any) -> str:
 
 
 def plan_map(plan_geojson: dict[str, Any], wards: gpd.GeoDataFrame, *, assets: dict[str, str],
-             tiles: tuple[str, str] = ("", "")) -> str:
+             tiles: tuple[str, str] = ("", ""), team: str | None = None,
+             done: set[int] | frozenset[int] = frozenset(), next_seq: int | None = None) -> str:
     """A patrol plan as a whole HTML document: a colour per team, numbered stops, the paths.
 
     `plan_geojson` is `PatrolPlan.to_geojson()` parsed: route LineStrings and stop Points.
+    With `team`, only that team's route is drawn (in its plan colour), its `done` stops in grey
+    and its next stop ringed.
     """
     feats = plan_geojson.get("features", [])
     teams = list(dict.fromkeys(f["properties"].get("team", "") for f in feats))
+    if team is not None:
+        feats = [f for f in feats if f["properties"].get("team", "") == team]
     colour = {t: TEAM_COLOURS[i % len(TEAM_COLOURS)] for i, t in enumerate(teams)}
     lines = [f for f in feats if f["geometry"]["type"] == "LineString" and f["geometry"]["coordinates"]]
     # Plans with legs draw each leg, dashed where it is a straight line; older plans their routes.
@@ -134,33 +156,43 @@ def plan_map(plan_geojson: dict[str, Any], wards: gpd.GeoDataFrame, *, assets: d
     else:
         bounds = tuple(wards.to_crs(WGS84).total_bounds) if len(wards) else None
     fmap = _new_map(bounds, assets=assets, tiles=tiles)
+    if assets.get("plan_js"):
+        fmap.default_js = [*fmap.default_js, ("plan_map", assets["plan_js"])]
     if len(wards):
         _ward_layer(wards).add_to(fmap)
     plan_approximate = bool(plan_geojson.get("approximate"))
     for f in lines:
         props = f["properties"]
-        team = props.get("team", "")
+        name = props.get("team", "")
         approximate = plan_approximate or bool(props.get("approximate"))
-        what = (f"{team}: {props.get('stops', 0)} stops" if props.get("kind") != "leg" else
-                f"{team}: back to base" if props.get("seq") == "return" else
-                f"{team}: to stop {props.get('seq')}")
+        what = (f"{name}: {props.get('stops', 0)} stops" if props.get("kind") != "leg" else
+                f"{name}: back to base" if props.get("seq") == "return" else
+                f"{name}: to stop {props.get('seq')}")
         folium.PolyLine(
             [(lat, lon) for lon, lat in f["geometry"]["coordinates"]],
-            color=colour[team], weight=4, opacity=0.85,
+            color=colour[name], weight=4, opacity=0.85,
             dash_array="8 6" if approximate else None,
             tooltip=what + (" (approximate: a straight line, not streets)" if approximate else ""),
         ).add_to(fmap)
     for f in points:
         p = f["properties"]
-        team = p.get("team", "")
+        name = p.get("team", "")
         lon, lat = f["geometry"]["coordinates"]
-        index = teams.index(team) % len(TEAM_COLOURS)
+        index = teams.index(name) % len(TEAM_COLOURS)
         label = html.escape(str(p.get("seq", "")))
+        state = ""
+        if p.get("seq") in done:
+            state = " done"
+        elif next_seq is not None and p.get("seq") == next_seq:
+            state = " next"
+        folium.CircleMarker((lat, lon), radius=3, weight=1, color="#1a1a1a", fill=True,
+                            fill_color=colour[name], fill_opacity=1, interactive=False).add_to(fmap)
         folium.Marker(
             (lat, lon),
-            icon=folium.DivIcon(html=f'<span class="stop-num team-{index}">{label}</span>',
+            icon=folium.DivIcon(html=f'<span class="stop-num team-{index}{state}">{label}</span>',
                                 class_name="stop-icon", icon_size=(26, 26), icon_anchor=(13, 13)),
-            tooltip=html.escape(f"{team} stop {p.get('seq')}: arrive {p.get('arrival')}, leave "
+            tooltip=html.escape(f"{name} stop {p.get('seq')}: arrive {p.get('arrival')}, leave "
                                 f"{p.get('departure')}. {p.get('reason', '')}"),
         ).add_to(fmap)
-    return fmap.get_root().render()
+    _SpreadStops().add_to(fmap)
+    return _document(fmap, f"Patrol route of {team}" if team else "Patrol routes")

@@ -142,6 +142,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     @app.route("/")
     @login_required
     def index():
+        # A guardian's day starts with their shift; everyone else with the hotspot map.
+        from flask_login import current_user
+
+        if current_user.role == "guardian":
+            return redirect(url_for("patrol_log.my_shift"))
         return redirect(url_for("maps.hotspot_map"))
 
     if app.config["BOOTSTRAP"]:

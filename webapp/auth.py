@@ -256,10 +256,10 @@ def role_required(role: str) -> Callable:
 def _safe_next(target: str | None) -> str:
     """Only same-site paths are followed after login (no open redirect)."""
     if not target:
-        return url_for("maps.hotspot_map")
+        return url_for("index")  # each role's own start page
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("maps.hotspot_map")
+        return url_for("index")
     return target
 
 

@@ -2,23 +2,26 @@
 the dosage report compares minutes spent per hotspot with the Koper-curve target.
 
 Guardians log visits only on saved (active) plans, on the routes of their own team (the team of
-their account, or a route assigned to them); analysts and admins may log or correct any route.
+their account or of the teams table listing them, or a route assigned to them); analysts and
+admins may log or correct any route.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from webapp import params
+from hotspots.errors import InputError
+from webapp import _shift, params
 from webapp.auth import role_required
-from webapp.db import SavedPlan, Visit, db_session, utcnow
+from webapp.db import SavedPlan, Visit, audit, db_session, utcnow
 from webapp.errors import ApiError, ParameterError
 from webapp.forms import ActionForm
 from webapp.services import get_data
@@ -47,7 +50,7 @@ def why_not_log(user, plan: SavedPlan, team: str) -> str | None:
     if plan.status != "saved":
         return (f"Plan {plan.id} is a draft: visits are logged only on saved plans. Save and assign "
                 "it first.")
-    if plan.assignments.get(team, "") == user.username or (user.team and user.team == team):
+    if _shift.is_mine(user, plan, team):
         return None
     return (f"Route {team!r} of plan {plan.id} belongs to another team; guardians log visits on "
             "their own team's routes only (an analyst or admin can correct the log).")
@@ -62,9 +65,7 @@ def record_visit(plan: SavedPlan, team_index: int, seq: int, action: str, *,
     the bad field.
     """
     route = route_of(plan, team_index)
-    refusal = why_not_log(current_user, plan, route["team"]["name"])
-    if refusal:
-        raise ApiError(403, refusal, details={"plan_id": plan.id, "team": route["team"]["name"]})
+    check_may_log(plan, route["team"]["name"])
     stops = {int(v["seq"]): v for v in route.get("visits", [])}
     if seq not in stops:
         raise ParameterError("stop", f"`stop` is {seq}; team {route['team']['name']!r} has stops "
@@ -102,13 +103,31 @@ def index():
     session = db_session()
     plans = session.scalars(select(SavedPlan).where(SavedPlan.status == "saved")
                             .order_by(SavedPlan.id.desc()).limit(30)).all()
+    teams = _shift.user_teams(current_user)
     mine, others = [], []
     for plan in plans:
         for i, r in enumerate(plan.plan.get("routes", [])):
             item = {"plan": plan, "team_index": i, "team": r["team"]["name"], "stops": r.get("stops", 0),
-                    "assigned": plan.assignments.get(r["team"]["name"], "")}
-            (mine if item["assigned"] == current_user.username else others).append(item)
-    return render_template("patrol_index.html", mine=mine, others=others)
+                    "assigned": plan.assignments.get(r["team"]["name"], ""),
+                    "date": _shift.route_date(plan, r)}
+            (mine if _shift.is_mine(current_user, plan, item["team"], teams) else others).append(item)
+    return render_template("patrol_index.html", mine=mine, others=others, teams=sorted(teams))
+
+
+def today() -> dt.date:
+    """Today in the service's timezone."""
+    return dt.datetime.now(ZoneInfo(get_data().settings.timezone)).date()
+
+
+@bp.route("/shift")
+@role_required("guardian")
+def my_shift():
+    """A guardian's landing page: today's route of their team, ready to log."""
+    found = _shift.todays_route(current_user, today())
+    if found is None:
+        return render_template("patrol_none.html", teams=sorted(_shift.user_teams(current_user)),
+                               routes=_shift.my_routes(current_user, limit=10))
+    return _route_page(found["plan"], found["team_index"], my_shift=True)
 
 
 @bp.route("/<int:plan_id>/<int:team>")
@@ -117,16 +136,106 @@ def route(plan_id: int, team: int):
     plan = db_session().get(SavedPlan, plan_id)
     if plan is None:
         abort(404, description=f"There is no patrol plan {plan_id}.")
+    return _route_page(plan, team)
+
+
+def _route_visits(plan: SavedPlan, team_name: str) -> list[Visit]:
+    return list(db_session().scalars(select(Visit).where(Visit.plan_id == plan.id, Visit.team == team_name)
+                                     .order_by(Visit.arrived_at, Visit.id)).all())
+
+
+def _stop_cards(plan: SavedPlan, r: dict[str, Any], visits: list[Visit]) -> dict[str, Any]:
+    """The route's stops as cards, the next stop first, with street, plain reason and state."""
+    data = get_data()
+    stops = list(r.get("visits", []))
+    key = ("shift_stops", data.store_version(), plan.id, r["team"]["name"])
+
+    def words() -> tuple[dict[str, str], dict[str, str]]:
+        streets = _shift.stop_streets(stops, data.incidents())
+        rows: dict[str, dict[str, Any]] = {}
+        cats = {c for v in stops for c in str(v.get("category", "")).split("+")}
+        for cat in cats & {"asb", "serious_violence"}:
+            try:
+                ranking = data.ranking(data.query(category=cat, period=plan.period, wards="priority"))
+            except InputError:
+                continue
+            from webapp.presentation import cell_hex
+
+            for cell, trend in zip(ranking["h3_cell"], ranking["trend"].astype(str), strict=True):
+                rows.setdefault(cell_hex(cell), {"trend": trend})
+        try:
+            reasons = _shift.plain_reasons(stops, data=data, period_label=plan.period, ranking_rows=rows)
+        except InputError:
+            reasons = {}
+        return streets, reasons
+
+    streets, reasons = data.cache.get(key, words)
+    by_stop = _shift.visits_by_stop(visits)
+    cards = []
+    for v in stops:
+        seq = int(v["seq"])
+        logged = by_stop.get(seq, [])
+        open_ = [x for x in logged if x.departed_at is None]
+        done = any(x.departed_at is not None for x in logged)
+        cell = str(v["stop_id"])
+        street = streets.get(cell, "")
+        cards.append({
+            "seq": seq, "visit": v, "street": street, "ward": v.get("ward_name") or "",
+            "reason": reasons.get(cell) or "",
+            "geo": _shift.geo_uri(float(v["lat"]), float(v["lon"]), street or f"Stop {seq}"),
+            "logged": logged, "open": bool(open_), "done": done,
+        })
+    todo = [c for c in cards if not c["done"] or c["open"]]
+    finished = [c for c in cards if c["done"] and not c["open"]]
+    # The stop being visited, else the first not yet done, comes first.
+    todo.sort(key=lambda c: (not c["open"], c["seq"]))
+    return {"cards": todo + finished, "next": todo[0] if todo else None,
+            "done": len(finished), "total": len(cards)}
+
+
+def _route_page(plan: SavedPlan, team: int, *, my_shift: bool = False):
     r = route_of(plan, team)
-    visits = db_session().scalars(select(Visit).where(Visit.plan_id == plan.id, Visit.team == r["team"]["name"])
-                                  .order_by(Visit.arrived_at)).all()
-    by_stop: dict[int, list[Visit]] = defaultdict(list)
-    for v in visits:
-        by_stop[int(v.stop_number or 0)].append(v)
-    target = get_data().settings.dwell_min
-    return render_template("patrol_route.html", plan=plan, route=r, team_index=team, by_stop=by_stop,
-                           local=local, target=target, form=ActionForm(),
-                           refusal=why_not_log(current_user, plan, r["team"]["name"]))
+    visits = _route_visits(plan, r["team"]["name"])
+    s = get_data().settings
+    model = _stop_cards(plan, r, visits)
+    confirm = params.integer(params.one(request.args, "confirm"), "confirm", lo=1, hi=10_000)
+    confirm_card = None
+    if confirm is not None:
+        confirm_card = next((c for c in model["cards"] if c["seq"] == confirm and c["open"]), None)
+    tap = _shift.last_tap(visits)
+    done_seqs = tuple(c["seq"] for c in model["cards"] if c["done"] and not c["open"])
+    map_url = url_for("patrol_log.route_map", plan_id=plan.id, team=team, done=",".join(map(str, done_seqs)) or None,
+                      next=model["next"]["seq"] if model["next"] else None)
+    return render_template("patrol_route.html", plan=plan, route=r, team_index=team, local=local,
+                           target=s.dwell_min, confirm_below=s.visit_confirm_min, form=ActionForm(),
+                           my_shift=my_shift, confirm_card=confirm_card, last_tap=tap,
+                           route_date=_shift.route_date(plan, r), map_url=map_url,
+                           refusal=why_not_log(current_user, plan, r["team"]["name"]), **model)
+
+
+@bp.route("/<int:plan_id>/<int:team>/map")
+@role_required("guardian")
+def route_map(plan_id: int, team: int):
+    """A small map of one team's route: its path, its stops numbered, the done ones greyed."""
+    from webapp import _maps
+    from webapp.assets import map_assets
+    from webapp.maps import tiles
+    from webapp.security import add_nonce
+
+    plan = db_session().get(SavedPlan, plan_id)
+    if plan is None:
+        abort(404, description=f"There is no patrol plan {plan_id}.")
+    r = route_of(plan, team)
+    done_text = params.text(params.one(request.args, "done"), "done", max_len=2000)
+    done = tuple(sorted({int(t) for t in done_text.split(",") if t.strip().isdigit()}))
+    nxt = params.integer(params.one(request.args, "next"), "next", lo=1, hi=10_000)
+    data = get_data()
+    document = data.cache.get(
+        ("route_map", plan.id, team, done, nxt, tiles()),
+        lambda: _maps.plan_map(json.loads(plan.geojson), data.wards_wgs84().iloc[0:0],
+                               assets=map_assets(), tiles=tiles(), team=r["team"]["name"],
+                               done=set(done), next_seq=nxt))
+    return Response(add_nonce(document), mimetype="text/html")
 
 
 @bp.route("/<int:plan_id>/<int:team>/visit", methods=["POST"])
@@ -142,10 +251,71 @@ def visit(plan_id: int, team: int):
     if seq is None:
         raise ParameterError("stop", "`stop` is missing; give the stop number (1, 2, ...).")
     action = params.choice(request.form.get("action"), "action", ("arrive", "depart"))
+    back = _back(plan_id, team)
+    if action == "depart" and request.form.get("confirm") != "yes":
+        r = route_of(plan, team)
+        open_visit = next((v for v in _route_visits(plan, r["team"]["name"])
+                           if v.stop_number == seq and v.departed_at is None), None)
+        limit = get_data().settings.visit_confirm_min
+        if open_visit is not None and (utcnow() - open_visit.arrived_at).total_seconds() < limit * 60:
+            # A visit this short is more often a slip of the finger than a patrol: ask first.
+            return redirect(_back(plan_id, team, confirm=seq) + f"#stop-{seq}")
     record_visit(plan, team, seq, action)
     flash(f"Stop {seq}: {'arrival' if action == 'arrive' else 'departure'} recorded at "
           f"{local(utcnow()).strftime('%H:%M')}.", "success")
-    return redirect(url_for("patrol_log.route", plan_id=plan_id, team=team) + f"#stop-{seq}")
+    return redirect(back + f"#stop-{seq}")
+
+
+def _back(plan_id: int, team: int, **args: Any) -> str:
+    """Where a tap returns to: My shift when it came from there, else the route page."""
+    if request.form.get("from") == "shift":
+        return url_for("patrol_log.my_shift", **args)
+    return url_for("patrol_log.route", plan_id=plan_id, team=team, **args)
+
+
+@bp.route("/<int:plan_id>/<int:team>/undo", methods=["POST"])
+@role_required("guardian")
+def undo(plan_id: int, team: int):
+    """Undo the route's last tap: an arrival removes its visit, a departure reopens it.
+
+    The form names the tap it means (`visit` and `action`); when another tap came since, nothing
+    is undone and the page says so.
+    """
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400, description="The tap could not be undone: reload the page and try again.")
+    plan = db_session().get(SavedPlan, plan_id)
+    if plan is None:
+        abort(404, description=f"There is no patrol plan {plan_id}.")
+    r = route_of(plan, team)
+    visit_id = params.integer(request.form.get("visit"), "visit", lo=1, hi=2**31 - 1)
+    action = params.choice(request.form.get("action"), "action", ("arrive", "depart"))
+    check_may_log(plan, r["team"]["name"])
+    tap = _shift.last_tap(_route_visits(plan, r["team"]["name"]))
+    if tap is None or tap[0].id != visit_id or tap[1] != action:
+        flash("Nothing undone: the route's last tap has changed since this page was loaded.", "error")
+        return redirect(_back(plan_id, team))
+    v = tap[0]
+    session = db_session()
+    if action == "arrive":
+        session.delete(v)
+        text = f"Undone: the arrival at stop {v.stop_number}."
+    else:
+        v.departed_at = None
+        text = f"Undone: leaving stop {v.stop_number}; the visit is open again."
+    session.commit()
+    audit("visit_undone", target=f"plan {plan.id}", team=r["team"]["name"], stop=v.stop_number,
+          tap=action)
+    flash(text, "success")
+    return redirect(_back(plan_id, team) + f"#stop-{v.stop_number}")
+
+
+def check_may_log(plan: SavedPlan, team: str) -> None:
+    """Refuse (403, with `why_not_log`'s reason) a change to a route's log the current user may
+    not make."""
+    refusal = why_not_log(current_user, plan, team)
+    if refusal:
+        raise ApiError(403, refusal, details={"plan_id": plan.id, "team": team})
 
 
 def dosage(visits: list[Visit], *, target_min: float, tz: str) -> dict[str, Any]:
@@ -184,4 +354,7 @@ def dosage_report():
     report = dosage(list(visits), target_min=s.dwell_min, tz=s.timezone)
     names = {c: n for c, n, _ in get_data().ward_choices()}
     most = max((w["visits"] for w in report["weeks"]), default=0)
-    return render_template("dosage.html", report=report, n_weeks=n_weeks, ward_names=names, most=most)
+    streets = _shift.stop_streets([{"stop_id": c["h3_cell"]} for c in report["cells"]],
+                                  get_data().incidents())
+    return render_template("dosage.html", report=report, n_weeks=n_weeks, ward_names=names, most=most,
+                           streets=streets)

@@ -71,7 +71,8 @@ def test_map_plan_gpx_and_visit_in_a_browser(live_app, browser, tmp_path):
     page.fill("#username", "guardian")
     page.fill("#password", app.passwords["guardian"])
     page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/map")
+    page.wait_for_url(f"{base}/patrol/shift")  # a guardian starts with their shift
+    page.goto(f"{base}/map")
 
     # The map: hexagons drawn as SVG paths inside the Folium frame, one per cell the API lists.
     frame = page.frame_locator("iframe.map-frame")
@@ -120,6 +121,7 @@ def test_map_plan_gpx_and_visit_in_a_browser(live_app, browser, tmp_path):
     page.wait_for_load_state()
     assert "still there" in page.content()
     page.click("text=Left stop 1")
+    page.click("text=Yes, I left stop 1")  # a visit under 2 minutes is asked about first
     page.wait_for_load_state()
     assert ", left " in page.content()
     page.screenshot(path=tmp_path / "04-patrol-log.png", full_page=True)

@@ -140,7 +140,13 @@ def test_patrol_log_arrive_and_leave(app, as_role, saved_plan):
     assert "Left stop 1" in page and "still there" in page
     response = c.post(f"/patrol/{saved_plan}/0/visit", data={"csrf_token": token, "stop": "1",
                                                              "action": "depart"})
-    assert response.status_code == 302
+    # Leaving within two minutes of arriving is asked about first, and nothing is stored yet.
+    assert response.status_code == 302 and "confirm=1" in response.headers["Location"]
+    page = c.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Leave stop 1 already?" in page and "still there" in page
+    response = c.post(f"/patrol/{saved_plan}/0/visit", data={"csrf_token": token, "stop": "1",
+                                                             "action": "depart", "confirm": "yes"})
+    assert response.status_code == 302 and "confirm" not in response.headers["Location"]
     page = c.get(f"/patrol/{saved_plan}/0").get_data(as_text=True)
     assert "Arrived at stop 1" in page and ", left " in page
     bad = c.post(f"/patrol/{saved_plan}/0/visit", data={"csrf_token": token, "stop": "1",

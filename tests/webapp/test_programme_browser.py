@@ -46,7 +46,7 @@ def _login(page, base, app, role):
     page.fill("#username", role)
     page.fill("#password", app.passwords[role])
     page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/map")
+    page.wait_for_url(f"{base}/patrol/shift" if role == "guardian" else f"{base}/map")
 
 
 def test_designate_from_the_map_then_dosage_on_a_phone(live_app, browser, tmp_path):
@@ -103,6 +103,7 @@ def test_designate_from_the_map_then_dosage_on_a_phone(live_app, browser, tmp_pa
     p.click(f"text=Arrived at stop {stop['seq']}")
     p.wait_for_load_state()
     p.click(f"text=Left stop {stop['seq']}")
+    p.click(f"text=Yes, I left stop {stop['seq']}")  # a visit under 2 minutes is asked about
     p.wait_for_load_state()
     p.goto(f"{base}/dosage/")
     assert p.locator(f"#dose-{designated.id} td[data-visits]").get_attribute("data-visits") == "1"
