@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, redirect, url_for
+from flask import Flask, redirect
 
 log = logging.getLogger(__name__)
 
@@ -142,12 +142,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     @app.route("/")
     @login_required
     def index():
-        # A guardian's day starts with their shift; everyone else with the hotspot map.
-        from flask_login import current_user
-
-        if current_user.role == "guardian":
-            return redirect(url_for("patrol_log.my_shift"))
-        return redirect(url_for("maps.hotspot_map"))
+        return redirect(auth.start_page())
 
     if app.config["BOOTSTRAP"]:
         bootstrap(app)

@@ -253,13 +253,20 @@ def role_required(role: str) -> Callable:
 # --------------------------------------------------------------------------- views
 
 
+def start_page() -> str:
+    """Where the current user starts: a guardian's shift, everyone else's hotspot map."""
+    if current_user.is_authenticated and current_user.role == "guardian":
+        return url_for("patrol_log.my_shift")
+    return url_for("maps.hotspot_map")
+
+
 def _safe_next(target: str | None) -> str:
     """Only same-site paths are followed after login (no open redirect)."""
     if not target:
-        return url_for("index")  # each role's own start page
+        return start_page()
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("index")
+        return start_page()
     return target
 
 

@@ -224,7 +224,8 @@ def test_visits_on_the_patrol_log_count_towards_the_hotspot(app, as_role, saved_
     token = csrf_token(guardian, f"/patrol/{saved_plan}/0")
     for action in ("arrive", "depart"):
         assert guardian.post(f"/patrol/{saved_plan}/0/visit",
-                             data={"csrf_token": token, "stop": str(stop["seq"]), "action": action}).status_code == 302
+                             data={"csrf_token": token, "stop": str(stop["seq"]), "action": action,
+                                   "confirm": "yes"}).status_code == 302
     page = guardian.get("/dosage/").get_data(as_text=True)
     assert 'data-visits="1"' in page
     body = as_role("viewer").get("/api/v1/dosage").get_json()

@@ -29,6 +29,9 @@ CASES: dict[str, tuple[str, str, str | None, dict | None]] = {
     "patrol_log.index": ("GET", "/patrol/", "guardian", None),
     "patrol_log.route": ("GET", "/patrol/{plan}/0", "guardian", None),
     "patrol_log.visit": ("POST", "/patrol/{plan}/0/visit", "guardian", None),
+    "patrol_log.undo": ("POST", "/patrol/{plan}/0/undo", "guardian", None),
+    "patrol_log.my_shift": ("GET", "/patrol/shift", "guardian", None),
+    "patrol_log.route_map": ("GET", "/patrol/{plan}/0/map?done=1,2&next=3", "guardian", None),
     "patrol_log.dosage_report": ("GET", "/patrol/dosage", "guardian", None),
     "evaluation.index": ("GET", "/evaluation/?periods=2", "analyst", None),
     "data.upload": ("GET", "/data/", "analyst", None),
@@ -75,6 +78,7 @@ CASES: dict[str, tuple[str, str, str | None, dict | None]] = {
 FORMS = {
     "plans.save": {"name": "Renamed", "assign-0": "guardian"},
     "patrol_log.visit": {"stop": "1", "action": "arrive"},
+    "patrol_log.undo": {"visit": "1", "action": "arrive"},
     "admin.edit_user": {"u1-role": "admin", "u1-active": "y"},
     "programme.edit": {"notes": "Checked by every role", "reason": "route test"},
     "programme.close": {"reason": "route test"},
