@@ -1,10 +1,15 @@
-"""Rankings as downloads and API bodies, through `hotspots.export`.
+"""Rankings, evaluations and plans as downloads and API bodies, through `hotspots.export`.
 
 GeoJSON follows RFC 7946 (longitude/latitude, no `crs` member, `h3_cell` as the hexadecimal
-string); CSV carries each cell's centre as `longitude`/`latitude`, formula-safe.
+string); CSV carries each cell's centre as `longitude`/`latitude`, formula-safe. Every download
+carries its context (`hotspots.export.export_context`).
 """
 
 from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
 
 import geopandas as gpd
 
@@ -23,20 +28,75 @@ def _frame(cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return out[[c for c in COLUMNS if c in out.columns] + [out.geometry.name]]
 
 
-def ranking_geojson(cells: gpd.GeoDataFrame, *, notes: list[str] | None = None) -> str:
-    """A FeatureCollection of ranked cells (`webapp.presentation.shown_cells`); `notes` (what the
-    data does not allow to claim, e.g. no baseline) go in a foreign member `notes` (RFC 7946 6.1)."""
-    import json
-
+def ranking_geojson(cells: gpd.GeoDataFrame, *, notes: list[str] | None = None,
+                    context: Mapping[str, Any] | None = None) -> str:
+    """A FeatureCollection of ranked cells (`webapp.presentation.shown_cells`) with its
+    `context`; `notes` (what the data does not allow to claim, e.g. no baseline) also go in a
+    top-level member `notes` (RFC 7946 6.1)."""
     from hotspots.export import to_geojson
 
-    text = to_geojson(_frame(cells))
+    text = to_geojson(_frame(cells), context=context)
     head = '{"type":"FeatureCollection",'
     return head + f'"notes":{json.dumps(list(notes or []), ensure_ascii=False)},' + text[len(head):]
 
 
-def ranking_csv(cells: gpd.GeoDataFrame) -> str:
-    """CSV of ranked cells with the centre's `longitude` and `latitude`."""
+def ranking_csv(cells: gpd.GeoDataFrame, *, context: Mapping[str, Any] | None = None) -> str:
+    """CSV of ranked cells with the centre's `longitude` and `latitude` and the context columns."""
     from hotspots.export import to_csv
 
-    return to_csv(_frame(cells))
+    return to_csv(_frame(cells), context=context)
+
+
+def evaluation_csv(table: Any, *, context: Mapping[str, Any] | None = None) -> str:
+    """CSV of an evaluation table (one row per test period and coverage) with its context."""
+    from hotspots.export import to_csv
+
+    return to_csv(table, context=context)
+
+
+def plan_geojson(geojson: str, context: Mapping[str, Any]) -> str:
+    """A stored plan's GeoJSON with its context: a top-level `context` member and `synthetic`,
+    and the period, category and synthetic flag in every feature's properties."""
+    from hotspots.export import CONTEXT_COLUMNS
+
+    doc = json.loads(geojson)
+    constant = {c: context[c] for c in CONTEXT_COLUMNS if c in context}
+    for feature in doc.get("features", []):
+        props = feature.setdefault("properties", {})
+        for key, value in constant.items():
+            props.setdefault(key, value)
+    out = {"type": doc.pop("type", "FeatureCollection"), "synthetic": bool(context.get("synthetic")),
+           "context": dict(context)}
+    out.update(doc)
+    return json.dumps(out, ensure_ascii=False)
+
+
+def plan_csv(plan: Mapping[str, Any], context: Mapping[str, Any], *,
+             streets: Mapping[str, str] | None = None) -> str:
+    """A stored plan as CSV: one row per stop in each team's order, with the context columns."""
+    import pandas as pd
+
+    from hotspots.export import to_csv
+
+    rows = []
+    for r in plan.get("routes", []):
+        for v in r.get("visits", []):
+            rows.append({
+                "team": r["team"]["name"], "mode": r.get("mode", ""), "seq": v["seq"],
+                "arrival": v.get("arrival_at") or v["arrival"],
+                "departure": v.get("departure_at") or v["departure"],
+                "dwell_min": v["dwell_min"], "travel_min": v["travel_min"],
+                "street": (streets or {}).get(str(v["stop_id"]), ""),
+                "ward_code": v["ward_code"], "ward_name": v["ward_name"],
+                "stop_id": str(v["stop_id"]), "category": v.get("category", ""),
+                "must_visit": bool(v.get("must_visit")), "reason": v.get("reason", ""),
+                "longitude": v["lon"], "latitude": v["lat"],
+                "approximate": bool(r.get("approximate")),
+            })
+    columns = ["team", "mode", "seq", "arrival", "departure", "dwell_min", "travel_min", "street",
+               "ward_code", "ward_name", "stop_id", "category", "must_visit", "reason",
+               "longitude", "latitude", "approximate"]
+    frame = pd.DataFrame(rows, columns=columns)
+    # Each stop keeps its own category; the plan's (asb, serious_violence or both) beside it.
+    frame["plan_category"] = context.get("category", "")
+    return to_csv(frame, context=context)

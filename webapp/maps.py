@@ -102,6 +102,7 @@ def hotspot_map():
             frame_url=url_for("maps.frame", **args),
             geojson_url=url_for("exports.hotspots", fmt="geojson", **args),
             csv_url=url_for("exports.hotspots", fmt="csv", **args),
+            context_url=url_for("exports.hotspots", fmt="context.json", **args),
             sv_note=SERIOUS_VIOLENCE_NOTE if q.category in ("serious_violence", "all") else "",
             **_form_state(),
         ))

@@ -334,23 +334,35 @@ class AppData:
 
         return self.cache.get(("wards_table", self.store_version(), q), compute)
 
+    def export_context(self, kind: str, *, attrs: Any = None, **kwargs: Any) -> dict[str, Any]:
+        """The context of an export from this store (`hotspots.export.export_context`)."""
+        from hotspots.export import export_context
+
+        return export_context(kind, settings=self.settings, coverage=self.coverage(), attrs=attrs,
+                              **kwargs)
+
     def hotspots_geojson(self, q: HotspotQuery, *, top: int | None = None) -> str:
-        """RFC 7946 GeoJSON of the ranking (cells with incidents or a class), cached."""
+        """RFC 7946 GeoJSON of the ranking (cells with incidents or a class) with its context,
+        cached (its `generated_at` is when the ranking was made)."""
         def compute() -> str:
             from webapp import _exports
 
             cells = self.shown(q)
+            attrs = self.ranking(q).attrs
             return _exports.ranking_geojson(cells if top is None else cells.head(top),
-                                            notes=self.ranking(q).attrs.get("notes", []))
+                                            notes=attrs.get("notes", []),
+                                            context=self.export_context("hotspots", attrs=attrs))
 
         return self.cache.get(("geojson", self.store_version(), q, top), compute)
 
     def hotspots_csv(self, q: HotspotQuery, *, top: int | None = None) -> str:
+        """CSV of the ranking with its context columns, cached."""
         def compute() -> str:
             from webapp import _exports
 
             cells = self.shown(q)
-            return _exports.ranking_csv(cells if top is None else cells.head(top))
+            context = self.export_context("hotspots", attrs=self.ranking(q).attrs)
+            return _exports.ranking_csv(cells if top is None else cells.head(top), context=context)
 
         return self.cache.get(("csv", self.store_version(), q, top), compute)
 

@@ -143,3 +143,55 @@ def test_geopackage_keeps_bng_and_hex_cells(ranked, tmp_path):
     # GeoJSON to a file as well.
     export(ranked, "geojson", tmp_path / "out.geojson")
     assert json.loads((tmp_path / "out.geojson").read_text(encoding="utf-8"))["type"] == "FeatureCollection"
+
+
+# ----------------------------------------------------------------------------- context
+
+
+def _context(tmp_path, sources=("police.uk",)):
+    import datetime as dt
+
+    from hotspots.coverage import Coverage, MonthCoverage
+    from hotspots.export import export_context
+    from hotspots.settings import get_settings
+
+    coverage = Coverage(tuple(MonthCoverage(src, m, 100, True) for src in sources
+                              for m in ("2025-01", "2025-03")))
+    attrs = {"period": "2025-03", "previous_period": "2025-02", "category": "asb",
+             "weight": "harm", "resolution": 9, "wards": ["E05011385"], "notes": ["no baseline"]}
+    return export_context("hotspots", settings=get_settings(tmp_path), coverage=coverage,
+                          attrs=attrs, now=dt.datetime(2025, 4, 2, 9, 30, tzinfo=dt.UTC))
+
+
+def test_export_context_says_what_how_when_and_from_which_data(tmp_path):
+    ctx = _context(tmp_path)
+    assert ctx["generated_at"] == "2025-04-02T09:30:00Z"
+    assert (ctx["period"], ctx["category"], ctx["wards"], ctx["weight"]) == (
+        "2025-03", "asb", ["E05011385"], "harm")
+    assert ctx["settings"]["h3_resolution"] == 9  # the result's own, not the setting's default
+    assert "trend_months" in ctx["settings"] and "trend_weeks" not in ctx["settings"]
+    assert ctx["sources"] == [{"source": "police.uk", "months": ["2025-01", "2025-03"],
+                               "gaps": ["2025-02"], "partial": []}]
+    assert "2025-02 missing" in ctx["coverage"] and ctx["notes"] == ["no baseline"]
+    assert ctx["synthetic"] is False
+    assert _context(tmp_path, ("demo", "police.uk"))["synthetic"] is True
+    json.dumps(ctx)  # JSON-ready
+
+
+def test_exports_carry_the_context(ranked, tmp_path):
+    from hotspots.export import context_path, demo_path
+
+    ctx = _context(tmp_path, ("demo",))
+    doc = json.loads(to_geojson(ranked, context=ctx))
+    assert doc["synthetic"] is True and doc["context"] == ctx
+    assert all(f["properties"]["period"] == "2025-03" and f["properties"]["synthetic"] is True
+               for f in doc["features"])
+    out = tmp_path / "cells.csv"
+    to_csv(ranked, out, context=ctx)
+    table = pd.read_csv(out)
+    assert table["synthetic"].all() and set(table["generated_at"]) == {"2025-04-02T09:30:00Z"}
+    assert json.loads(context_path(out).read_text()) == ctx
+    assert context_path(out).name == "cells.context.json"
+    assert demo_path(out, ctx).name == "cells-demo.csv"
+    assert demo_path(tmp_path / "demo.csv", ctx).name == "demo.csv"
+    assert demo_path(out, {"synthetic": False}) == out

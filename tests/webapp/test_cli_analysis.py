@@ -147,7 +147,9 @@ def test_rank_exports(store_home, tmp_path):
     assert result.exit_code == 0, result.stderr
     table = pd.read_csv(io.StringIO(result.stdout), dtype={"h3_cell": str})
     assert table["rank"].tolist() == [1, 2, 3]
-    assert table.columns[-2:].tolist() == ["longitude", "latitude"]
+    assert table.columns[-7:].tolist() == ["longitude", "latitude", "period", "category", "weight",
+                                           "synthetic", "generated_at"]
+    assert set(table["period"]) == {"2025-W23"} and not table["synthetic"].any()
     assert table["h3_cell"].str.fullmatch(r"8a[0-9a-f]{13}").all()
     result = run(store_home, "rank", "--week", "2025-W23", "--format", "geojson", "--category", "all")
     doc = json.loads(result.stdout)
@@ -158,6 +160,38 @@ def test_rank_exports(store_home, tmp_path):
     assert result.exit_code == 0, result.stderr
     back = gpd.read_file(out, layer="hotspots")
     assert back.crs.to_epsg() == 27700 and len(back) > 1000
+
+
+def test_exports_carry_their_context_and_demo_files_say_so(home, tmp_path):
+    settings = get_settings(home)
+    frame = _frame(settings)
+    frame["source"] = "demo"
+    IncidentStore(home, settings=settings).add(frame)
+    out = tmp_path / "hotspots.csv"
+    result = run(home, "rank", "--week", "2025-W23", "--format", "csv", "--out", str(out))
+    assert result.exit_code == 0, result.stderr
+    assert not out.exists() and "hotspots-demo.csv" in result.stderr
+    table = pd.read_csv(tmp_path / "hotspots-demo.csv")
+    assert table["synthetic"].all() and set(table["category"]) == {"asb"}
+    context = json.loads((tmp_path / "hotspots-demo.context.json").read_text())
+    assert context["kind"] == "hotspots" and context["synthetic"] is True
+    assert context["period"] == "2025-W23" and context["previous_period"] == "2025-W22"
+    assert context["weight"] == "harm" and context["harm_weights"].startswith("Cambridge")
+    assert context["settings"]["h3_resolution"] == 10 and "trend_weeks" in context["settings"]
+    assert "trend_months" not in context["settings"]
+    assert context["sources"] == [{"source": "demo", "months": ["2025-05", "2025-06"], "gaps": [],
+                                   "partial": context["sources"][0]["partial"]}]
+    assert sorted(context["wards"]) == sorted(settings.priority_wards)
+    assert context["generated_at"].endswith("Z")
+    result = run(home, "evaluate", "--week", "2025-W23", "--format", "csv", "--out",
+                 str(tmp_path / "eval-demo.csv"))
+    assert result.exit_code == 0, result.stderr
+    context = json.loads((tmp_path / "eval-demo.context.json").read_text())
+    assert context["kind"] == "evaluation" and context["method"] == "gistar"
+    assert pd.read_csv(tmp_path / "eval-demo.csv")["synthetic"].all()
+    doc = json.loads(run(home, "wards", "--week", "2025-W23", "--format", "geojson").stdout)
+    assert doc["synthetic"] is True and doc["context"]["kind"] == "wards"
+    assert {f["properties"]["period"] for f in doc["features"]} == {"2025-W23"}
 
 
 def test_wards_table(store_home):

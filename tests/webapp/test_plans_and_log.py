@@ -103,10 +103,10 @@ def test_downloads_are_audited(app, as_role, saved_plan):
     assert gj.mimetype == "application/geo+json" and "crs" not in gj.get_json()
     exports = _audit(app, "export")
     assert [e[2] for e in exports] == [
-        f"patrol-plan-{saved_plan}-all-teams.gpx",
-        f"patrol-plan-{saved_plan}-{re.sub(r'[^a-z0-9]+', '-', team.lower()).strip('-')}.gpx",
-        f"patrol-plan-{saved_plan}.geojson",
-        "hotspots-asb-2025-W30.csv", "hotspots-asb-2025-W30.geojson"]
+        f"patrol-plan-{saved_plan}-all-teams-demo.gpx",
+        f"patrol-plan-{saved_plan}-{re.sub(r'[^a-z0-9]+', '-', team.lower()).strip('-')}-demo.gpx",
+        f"patrol-plan-{saved_plan}-demo.geojson",
+        "hotspots-asb-2025-W30-demo.csv", "hotspots-asb-2025-W30-demo.geojson"]
     assert {e[0] for e in exports} == {"guardian", "analyst"}
 
 

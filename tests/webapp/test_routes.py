@@ -38,6 +38,8 @@ CASES: dict[str, tuple[str, str, str | None, dict | None]] = {
     "exports.hotspots": ("GET", "/exports/hotspots.geojson", "analyst", None),
     "exports.plan_gpx": ("GET", "/exports/plans/{plan}.gpx", "guardian", None),
     "exports.plan_geojson": ("GET", "/exports/plans/{plan}.geojson", "guardian", None),
+    "exports.plan_csv": ("GET", "/exports/plans/{plan}.csv", "guardian", None),
+    "exports.evaluation_csv": ("GET", "/exports/evaluation.csv?periods=2", "analyst", None),
     "admin.users": ("GET", "/admin/users", "admin", None),
     "admin.edit_user": ("POST", "/admin/users/1", "admin", None),
     "admin.reset_password": ("POST", "/admin/users/1/password", "admin", None),

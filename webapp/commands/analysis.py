@@ -200,14 +200,35 @@ def _write(text: str, out: Path | None) -> None:
         out.write_text(text, encoding="utf-8")
 
 
-def _export(obj, frame, fmt: str, out: Path | None, layer: str) -> None:
-    from hotspots.export import export
+def _context(kind: str, settings, store, attrs) -> dict:
+    """The export's context (`hotspots.export.export_context`, as the web app's downloads)."""
+    from hotspots.export import export_context
 
-    text = export(frame, fmt, out, layer=layer)
+    return export_context(kind, settings=settings, coverage=store.coverage(), attrs=attrs)
+
+
+def _target(obj, out: Path | None, context: dict) -> Path | None:
+    """Where an export goes: `out`, named `-demo` when the data is synthetic (and said so)."""
+    from hotspots.export import demo_path
+
+    if out is None:
+        return None
+    target = demo_path(out, context)
+    if target != out:
+        obj.say(f"the data is synthetic demo data, so the file is named {target.name}")
+    return target
+
+
+def _export(obj, frame, fmt: str, out: Path | None, layer: str, context: dict) -> None:
+    from hotspots.export import context_path, export
+
+    out = _target(obj, out, context)
+    text = export(frame, fmt, out, layer=layer, context=context)
     if text is not None:
         click.echo(text, nl=not text.endswith("\n"))
     else:
-        obj.say(f"wrote {len(frame):,} rows to {out}")
+        extra = f" (context in {context_path(out).name})" if fmt != "geojson" else ""
+        obj.say(f"wrote {len(frame):,} rows to {out}{extra}")
 
 
 def _fmt_change(change: int, pct: float, significant: bool) -> str:
@@ -300,7 +321,8 @@ def rank(obj, category, ward_spec, week, month, period_text, date_from, date_to,
     if fmt == "table":
         _write(hotspot_table(ranking), out)
         return
-    _export(obj, ranking, fmt, out, layer="hotspots")
+    _export(obj, ranking, fmt, out, layer="hotspots",
+            context=_context("hotspots", settings, store, ranking.attrs))
 
 
 def ward_table_text(frame) -> str:
@@ -346,7 +368,8 @@ def wards_cmd(obj, category, ward_spec, week, month, period_text, date_from, dat
     if fmt == "table":
         _write(ward_table_text(table), out)
         return
-    _export(obj, table, fmt, out, layer="wards")
+    _export(obj, table, fmt, out, layer="wards",
+            context=_context("wards", settings, store, table.attrs))
 
 
 def evaluation_text(frame, summary=None) -> str:
@@ -398,9 +421,9 @@ def evaluate(obj, category, ward_spec, week, month, period_text, date_from, date
     backtest.
     """
     from hotspots.evaluation import evaluate_hotspots, rolling_backtest, summarise_backtest
-    from hotspots.export import to_csv
+    from hotspots.export import context_path, to_csv
     from hotspots.periods import parse_period, range_period
-    from hotspots.ranking import window_period
+    from hotspots.ranking import resolve_wards, window_period
 
     engine, settings = _engine(obj, engine, scheduler)
     try:
@@ -434,10 +457,22 @@ def evaluate(obj, category, ward_spec, week, month, period_text, date_from, date
         table = evaluate_hotspots(incidents, category=category, train_period=train, test_period=test,
                                   coverages=shares, method=method, wards=ward_spec, resolution=res,
                                   settings=settings, engine=engine, coverage=coverage)
+    context = None
+    if fmt in ("csv", "json"):
+        context = _context("evaluation", settings, store, {
+            **table.attrs, "period": test.label, "category": category, "resolution": res,
+            "wards": sorted(resolve_wards(ward_spec, settings)["ward_code"].astype(str))})
+        context["method"] = method
+        context["coverages"] = list(shares)
+        out = _target(obj, out, context)
     if fmt == "csv":
-        text = to_csv(table)
+        if out is not None:
+            to_csv(table, out, context=context)
+            obj.say(f"wrote {len(table):,} rows to {out} (context in {context_path(out).name})")
+            return
+        text = to_csv(table, context=context)
     elif fmt == "json":
-        payload = {"rows": json.loads(table.to_json(orient="records"))}
+        payload = {"context": context, "rows": json.loads(table.to_json(orient="records"))}
         if summary is not None:
             payload["summary"] = json.loads(summary.to_json(orient="records"))
         text = json.dumps(payload, indent=2) + "\n"
