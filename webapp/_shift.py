@@ -49,7 +49,9 @@ def is_mine(user: Any, plan: SavedPlan, team: str, teams: set[str] | None = None
 
 
 def route_date(plan: SavedPlan, route: dict[str, Any]) -> dt.date | None:
-    """The day a route is for: the plan's `date`, or the date of its team's shift start."""
+    """The day a route is for: the plan's shift date, or the date of its team's shift start."""
+    if getattr(plan, "shift_date", None) is not None:
+        return plan.shift_date
     for value in (plan.plan.get("date"), (plan.params or {}).get("date"),
                   route.get("date"), str(route.get("team", {}).get("shift_start", ""))):
         if value and len(str(value)) >= 10:
@@ -107,7 +109,7 @@ def stop_streets(visits: list[dict[str, Any]], incidents: Any) -> dict[str, str]
 
     out: dict[str, str] = {}
     for v in visits:
-        for key in ("street", "label", "location"):
+        for key in ("place", "street", "label", "location"):
             text = str(v.get(key) or "").strip()
             if text:
                 out[str(v["stop_id"])] = _street(text)

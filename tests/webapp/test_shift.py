@@ -44,7 +44,8 @@ def test_guardian_lands_on_my_shift_with_streets_reasons_and_map_links(app, clie
 
 def test_other_roles_land_on_the_map_and_team_members_come_from_the_teams_table(app, client, saved_plan):
     response = login(client, "viewer", app.passwords["viewer"])
-    assert client.get(response.headers["Location"]).headers["Location"].endswith("/map")
+    assert response.headers["Location"].endswith("/map")
+    assert client.get("/").headers["Location"].endswith("/map")
 
     from webapp.db import PatrolTeam, SavedPlan, User, db_session
 
