@@ -15,7 +15,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 import shapely
-from branca.element import MacroElement
+from branca.element import Element, MacroElement
 from jinja2 import Template
 
 from hotspots.crs import WGS84
@@ -128,6 +128,25 @@ def _title(row: Any) -> str:
     return f"#{int(row.rank)} {', '.join(parts)}".strip()
 
 
+def _team_legend(shown: list[str], colour: dict[str, str], lines: list[dict[str, Any]],
+                 approximate: bool, teams: list[str]) -> str:
+    """The plan map's legend: per team its colour (line and numbered stop) and its stops."""
+    stops = {f["properties"].get("team", ""): f["properties"].get("stops", 0) for f in lines}
+    items = []
+    for name in shown:
+        index = teams.index(name) % len(TEAM_COLOURS)
+        dash = ' stroke-dasharray="5 3"' if approximate else ""
+        items.append(
+            f'<li><svg width="30" height="14" aria-hidden="true"><line x1="0" y1="7" x2="16" y2="7" '
+            f'stroke="{colour[name]}" stroke-width="4"{dash}/></svg>'
+            f'<span class="stop-num team-{index} mini" aria-hidden="true">1</span> '
+            f'{html.escape(name)} <span class="muted">({int(stops.get(name, 0))} stops)</span></li>')
+    note = ('<p class="muted">Dashed: straight lines, not streets (approximate).</p>'
+            if approximate else "")
+    return ('<section class="map-legend" aria-label="Legend"><h2>Teams</h2><ul>' + "".join(items)
+            + "</ul>" + note + "</section>")
+
+
 def plan_map(plan_geojson: dict[str, Any], wards: gpd.GeoDataFrame, *, assets: dict[str, str],
              tiles: tuple[str, str] = ("", ""), team: str | None = None,
              done: set[int] | frozenset[int] = frozenset(), next_seq: int | None = None) -> str:
@@ -194,5 +213,8 @@ def plan_map(plan_geojson: dict[str, Any], wards: gpd.GeoDataFrame, *, assets: d
             tooltip=html.escape(f"{name} stop {p.get('seq')}: arrive {p.get('arrival')}, leave "
                                 f"{p.get('departure')}. {p.get('reason', '')}"),
         ).add_to(fmap)
+    shown = [t for t in teams if any(f["properties"].get("team", "") == t for f in lines + points)]
+    if shown:
+        fmap.get_root().html.add_child(Element(_team_legend(shown, colour, lines, approximate, teams)))
     _SpreadStops().add_to(fmap)
     return _document(fmap, f"Patrol route of {team}" if team else "Patrol routes")

@@ -252,10 +252,15 @@ def visit(plan_id: int, team: int):
         raise ParameterError("stop", "`stop` is missing; give the stop number (1, 2, ...).")
     action = params.choice(request.form.get("action"), "action", ("arrive", "depart"))
     back = _back(plan_id, team)
+    r = route_of(plan, team)
+    open_visit = next((v for v in _route_visits(plan, r["team"]["name"])
+                       if v.stop_number == seq and v.departed_at is None), None)
+    if action == "arrive" and open_visit is not None:
+        # A second tap (a double click, or a page sent twice): the arrival is already recorded.
+        flash(f"Stop {seq}: the arrival at {local(open_visit.arrived_at).strftime('%H:%M')} is "
+              "already recorded.", "success")
+        return redirect(back + f"#stop-{seq}")
     if action == "depart" and request.form.get("confirm") != "yes":
-        r = route_of(plan, team)
-        open_visit = next((v for v in _route_visits(plan, r["team"]["name"])
-                           if v.stop_number == seq and v.departed_at is None), None)
         limit = get_data().settings.visit_confirm_min
         if open_visit is not None and (utcnow() - open_visit.arrived_at).total_seconds() < limit * 60:
             # A visit this short is more often a slip of the finger than a patrol: ask first.

@@ -73,6 +73,8 @@ def test_short_visit_is_asked_about_and_the_last_tap_can_be_undone(app, as_role,
     visit = f"/patrol/{saved_plan}/0/visit"
     r = c.post(visit, data={"csrf_token": token, "stop": "2", "action": "arrive", "from": "shift"})
     assert r.headers["Location"].startswith("/patrol/shift")
+    # A second tap on the same button (a double click) records nothing more.
+    c.post(visit, data={"csrf_token": token, "stop": "2", "action": "arrive", "from": "shift"})
     page = c.get("/patrol/shift").get_data(as_text=True)
     assert "You are here" in _cards(page)[0] and 'id="stop-2"' in _cards(page)[0]
     assert "Last tap: arrived at stop 2" in page
