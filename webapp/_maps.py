@@ -139,7 +139,7 @@ def _team_legend(shown: list[str], colour: dict[str, str], lines: list[dict[str,
         items.append(
             f'<li><svg width="30" height="14" aria-hidden="true"><line x1="0" y1="7" x2="16" y2="7" '
             f'stroke="{colour[name]}" stroke-width="4"{dash}/></svg>'
-            f'<span class="stop-num team-{index} mini" aria-hidden="true">1</span> '
+            f'<span class="legend-dot team-{index}" aria-hidden="true"></span> '
             f'{html.escape(name)} <span class="muted">({int(stops.get(name, 0))} stops)</span></li>')
     note = ('<p class="muted">Dashed: straight lines, not streets (approximate).</p>'
             if approximate else "")
