@@ -19,13 +19,11 @@ from markupsafe import Markup, escape
 
 from hotspots.errors import InputError
 from webapp import _programme, register
+from webapp._headlines import FADING, NEW, PERSISTING, period_headlines, trend_headline
 from webapp.presentation import CLASSES
 from webapp.services import CATEGORY_LABELS, SERIOUS_VIOLENCE_NOTE, get_data
 
 CATEGORIES = ("asb", "serious_violence")
-NEW = ("new", "intensifying", "consecutive")
-PERSISTING = ("persistent",)
-FADING = ("diminishing", "historical")
 #: Fill and pattern of each map class: the pattern tells the classes apart on a black-and-white print.
 PATTERNS = {"hot_new": "cross", "hot_persistent": "diag", "hot": "dots", "sporadic": "horiz",
             "fading": "vert", "incidents": None, "institution": None}
@@ -53,25 +51,6 @@ def brief_period(week: str | None, *, data=None):
                    f"covers the month {month.label}; weekly figures need a force export with dates.")
 
 
-def _headline(ranking, labels: dict[str, str], classes: tuple[str, ...], what: str, noun: str) -> str:
-    from webapp.presentation import cell_hex
-
-    trend = ranking["trend"].astype(str).to_numpy()
-    chosen = ranking[np.isin(trend, classes)]
-    if what != "fading":
-        chosen = chosen[chosen["hot"].fillna(False).astype(bool).to_numpy()]
-    if not len(chosen):
-        return f"{what.capitalize()}: no {noun} hotspot cells."
-    names = []
-    for _, row in chosen.head(3).iterrows():
-        cell = cell_hex(row["h3_cell"])
-        place = labels.get(cell) or f"cell {cell}"
-        names.append(f"{place} ({row.get('ward_name') or 'no ward'})")
-    more = len(chosen) - len(names)
-    tail = f" and {more} more" if more > 0 else ""
-    return f"{what.capitalize()}: {len(chosen)} {noun} hotspot cell{'s' if len(chosen) != 1 else ''}, {', '.join(names)}{tail}."
-
-
 def brief_model(week: str | None, wards: Any = "priority") -> dict[str, Any]:
     """Everything the briefing shows (raises `InputError`/`ParameterError` naming a bad argument)."""
     from hotspots.areas import cell_labels
@@ -93,9 +72,10 @@ def brief_model(week: str | None, wards: Any = "priority") -> dict[str, Any]:
         noun = "ASB" if cat == "asb" else "serious violence"
         sections.append({
             "category": cat, "label": CATEGORY_LABELS[cat], "query": q,
-            "headlines": [_headline(ranking, labels, NEW, "new", noun),
-                          _headline(ranking, labels, PERSISTING, "persisting", noun),
-                          _headline(ranking, labels, FADING, "fading", noun)],
+            "summary": period_headlines(ranking, data.ward_table(q), labels=labels, noun=noun),
+            "headlines": [trend_headline(ranking, labels, NEW, "new", noun),
+                          trend_headline(ranking, labels, PERSISTING, "persisting", noun),
+                          trend_headline(ranking, labels, FADING, "fading", noun)],
             "wards": records(data.ward_table(q)),
             "top": [dict(r, street=labels.get(cell_hex(r["h3_cell"]), ""), cell=cell_hex(r["h3_cell"]))
                     for r in records(top, ["rank", "h3_cell", "ward_name", "count", "harm", "trend", "hot"])],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections import Counter
 from typing import Any
 
 import folium
@@ -27,19 +28,46 @@ TEAM_COLOURS: tuple[str, ...] = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#6
 
 
 class _SpreadStops(MacroElement):
-    """Calls `hsSpreadStops` (static/plan_map.js) on the map once it exists."""
+    """Calls `hsSpreadStops` (static/maps.js) on the map once it exists."""
 
     _template = Template("{% macro script(this, kwargs) %}"
                          "hsSpreadStops({{ this._parent.get_name() }});"
                          "{% endmacro %}")
 
 
+class _Streets(MacroElement):
+    """Calls `hsStreets` (static/maps.js): the street network, fetched from the app, drawn
+    faintly under everything else."""
+
+    _template = Template("{% macro script(this, kwargs) %}"
+                         "hsStreets({{ this._parent.get_name() }}, {{ this.url|tojson }});"
+                         "{% endmacro %}")
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+
+
+class _FitOnPrint(MacroElement):
+    """Calls `hsFitOnPrint` (static/maps.js): a printed map shows all it was fitted to."""
+
+    _template = Template("{% macro script(this, kwargs) %}"
+                         "hsFitOnPrint({{ this._parent.get_name() }}, {{ this.bounds|tojson }});"
+                         "{% endmacro %}")
+
+    def __init__(self, bounds: list[list[float]]) -> None:
+        super().__init__()
+        self.bounds = bounds
+
+
 def _new_map(bounds: tuple[float, float, float, float] | None, *, assets: dict[str, str],
              tiles: tuple[str, str]) -> folium.Map:
     fmap = folium.Map(location=[53.8, -1.55], zoom_start=12, tiles=None, control_scale=True,
-                      prefer_canvas=False)
+                      prefer_canvas=False, zoom_snap=0.25)
     # Only what these maps use, from the app itself.
     fmap.default_js = [("leaflet", assets["leaflet_js"])]
+    if assets.get("map_js"):
+        fmap.default_js.append(("maps", assets["map_js"]))
     fmap.default_css = [("leaflet_css", assets["leaflet_css"]), ("map_css", assets["map_css"])]
     url, attribution = tiles
     if url:
@@ -47,6 +75,8 @@ def _new_map(bounds: tuple[float, float, float, float] | None, *, assets: dict[s
     if bounds is not None:
         minx, miny, maxx, maxy = bounds
         fmap.fit_bounds([[miny, minx], [maxy, maxx]], padding=(18, 18))
+        if assets.get("map_js"):
+            _FitOnPrint([[float(miny), float(minx)], [float(maxy), float(maxx)]]).add_to(fmap)
     return fmap
 
 
@@ -69,6 +99,19 @@ def _features(frame: gpd.GeoDataFrame, props: list[dict[str, Any]]) -> dict[str,
     return {"type": "FeatureCollection", "features": feats}
 
 
+def _ward_names(wards: gpd.GeoDataFrame, fmap: folium.Map) -> None:
+    """Each ward's name written on the map inside it (the map reads without a background)."""
+    wards = wards.to_crs(WGS84)
+    for name, geom in zip(wards["ward_name"], wards.geometry, strict=True):
+        point = geom.representative_point()
+        folium.Marker(
+            (point.y, point.x), interactive=False, keyboard=False,
+            icon=folium.DivIcon(html=f'<span class="ward-label">{html.escape(str(name))}</span>',
+                                class_name="ward-label-icon", icon_size=(110, 32),
+                                icon_anchor=(55, 16)),
+        ).add_to(fmap)
+
+
 def _ward_layer(wards: gpd.GeoDataFrame) -> folium.GeoJson:
     wards = wards.to_crs(WGS84)
     props = [{"ward": str(n), "code": str(c)} for n, c in zip(wards["ward_name"], wards["ward_code"],
@@ -83,7 +126,7 @@ def _ward_layer(wards: gpd.GeoDataFrame) -> folium.GeoJson:
 
 
 def hotspot_map(cells: gpd.GeoDataFrame, wards: gpd.GeoDataFrame, *, assets: dict[str, str],
-                tiles: tuple[str, str] = ("", "")) -> str:
+                tiles: tuple[str, str] = ("", ""), streets: str | None = None) -> str:
     """The hotspot map as a whole HTML document.
 
     Parameters
@@ -96,10 +139,15 @@ def hotspot_map(cells: gpd.GeoDataFrame, wards: gpd.GeoDataFrame, *, assets: dic
         URLs of `leaflet_js`, `leaflet_css` and `map_css` (see `webapp.assets.map_assets`).
     tiles
         (URL template, attribution) of a background layer; ('', '') for none.
+    streets
+        URL of the loaded street network's GeoJSON (`/map/streets.geojson`), drawn faintly
+        under the cells; None for none.
     """
     cells = cells.to_crs(WGS84)
     bounds = tuple(wards.to_crs(WGS84).total_bounds) if len(wards) else None
     fmap = _new_map(bounds, assets=assets, tiles=tiles)
+    if streets and assets.get("map_js"):
+        _Streets(streets).add_to(fmap)
     _ward_layer(wards).add_to(fmap)
     props = []
     for row in cells.itertuples(index=False):
@@ -119,6 +167,7 @@ def hotspot_map(cells: gpd.GeoDataFrame, wards: gpd.GeoDataFrame, *, assets: dic
             tooltip=folium.GeoJsonTooltip(["title", "class", "reason"], labels=False,
                                           class_name="hs-tooltip"),
         ).add_to(fmap)
+    _ward_names(wards, fmap)
     return _document(fmap, "Hotspot map")
 
 
@@ -128,21 +177,20 @@ def _title(row: Any) -> str:
     return f"#{int(row.rank)} {', '.join(parts)}".strip()
 
 
-def _team_legend(shown: list[str], colour: dict[str, str], lines: list[dict[str, Any]],
-                 approximate: bool, teams: list[str]) -> str:
+def _team_legend(shown: list[str], colour: dict[str, str], stops: dict[str, int],
+                 teams: list[str], *, dashed: bool, some_dashed: bool) -> str:
     """The plan map's legend: per team its colour (line and numbered stop) and its stops."""
-    stops = {f["properties"].get("team", ""): f["properties"].get("stops", 0) for f in lines}
     items = []
     for name in shown:
         index = teams.index(name) % len(TEAM_COLOURS)
-        dash = ' stroke-dasharray="5 3"' if approximate else ""
+        dash = ' stroke-dasharray="5 3"' if dashed else ""
         items.append(
             f'<li><svg width="30" height="14" aria-hidden="true"><line x1="0" y1="7" x2="16" y2="7" '
             f'stroke="{colour[name]}" stroke-width="4"{dash}/></svg>'
             f'<span class="legend-dot team-{index}" aria-hidden="true"></span> '
             f'{html.escape(name)} <span class="muted">({int(stops.get(name, 0))} stops)</span></li>')
     note = ('<p class="muted">Dashed: straight lines, not streets (approximate).</p>'
-            if approximate else "")
+            if some_dashed else "")
     return ('<section class="map-legend" aria-label="Legend"><h2>Teams</h2><ul>' + "".join(items)
             + "</ul>" + note + "</section>")
 
@@ -175,10 +223,9 @@ def plan_map(plan_geojson: dict[str, Any], wards: gpd.GeoDataFrame, *, assets: d
     else:
         bounds = tuple(wards.to_crs(WGS84).total_bounds) if len(wards) else None
     fmap = _new_map(bounds, assets=assets, tiles=tiles)
-    if assets.get("plan_js"):
-        fmap.default_js = [*fmap.default_js, ("plan_map", assets["plan_js"])]
     if len(wards):
         _ward_layer(wards).add_to(fmap)
+        _ward_names(wards, fmap)
     plan_approximate = bool(plan_geojson.get("approximate"))
     for f in lines:
         props = f["properties"]
@@ -215,6 +262,43 @@ def plan_map(plan_geojson: dict[str, Any], wards: gpd.GeoDataFrame, *, assets: d
         ).add_to(fmap)
     shown = [t for t in teams if any(f["properties"].get("team", "") == t for f in lines + points)]
     if shown:
-        fmap.get_root().html.add_child(Element(_team_legend(shown, colour, lines, approximate, teams)))
+        stops = Counter(f["properties"].get("team", "") for f in points)
+        some = plan_approximate or any(f["properties"].get("approximate") for f in lines)
+        fmap.get_root().html.add_child(Element(_team_legend(
+            shown, colour, stops, teams, dashed=plan_approximate, some_dashed=some)))
     _SpreadStops().add_to(fmap)
     return _document(fmap, f"Patrol route of {team}" if team else "Patrol routes")
+
+
+def change_map(cells: gpd.GeoDataFrame, wards: gpd.GeoDataFrame, *, assets: dict[str, str],
+               tiles: tuple[str, str] = ("", ""), now: str = "", before: str = "") -> str:
+    """Two periods' change per cell as a whole HTML document (`webapp._compare.compare_cells`),
+    coloured by `webapp._compare.CHANGE_CLASSES`, with the ward outlines and names."""
+    from webapp._compare import CHANGE_COLOURS, CHANGE_LABELS
+
+    cells = cells.to_crs(WGS84)
+    bounds = tuple(wards.to_crs(WGS84).total_bounds) if len(wards) else None
+    fmap = _new_map(bounds, assets=assets, tiles=tiles)
+    _ward_layer(wards).add_to(fmap)
+    props = []
+    for row in cells.itertuples(index=False):
+        place = getattr(row, "place", "") or ""
+        where = ", ".join(str(v) for v in (place, row.ward_name) if isinstance(v, str) and v)
+        props.append({
+            "title": where or cell_hex(row.h3_cell),
+            "counts": f"{before}: {int(row.count_before)}, {now}: {int(row.count_now)} "
+                      f"({int(row.change):+d})",
+            "class": CHANGE_LABELS[row.change_class],
+            "colour": CHANGE_COLOURS[row.change_class],
+        })
+    if props:
+        folium.GeoJson(
+            _features(cells, props), name="Change per cell",
+            style_function=lambda f: {"fillColor": f["properties"]["colour"], "fillOpacity": 0.85,
+                                      "color": "#333333", "weight": 0.6},
+            highlight_function=lambda _f: {"weight": 2.5, "color": "#000000"},
+            tooltip=folium.GeoJsonTooltip(["title", "counts", "class"], labels=False,
+                                          class_name="hs-tooltip"),
+        ).add_to(fmap)
+    _ward_names(wards, fmap)
+    return _document(fmap, f"Change from {before} to {now}")

@@ -32,7 +32,7 @@ def map_assets() -> dict[str, str]:
         "leaflet_js": url_for("assets.leaflet", version=version, filename="leaflet.js"),
         "leaflet_css": url_for("assets.leaflet", version=version, filename="leaflet.css"),
         "map_css": url_for("static", filename="map.css"),
-        "plan_js": url_for("static", filename="plan_map.js"),
+        "map_js": url_for("static", filename="maps.js"),
     }
 
 

@@ -27,7 +27,10 @@ def _args() -> tuple[str | None, str]:
 def page():
     week, wards = _args()
     model = _brief.brief_model(week, wards)
-    return render_template("brief.html", week=week, wards=wards, timedelta=dt.timedelta, **model)
+    from webapp.services import get_data
+
+    return render_template("brief.html", week=week, wards=wards, timedelta=dt.timedelta,
+                           week_choices=get_data().period_choices(), **model)
 
 
 @bp.route("/brief.pdf")

@@ -88,5 +88,5 @@ def index():
         error, status = str(exc), 200 if empty else 400
     return render_template("evaluation.html", rows=rows, charts=figures, means=means, chosen=chosen,
                            error=error, notes=notes, periods_asked=asked,
-                           periods=data.recent_periods(), methods=METHODS,
+                           periods=data.period_choices(), methods=METHODS,
                            category_labels=CATEGORY_LABELS), status

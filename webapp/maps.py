@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, render_template, request, url_for
+from flask import Blueprint, Flask, Response, abort, current_app, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -12,6 +12,7 @@ from hotspots.errors import InputError
 from webapp import _charts
 from webapp.assets import map_assets
 from webapp.auth import role_required
+from webapp.errors import ParameterError
 from webapp.presentation import CLASSES, records
 from webapp.security import add_nonce
 from webapp.services import (
@@ -63,7 +64,7 @@ def tiles() -> tuple[str, str]:
 def _form_state(error: str | None = None) -> dict[str, Any]:
     data = get_data()
     return {
-        "periods": data.recent_periods(),
+        "periods": data.period_choices(),
         "ward_choices": data.ward_choices(),
         "weekly_ok": data.weekly_ok(),
         "empty": data.is_empty(),
@@ -95,20 +96,54 @@ def hotspot_map():
     def body() -> Markup:
         # Nothing in the body depends on the session: one rendering serves every user of a role.
         args = query_args(q)
+        headlines = headlines_of(q)
         shown = {"period": q.period, "category": q.category,
                  "wards": ["priority"] if args["wards"] == "priority" else list(q.wards)}
         return Markup(render_template(
             "_map_body.html", q=q, chosen=shown, classes=CLASSES, exporter=exporter, **model,
+            headlines=headlines, streets=has_streets,
             frame_url=url_for("maps.frame", **args),
             geojson_url=url_for("exports.hotspots", fmt="geojson", **args),
             csv_url=url_for("exports.hotspots", fmt="csv", **args),
             context_url=url_for("exports.hotspots", fmt="context.json", **args),
+            compare_url=url_for("maps.compare", view="change", **args),
+            previous=data.parse_period(q.period).previous().label,
             sv_note=SERIOUS_VIOLENCE_NOTE if q.category in ("serious_violence", "all") else "",
             **_form_state(),
         ))
 
-    cached = data.cache.get(("map_body", data.store_version(), q, exporter, tiles()), body)
+    has_streets = streets_url() is not None
+    cached = data.cache.get(("map_body", data.store_version(), q, exporter, tiles(), has_streets), body)
     return render_template("map.html", body=cached)
+
+
+NOUNS = {"asb": "ASB", "serious_violence": "serious violence", "all": ""}
+
+
+def headlines_of(q: HotspotQuery) -> list[str]:
+    """The period's headline sentences (`webapp._headlines.period_headlines`, as the briefing's)."""
+    from hotspots.areas import cell_labels
+    from webapp._headlines import period_headlines
+    from webapp.presentation import cell_hex
+
+    data = get_data()
+    ranking = data.ranking(q)
+    hot = ranking[ranking["hot"].fillna(False).astype(bool).to_numpy()]
+    labels = {} if "place" in ranking.columns else cell_labels(
+        data.incidents(), [cell_hex(c) for c in hot["h3_cell"].head(12)])
+    try:
+        wards = data.ward_table(q)
+    except InputError:
+        wards = None
+    return period_headlines(ranking, wards, labels=labels, noun=NOUNS.get(q.category, ""))
+
+
+def streets_url() -> str | None:
+    """Where the map frames fetch the loaded street network from (None: no network loaded)."""
+    path = get_data().streets_file()
+    if path is None:
+        return None
+    return url_for("maps.streets", v=path.stat().st_mtime_ns)
 
 
 @bp.route("/map/frame")
@@ -116,8 +151,22 @@ def hotspot_map():
 def frame():
     data = get_data()
     q = query_from_args(request.args)
-    document = data.map_html(q, assets=map_assets(), tiles=tiles())
+    document = data.map_html(q, assets=map_assets(), tiles=tiles(), streets=streets_url())
     return Response(add_nonce(document), mimetype="text/html")
+
+
+@bp.route("/map/streets.geojson")
+@role_required("viewer")
+def streets():
+    """The loaded street network as light GeoJSON, drawn faintly under the map's cells (from the
+    app itself: no internet needed); the browser keeps it for a day."""
+    data = get_data()
+    path = data.streets_file()
+    if path is None:
+        abort(404, description="No street network is loaded (hotspots network import FILE).")
+    response = Response(data.streets_geojson(path), mimetype="application/geo+json")
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response
 
 
 @bp.route("/wards")
@@ -135,6 +184,14 @@ def ward_summary():
     except InputError as exc:
         return render_template("wards.html", q=None, chosen=chosen, **_form_state(str(exc))), 400
     rows = records(table)
+    # How many hotspot cells each ward holds (a cell's ward: the one holding most of its area).
+    ranking = data.ranking(q)
+    hot = ranking.loc[ranking["hot"].fillna(False).astype(bool).to_numpy(), "ward_code"].astype(str)
+    per_ward = hot.value_counts().to_dict()
+    for r in rows:
+        r["hotspots"] = int(per_ward.get(str(r["ward_code"]), 0))
+        r["map_url"] = url_for("maps.hotspot_map", period=q.period, category=q.category,
+                               wards=r["ward_code"])
     # The last eight periods' counts per ward, for a small trend line beside each ward.
     history: dict[str, list[float]] = {r["ward_code"]: [] for r in rows}
     period = data.parse_period(q.period)
@@ -159,3 +216,112 @@ def ward_summary():
     return render_template("wards.html", q=q, chosen=chosen, rows=rows, history_labels=labels, notes=notes,
                            sv_note=SERIOUS_VIOLENCE_NOTE if q.category in ("serious_violence", "all") else "",
                            **_form_state())
+
+
+def _compare_queries() -> tuple[HotspotQuery, HotspotQuery]:
+    """The two queries of a comparison: `period` (now) and `versus` (default: the one before)."""
+    from webapp import params
+
+    data = get_data()
+    now = query_from_args(request.args)
+    versus = params.text(params.one(request.args, "versus"), "versus", max_len=20)
+    if not versus:
+        versus = data.parse_period(now.period).previous().label
+    before_period = data.parse_period(versus, name="versus")
+    data.check_weekly(before_period, name="versus")
+    data.require_data(before_period, name="versus")
+    if before_period.kind != data.parse_period(now.period).kind:
+        raise ParameterError("versus", f"`versus` is {versus!r}; compare a {'week' if now.period[5] == 'W' else 'month'} "
+                             "with another of the same kind.", value=versus)
+    if before_period.label == now.period:
+        raise ParameterError("versus", "`versus` is the period itself; choose another period.",
+                             value=versus)
+    return now, HotspotQuery(now.category, before_period.label, now.wards, now.resolution, now.weight)
+
+
+def _whole(label: str) -> bool:
+    data = get_data()
+    return data.coverage().is_covered(data.parse_period(label))
+
+
+@bp.route("/compare")
+@role_required("viewer")
+def compare():
+    """Two periods side by side, or their change per cell on one map."""
+    from webapp import _compare, params
+
+    data = get_data()
+    view = params.choice(params.one(request.args, "view"), "view", ("side", "change"), default="side")
+    chosen = {"period": request.args.get("period") or data.default_period(),
+              "versus": request.args.get("versus", ""), "category": request.args.get("category", "asb"),
+              "wards": request.args.getlist("wards") or ["priority"], "view": view}
+    state = {"periods": data.period_choices(), "empty": data.is_empty(),
+             "change_classes": _compare.CHANGE_CLASSES, "classes": CLASSES}
+    if data.is_empty():
+        return render_template("compare.html", now=None, chosen=chosen, error=None, **state)
+    try:
+        now, before = _compare_queries()
+    except InputError as exc:
+        return render_template("compare.html", now=None, chosen=chosen, error=str(exc), **state), 400
+    chosen.update(period=now.period, versus=before.period)
+    whole = {now.period: _whole(now.period), before.period: _whole(before.period)}
+    notes = [f"{label} is only partly covered by the store's data: its counts are too low, so the "
+             "change map is not drawn (side by side only)." for label, ok in whole.items() if not ok]
+    if view == "change" and notes:
+        view = "side"
+    partial = set(data.coverage().partial())
+    notes += [f"{label} may be partial (it holds under half the incidents of the months around "
+              "it): a fall there may be missing data." for label in (before.period, now.period)
+              if label in partial]
+    args = query_args(now)
+    sentences, counts = [], {}
+    if view == "change":
+        cells = _change_cells(now, before)
+        a, b = data.parse_period(now.period), data.parse_period(before.period)
+        sentences = _compare.summary(cells, now=now.period, before=before.period, days_now=a.days,
+                                     days_before=b.days)
+        counts = cells["change_class"].value_counts().to_dict()
+    for q in (now, before):
+        ranking = data.ranking(q)
+        counts.setdefault(q.period, int(ranking["hot"].fillna(False).astype(bool).sum()))
+    return render_template(
+        "compare.html", now=now, before=before, chosen={**chosen, "view": view}, error=None,
+        notes=notes, sentences=sentences, counts=counts, args=args,
+        frames={q.period: url_for("maps.frame", **query_args(q)) for q in (now, before)},
+        change_url=url_for("maps.compare_frame", versus=before.period, **args), **state)
+
+
+def _change_cells(now: HotspotQuery, before: HotspotQuery):
+    from webapp import _compare
+
+    data = get_data()
+
+    def compute():
+        a, b = data.parse_period(now.period), data.parse_period(before.period)
+        return _compare.compare_cells(data.ranking(now), data.ranking(before), days_now=a.days,
+                                      days_before=b.days)
+
+    return data.cache.get(("compare", data.store_version(), now, before.period), compute)
+
+
+@bp.route("/compare/frame")
+@role_required("viewer")
+def compare_frame():
+    from webapp import _maps
+
+    data = get_data()
+    now, before = _compare_queries()
+    for label in (now.period, before.period):
+        if not _whole(label):
+            raise ParameterError("period", f"{label} is only partly covered: no change map.",
+                                 value=label)
+    cells = _change_cells(now, before)
+
+    def compute() -> str:
+        wards = data.wards_wgs84()
+        return _maps.change_map(cells, wards[wards["ward_code"].isin(now.wards)],
+                                assets=map_assets(), tiles=tiles(), now=now.period,
+                                before=before.period)
+
+    document = data.cache.get(("change_map", data.store_version(), now, before.period, tiles()), compute)
+    return Response(add_nonce(document), mimetype="text/html")

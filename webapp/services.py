@@ -17,6 +17,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -248,6 +249,48 @@ class AppData:
         months = [p.label for p in (last_m.shift(-k) for k in range(n_months)) if p.label >= first]
         return {"week": weeks, "month": months}
 
+    def period_choices(self, n_weeks: int = 16, n_months: int = 36) -> dict[str, list[dict[str, Any]]]:
+        """The periods a picker offers, from what the store covers, newest first: recent weeks
+        (when the data has days) and every month from the first held to the last. Each is a
+        dict: `label`, `note` ("" when whole; "possibly partial", "4 of 7 days", "no data") and
+        `available` (False when the store holds no data for it), cached."""
+        return self.cache.get(("period_choices", self.store_version(), n_weeks, n_months),
+                              lambda: self._period_choices(n_weeks, n_months))
+
+    def _period_choices(self, n_weeks: int, n_months: int) -> dict[str, list[dict[str, Any]]]:
+        coverage = self.coverage()
+        months_held = coverage.covered_months()
+        if not months_held:
+            return {"week": [], "month": []}
+        tz = self.settings.timezone
+        partial = set(coverage.partial())
+
+        def item(period: Period) -> dict[str, Any]:
+            share = coverage.covered_fraction(period)
+            if share == 0:
+                note = "no data"
+            elif share < 1:
+                days = round(share * period.days)
+                note = f"{days} of {period.days} days"
+            elif period.kind == "month" and period.label in partial:
+                note = "possibly partial"
+            else:
+                note = ""
+            return {"label": period.label, "note": note, "available": share > 0}
+
+        weeks = []
+        if self.weekly_ok():
+            last = parse_period(self.default_period("week"), tz=tz)
+            weeks = [item(last.shift(-k)) for k in range(n_weeks)]
+        last_m = parse_period(months_held[-1], tz=tz)
+        months = []
+        for k in range(n_months):
+            period = last_m.shift(-k)
+            if period.label < months_held[0]:
+                break
+            months.append(item(period))
+        return {"week": weeks, "month": months}
+
     def parse_period(self, text: str | None, *, name: str = "period") -> Period:
         """The period a request asked for (the default period when empty), checked by
         `webapp.params.period`; errors name the parameter."""
@@ -366,16 +409,20 @@ class AppData:
 
         return self.cache.get(("csv", self.store_version(), q, top), compute)
 
-    def map_html(self, q: HotspotQuery, *, assets: dict[str, str], tiles: tuple[str, str]) -> str:
-        """The Folium map document of a ranking (without nonces), cached."""
+    def map_html(self, q: HotspotQuery, *, assets: dict[str, str], tiles: tuple[str, str],
+                 streets: str | None = None) -> str:
+        """The Folium map document of a ranking (without nonces), cached; `streets` is the URL
+        of the street network drawn under the cells (None: none)."""
         def compute() -> str:
             from webapp import _maps
 
             chosen = self.wards_wgs84()
             chosen = chosen[chosen["ward_code"].isin(q.wards)]
-            return _maps.hotspot_map(self.shown(q), chosen, assets=assets, tiles=tiles)
+            return _maps.hotspot_map(self.shown(q), chosen, assets=assets, tiles=tiles,
+                                     streets=streets)
 
-        return self.cache.get(("map", self.store_version(), q, tuple(assets.items()), tiles), compute)
+        key = ("map", self.store_version(), q, tuple(assets.items()), tiles, streets)
+        return self.cache.get(key, compute)
 
     # ------------------------------------------------------------------ evaluation
 
@@ -403,6 +450,37 @@ class AppData:
         from routing.network import choose_network
 
         return choose_network(mode, wards=self.resolve_wards("priority"), settings=self.settings)
+
+    def streets_file(self) -> Path | None:
+        """The street network the maps draw faintly under the cells: the cached walk network of
+        the priority wards (else their drive network, else any); None when none is loaded."""
+        choice = self.network_choice("walk")
+        return choice.path
+
+    def streets_geojson(self, path: Path) -> str:
+        """The streets of a network file as light GeoJSON (lon/lat, one MultiLineString, about a
+        metre of detail), cached per file and version."""
+        def compute() -> str:
+            import json
+
+            import osmnx as ox
+            import shapely
+
+            from hotspots.crs import WGS84
+
+            graph = ox.load_graphml(path)
+            edges = ox.graph_to_gdfs(graph, nodes=False, fill_edge_geometry=True)
+            pairs = [tuple(sorted((u, v))) for u, v, _k in edges.index]
+            edges = edges.loc[~pd.Series(pairs, index=edges.index).duplicated().to_numpy()]
+            lines = edges.geometry.simplify(1.0 if edges.crs and edges.crs.is_projected else 1e-5)
+            lines = lines.to_crs(WGS84)
+            merged = shapely.set_precision(shapely.multilinestrings(lines.to_numpy()), 1e-5)
+            return json.dumps({"type": "FeatureCollection", "features": [
+                {"type": "Feature", "properties": {"kind": "streets"},
+                 "geometry": json.loads(shapely.to_geojson(merged))}]})
+
+        stat = path.stat()
+        return self.cache.get(("streets", str(path), stat.st_mtime_ns, stat.st_size), compute)
 
     def make_plan(self, *, period: str, category: str, teams: Any, shift_start: str,
                   shift_min: float, dwell_min: float, mode: str | None, stops_per_ward: int | None,

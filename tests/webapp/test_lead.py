@@ -1,0 +1,121 @@
+"""The policing lead's pages: headline sentences, a period picker from what the store covers, ward
+cards with their hotspots, two periods compared (side by side or as a change map)."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+
+from tests.webapp.conftest import add_role_users, login, make_app
+
+GAP = ["2024-11", "2024-12", "2025-02"]
+
+
+@pytest.fixture
+def gap_viewer(policeuk_home):
+    application = make_app(policeuk_home(GAP))
+    add_role_users(application)
+    c = application.test_client()
+    assert login(c, "viewer", application.passwords["viewer"]).status_code == 302
+    return c
+
+
+def _options(page: str, select_id: str) -> dict[str, tuple[str, bool]]:
+    block = re.search(rf'<select id="{select_id}".*?</select>', page, flags=re.S).group(0)
+    return {m.group(1): (html.unescape(m.group(3)).strip(), bool(m.group(2)))
+            for m in re.finditer(r'<option value="([^"]+)"(?: selected)?( disabled)?>([^<]+)</option>', block)}
+
+
+def test_periods_are_picked_from_what_the_store_covers(gap_viewer):
+    page = gap_viewer.get("/map?period=2025-02&category=asb").get_data(as_text=True)
+    options = _options(page, "period")
+    assert options["2025-01"] == ("2025-01 (no data)", True)  # marked, and cannot be chosen
+    assert options["2025-02"][1] is False and options["2024-12"][1] is False
+    assert "2024-10" not in options  # nothing before the first month held
+    assert not [k for k in options if "W" in k]  # police.uk months: no weeks offered
+    assert 'name="period" type="text"' not in page
+
+
+def test_headlines_claim_no_change_without_a_baseline(gap_viewer):
+    page = gap_viewer.get("/map?period=2025-02&category=serious_violence").get_data(as_text=True)
+    box = re.search(r'<section class="headlines-box".*?</section>', page, flags=re.S).group(0)
+    lines = [html.unescape(t).strip() for t in re.findall(r"<p>(.*?)</p>", box, flags=re.S)]
+    assert 2 <= len(lines) <= 3
+    assert re.match(r"(\d+|No) serious violence hotspots?", lines[0])
+    assert lines[-1] == "No baseline: the store holds no data for 2025-01, so no change is shown."
+    assert not any(re.search(r"\b(up|down) \d+%", line) for line in lines)
+    page = gap_viewer.get("/map?period=2024-12&category=serious_violence").get_data(as_text=True)
+    box = re.search(r'<section class="headlines-box".*?</section>', page, flags=re.S).group(0)
+    assert re.search(r"(up|down) \d+% on last month \(\d+ incidents\), (not significant|a significant change)\.",
+                     html.unescape(box))
+
+
+def test_map_page_headlines_and_ward_cards(app, as_role):
+    c = as_role("viewer")
+    page = c.get("/map?period=2025-W30&category=serious_violence").get_data(as_text=True)
+    box = html.unescape(re.search(r'<section class="headlines-box".*?</section>', page, flags=re.S).group(0))
+    first = re.search(r"<p>(.*?)</p>", box).group(1)
+    total = int(re.match(r"(\d+) serious violence hotspots?", first).group(1))
+    named = sum(int(n) for n in re.findall(r"(\d+) in [A-Z]", first)) or total
+    assert named <= total and ("all in" in first or ":" in first or total == 1)
+    assert re.search(r"(None new|\d+ new) this week", box)
+    # The ward cards: each says how many hotspots it holds, and they add up to the map's total.
+    wards = c.get("/wards?period=2025-W30&category=serious_violence").get_data(as_text=True)
+    counts = [int(n) for n in re.findall(r'<p class="hot-count"><strong>(\d+) hotspots?</strong>', wards)]
+    assert len(counts) == 6 and sum(counts) == total
+    links = re.findall(r'<h2><a href="([^"]+)">', wards)
+    assert len(links) == 6 and all("wards=E05" in link and "period=2025-W30" in link for link in links)
+    one = c.get(html.unescape(links[0]))
+    assert one.status_code == 200 and html.unescape(links[0]).split("wards=")[1][:9] in one.get_data(as_text=True)
+
+
+def test_compare_two_periods(app, as_role):
+    c = as_role("viewer")
+    page = c.get("/compare?period=2025-W30&view=change&category=asb").get_data(as_text=True)
+    assert "2025-W30 against 2025-W29" in page and "/compare/frame?" in page
+    assert re.search(r"\d+ incidents in 2025-W30 against \d+ in 2025-W29 \((up|down) \d+, "
+                     r"(not significant|larger than chance)\)|no change\)", page)
+    frame = c.get(re.search(r'src="(/compare/frame[^"]+)"', page).group(1).replace("&amp;", "&"))
+    assert frame.status_code == 200 and "Change from 2025-W29 to 2025-W30" in frame.get_data(as_text=True)
+    side = c.get("/compare?period=2025-W30&versus=2025-W27").get_data(as_text=True)
+    assert side.count('class="map-frame"') == 2 and "period=2025-W27" in side
+    assert c.get("/compare?period=2025-W30&versus=2025-W19").status_code == 400  # no data
+    assert c.get("/compare?period=2025-W30&versus=2025-07").status_code == 400
+    assert c.get("/compare?period=2025-W30&versus=2025-W30").status_code == 400
+
+
+def test_compare_says_when_a_period_may_be_partial(policeuk_home):
+    application = make_app(policeuk_home(["2025-01", "2025-02", "2025-03"], partial={"2025-02": 0.3}))
+    add_role_users(application)
+    c = application.test_client()
+    login(c, "viewer", application.passwords["viewer"])
+    page = c.get("/compare?period=2025-02&view=change").get_data(as_text=True)
+    assert "2025-02 may be partial" in page and "/compare/frame?" in page
+    picker = _options(page, "period")
+    assert picker["2025-02"][0] == "2025-02 (possibly partial)"
+
+
+
+def test_streets_of_a_loaded_network_are_drawn_under_the_cells(app, as_role):
+    from routing.network import import_network
+    from tests.routing.conftest import GRID_LAT0, GRID_LON0, GRID_XML
+
+    c = as_role("viewer")
+    frame = c.get("/map/frame?period=2025-W30").get_data(as_text=True)
+    assert "hsStreets(" not in frame and c.get("/map/streets.geojson").status_code == 404
+    import_network(GRID_XML, mode="walk", area="priority", settings=app.config["HOTSPOTS_SETTINGS"])
+    frame = c.get("/map/frame?period=2025-W30").get_data(as_text=True)
+    url = re.search(r'hsStreets\([^,]+, "([^"]+)"\)', frame).group(1)
+    response = c.get(url)
+    assert response.status_code == 200 and "max-age" in response.headers["Cache-Control"]
+    [feature] = response.get_json()["features"]
+    lines = feature["geometry"]["coordinates"]
+    assert feature["geometry"]["type"] == "MultiLineString" and len(lines) >= 20
+    lons = [lon for line in lines for lon, _lat in line]
+    lats = [lat for line in lines for _lon, lat in line]
+    assert GRID_LON0 - 0.003 < min(lons) and max(lons) < GRID_LON0 + 0.01
+    assert GRID_LAT0 - 0.003 < min(lats) and max(lats) < GRID_LAT0 + 0.01
+    page = c.get("/map?period=2025-W30").get_data(as_text=True)
+    assert "Streets (the loaded street network)" in page
