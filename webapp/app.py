@@ -113,6 +113,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.setdefault("BOOTSTRAP", not app.config.get("TESTING", False))
 
     init_params(app)  # before any route is added: it bounds every <int:...> parameter
+    from webapp._once import once_token
+
+    app.jinja_env.globals["once_token"] = once_token
     init_security(app)
     init_errors(app)
     init_db(app)

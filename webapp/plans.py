@@ -25,6 +25,7 @@ from sqlalchemy import select
 from hotspots.errors import InputError
 from webapp import _maps, params
 from webapp._deployment import active_teams, date_param, team_names_param
+from webapp._once import once
 from webapp.assets import map_assets
 from webapp.auth import role_required
 from webapp.db import ROLES, SavedPlan, User, audit, db_session
@@ -176,6 +177,7 @@ def _form_defaults(form: PlanForm) -> None:
 
 @bp.route("/", methods=["GET", "POST"])
 @role_required("guardian")
+@once  # a double click makes one plan
 def index():
     form = PlanForm()
     teams = _form_defaults(form)

@@ -112,3 +112,194 @@ def test_guardian_shift_on_a_phone(live_app, browser, tmp_path):  # noqa: F811
     assert cards.first.locator("thead").bounding_box()["height"] <= 1  # headers hidden: cards
     context.close()
     assert all(_local(u) for u in requests), [u for u in requests if not _local(u)]
+
+
+def _boxes_overlap(boxes: list[dict]) -> list[tuple[int, int]]:
+    out = []
+    for i, a in enumerate(boxes):
+        for j, b in enumerate(boxes[:i]):
+            dx = min(a["x"] + a["width"], b["x"] + b["width"]) - max(a["x"], b["x"])
+            dy = min(a["y"] + a["height"], b["y"] + b["height"]) - max(a["y"], b["y"])
+            if dx > 2 and dy > 2:
+                out.append((j, i))
+    return out
+
+
+def test_lead_week_at_a_glance_compare_and_print(live_app, browser, tmp_path):  # noqa: F811
+    import pypdfium2 as pdfium
+
+    app, base = live_app
+    axe = _axe()
+    context = browser.new_context(**DESK)
+    requests: list[str] = []
+    context.on("request", lambda r: requests.append(r.url))
+    page = context.new_page()
+    login(page, base, app, "viewer")
+    assert page.url == f"{base}/map"
+
+    # Headline sentences first; ward names on the map; the legend beside it.
+    lines = page.locator(".headlines-box p").all_inner_texts()
+    assert 2 <= len(lines) <= 3 and re.match(r"(\d+|No) ASB hotspots?", lines[0])
+    frame = page.frame_locator("iframe.map-frame")
+    frame.locator(".ward-label").first.wait_for(timeout=20_000)
+    assert sorted(frame.locator(".ward-label").all_inner_texts()) == sorted(
+        n for _c, n, p in app.extensions["hotspots_data"].ward_choices() if p)
+    options = page.locator("#period option").all_inner_texts()
+    assert options[0].startswith("2025-W30") and not page.locator("input[name=period]").count()
+    check_page(page, axe)
+
+    # The periods from the picker, chosen with the keyboard: the map of the month.
+    page.select_option("#period", "2025-06")
+    page.focus(".picker button[type=submit]")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "period=2025-06" in page.url and "2025-06" in page.locator("h1").inner_text()
+    page.screenshot(path=tmp_path / "01-map.png")
+
+    # Print on A4: the headlines, the legend and the map on the first page.
+    pdf = tmp_path / "map.pdf"
+    page.pdf(path=pdf, format="A4", print_background=True)
+    doc = pdfium.PdfDocument(pdf)
+    width, height = doc[0].get_size()
+    assert abs(width - 595) < 2 and abs(height - 842) < 2 and len(doc) <= 4
+    first = doc[0].get_textpage().get_text_range()
+    assert "Legend" in first and "Hotspot: new or intensifying" in first and "ASB hotspot" in first
+    assert "Show" not in first.split()  # the picker's button is not printed
+    assert "Gipton" in first  # ward names on the printed map
+
+    # Ward cards: hotspots per ward, each linking to its ward's map; the page prints too.
+    page.goto(f"{base}/wards?period=2025-06&category=asb")
+    counts = page.locator(".hot-count strong").all_inner_texts()
+    assert len(counts) == 6 and all(re.fullmatch(r"\d+ hotspots?", c) for c in counts)
+    check_page(page, axe)
+    page.pdf(path=tmp_path / "wards.pdf", format="A4")
+    assert len(pdfium.PdfDocument(tmp_path / "wards.pdf")) <= 2
+    page.click(".ward-card h2 a >> nth=0")
+    assert "wards=E05" in page.url and page.locator(".headlines-box").count() == 1
+
+    # Compare the last two weeks as a change map, then side by side.
+    page.goto(f"{base}/compare?period=2025-W30&view=change")
+    assert re.match(r"\d+ incidents in 2025-W30 against \d+ in 2025-W29",
+                    page.locator(".headlines-box p").first.inner_text())
+    page.frame_locator("iframe.map-frame").locator(".leaflet-overlay-pane path.leaflet-interactive").first.wait_for(timeout=20_000)
+    check_page(page, axe)
+    page.check("input[name=view][value=side]")
+    page.click("form.picker-row button.primary")
+    page.wait_for_load_state()
+    assert page.locator("iframe.map-frame").count() == 2
+    check_page(page, axe)
+    page.screenshot(path=tmp_path / "02-compare.png")
+    context.close()
+    assert all(_local(u) for u in requests), [u for u in requests if not _local(u)]
+
+
+@pytest.fixture
+def slow_planner_app(home, demo_store):
+    """The live app with a planner that takes its time (2 s more a plan), as on a busy server."""
+    import shutil
+    import threading
+    import time
+
+    from waitress.server import create_server
+
+    from tests.webapp.conftest import add_role_users, make_app
+
+    shutil.copytree(demo_store, home / "store")
+    application = make_app(home)
+    add_role_users(application)
+    planner = application.extensions["hotspots_planner"]
+    solve = planner.solve
+
+    def slow_solve(*args, **kwargs):
+        time.sleep(2.0)  # a busy server: the real solver, started late
+        return solve(*args, **kwargs)
+
+    planner.solve = slow_solve
+    server = create_server(application, host="127.0.0.1", port=0, threads=4)
+    threading.Thread(target=server.run, daemon=True).start()
+    yield application, f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+
+
+def test_planner_makes_one_plan_from_a_double_click(slow_planner_app, browser, tmp_path):  # noqa: F811
+    from webapp.db import SavedPlan, db_session
+
+    app, base = slow_planner_app
+    axe = _axe()
+    context = browser.new_context(**DESK)
+    page = context.new_page()
+    login(page, base, app, "analyst")
+    page.goto(f"{base}/plans/")
+    check_page(page, axe)
+    for name, value in (("teams", "2"), ("shift_min", "120"), ("stops_per_ward", "3")):
+        if page.locator(f"input#{name}").count():
+            page.fill(f"#{name}", value)
+    boxes = page.locator("input[type=checkbox][name=teams]")
+    for i in range(min(2, boxes.count())):
+        boxes.nth(i).check()
+    # Two clicks, the second while the first is being planned (the request already sent).
+    page.click("form[method=post] button.primary", no_wait_after=True)
+    page.wait_for_timeout(500)
+    page.click("form[method=post] button.primary", force=True, no_wait_after=True)
+    page.wait_for_url(re.compile(r".*/plans/\d+$"), timeout=60_000)
+    page.wait_for_timeout(2500)  # time for a second plan to be stored, were one asked for
+    with app.app_context():
+        assert db_session().query(SavedPlan).count() == 1  # two clicks, one plan
+
+    # The plan map: a legend per team; numbered stops never pile up at any zoom.
+    frame = page.frame_locator("iframe.map-frame")
+    frame.locator(".leaflet-marker-icon .stop-num").first.wait_for(timeout=20_000)
+    teams = page.locator("section.team-route h2").count()
+    assert frame.locator(".map-legend li").count() == teams >= 1
+    numbers = frame.locator(".leaflet-marker-icon .stop-num")
+    for zoom_out in range(3):
+        page.wait_for_timeout(400)
+        boxes = [numbers.nth(i).bounding_box() for i in range(numbers.count())]
+        assert not _boxes_overlap(boxes), f"stop numbers overlap after {zoom_out} zoom-outs"
+        frame.locator(".leaflet-control-zoom-out").click()
+    check_page(page, axe)
+
+    # On a phone the plan's tables are cards and nothing scrolls sideways.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    check_page(page, axe, width=390)
+    page.screenshot(path=tmp_path / "plan-phone.png", full_page=True)
+    context.close()
+
+
+#: Every page of the app, the least role that sees it.
+PAGES = {
+    "viewer": ["/map", "/wards", "/compare?view=change", "/register/", "/teams/", "/dosage/",
+               "/brief/", "/account"],
+    "guardian": ["/patrol/shift", "/patrol/", "/patrol/dosage", "/plans/", "/plans/{plan}",
+                 "/patrol/{plan}/0"],
+    "analyst": ["/evaluation/?periods=2", "/data/", "/register/new?cells={cell}",
+                "/register/{hotspot}"],
+    "admin": ["/admin/users", "/admin/audit"],
+}
+
+
+def test_every_page_passes_axe_for_every_role(live_app, browser):  # noqa: F811
+    from tests.webapp.conftest import busiest_cells
+    from webapp.register import create_hotspot
+
+    app, base = live_app
+    plan = _saved_plan(app)
+    cell = busiest_cells(app)[0]
+    with app.app_context():
+        hotspot = create_hotspot({"cells": [cell], "category": "asb", "status": "active",
+                                  "team": "Armley", "start_date": "2025-06-02"}, who="(test)").id
+    axe = _axe()
+    anonymous = browser.new_context(**DESK).new_page()
+    anonymous.goto(f"{base}/login")
+    check_page(anonymous, axe)
+    roles = list(PAGES)
+    for k, role in enumerate(roles):
+        page = browser.new_context(**(PHONE if role == "guardian" else DESK)).new_page()
+        login(page, base, app, role)
+        for least in roles[:k + 1]:
+            for path in PAGES[least]:
+                page.goto(base + path.format(plan=plan, cell=cell, hotspot=hotspot))
+                assert page.url.startswith(base) and "/login" not in page.url
+                check_page(page, axe, width=390 if role == "guardian" else None)
+        page.context.close()

@@ -411,3 +411,43 @@ def test_plan_map_dashes_only_the_straight_legs(settings):
     assert page.count('"dashArray": "8 6"') == 2
     assert page.count("a straight line, not streets") == 2
     assert "Far: to stop 2" in page and "Far: back to base" in page
+
+
+def test_a_plan_form_sent_twice_makes_one_plan(app, as_role):
+    import threading
+    import time
+
+    from webapp.db import SavedPlan, db_session
+
+    planner = app.extensions["hotspots_planner"]
+    solve = planner.solve
+
+    def slow_solve(*args, **kwargs):
+        time.sleep(1.0)  # the second request arrives while the first is being planned
+        return solve(*args, **kwargs)
+
+    planner.solve = slow_solve
+    c = as_role("analyst")
+    page = c.get("/plans/").get_data(as_text=True)
+    token = re.search(r'name="once" value="([^"]+)"', page).group(1)
+    form = {"csrf_token": csrf_token(c, "/plans/"), "once": token, "period": "2025-W30",
+            "category": "asb", "teams": "1", "shift_start": "16:00", "shift_min": "60",
+            "dwell_min": "15", "mode": "drive", "stops_per_ward": "2"}
+    answers = []
+    threads = [threading.Thread(target=lambda: answers.append(c.post("/plans/", data=form)))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+        time.sleep(0.2)
+    for t in threads:
+        t.join()
+    assert [a.status_code for a in answers] == [302, 302]
+    assert answers[0].headers["Location"] == answers[1].headers["Location"]
+    with app.app_context():
+        assert db_session().query(SavedPlan).count() == 1
+    # A new form (a new token) makes a new plan.
+    token2 = re.search(r'name="once" value="([^"]+)"', c.get("/plans/").get_data(as_text=True)).group(1)
+    assert token2 != token
+    assert c.post("/plans/", data={**form, "once": token2}).status_code == 302
+    with app.app_context():
+        assert db_session().query(SavedPlan).count() == 2
