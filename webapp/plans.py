@@ -197,7 +197,7 @@ def index():
     plans = db_session().scalars(select(SavedPlan).order_by(SavedPlan.id.desc()).limit(50)).all()
     network_modes = {m: get_data().network_choice(m).path is not None for m in ("drive", "walk")}
     return render_template("plans.html", form=form, plans=plans, error=error,
-                           network_modes=network_modes, periods=get_data().recent_periods(),
+                           network_modes=network_modes, periods=get_data().period_choices(),
                            category_labels=CATEGORY_LABELS, teams=teams,
                            designated=_designated_by_team(teams),
                            ward_names={c: n for c, n, _ in get_data().ward_choices()}), status

@@ -230,25 +230,6 @@ class AppData:
 
         return self.cache.get(("default_period", self.store_version(), kind), compute)
 
-    def recent_periods(self, n_weeks: int = 16, n_months: int = 12) -> dict[str, list[str]]:
-        """Labels of recent weeks (when the data allows) and months, newest first."""
-        return self.cache.get(("recent_periods", self.store_version(), n_weeks, n_months),
-                              lambda: self._recent_periods(n_weeks, n_months))
-
-    def _recent_periods(self, n_weeks: int, n_months: int) -> dict[str, list[str]]:
-        latest = self.latest_time()
-        if latest is None:
-            return {"week": [], "month": []}
-        tz = self.settings.timezone
-        weeks = []
-        if self.weekly_ok():
-            last = parse_period(self.default_period("week"), tz=tz)
-            weeks = [last.shift(-k).label for k in range(n_weeks)]
-        last_m = parse_period(self.default_period("month"), tz=tz)
-        first = self.summary()["first_month"]
-        months = [p.label for p in (last_m.shift(-k) for k in range(n_months)) if p.label >= first]
-        return {"week": weeks, "month": months}
-
     def period_choices(self, n_weeks: int = 16, n_months: int = 36) -> dict[str, list[dict[str, Any]]]:
         """The periods a picker offers, from what the store covers, newest first: recent weeks
         (when the data has days) and every month from the first held to the last. Each is a

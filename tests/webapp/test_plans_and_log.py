@@ -431,7 +431,8 @@ def test_a_plan_form_sent_twice_makes_one_plan(app, as_role):
     page = c.get("/plans/").get_data(as_text=True)
     token = re.search(r'name="once" value="([^"]+)"', page).group(1)
     form = {"csrf_token": csrf_token(c, "/plans/"), "once": token, "period": "2025-W30",
-            "category": "asb", "teams": "1", "shift_start": "16:00", "shift_min": "60",
+            "category": "asb", "teams": TWO_TEAMS[:1], "date": "2025-08-04",
+            "shift_start": "16:00", "shift_min": "60",
             "dwell_min": "15", "mode": "drive", "stops_per_ward": "2"}
     answers = []
     threads = [threading.Thread(target=lambda: answers.append(c.post("/plans/", data=form)))
