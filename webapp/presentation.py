@@ -30,14 +30,16 @@ def hot_class(hot: Any, trend: Any, count: Any, institution: Any = False) -> str
     return "incidents" if (count or 0) > 0 else "none"
 
 
-#: Map classes: (key, label, fill colour). Colours are ColorBrewer RdYlBu steps, distinct in grey.
+#: Map classes: (key, label, fill colour). ColorBrewer RdYlBu steps (colour-blind safe), chosen
+#: far apart in lightness so that every pair stays clearly different for red-green and blue-yellow
+#: colour blindness (tests/webapp/test_palette.py measures it), plus a purple for institutions.
 CLASSES: tuple[tuple[str, str, str], ...] = (
     ("hot_new", "Hotspot: new or intensifying", "#a50026"),
     ("hot_persistent", "Hotspot: persistent", "#f46d43"),
-    ("hot", "Hotspot: other trend", "#fdae61"),
-    ("sporadic", "Not hot now: sporadic or oscillating", "#e0f3f8"),
-    ("fading", "Not hot now: diminishing or historical", "#74add1"),
-    ("incidents", "Incidents, not a hotspot", "#d9d9d9"),
+    ("hot", "Hotspot: other trend", "#fee090"),
+    ("sporadic", "Not hot now: sporadic or oscillating", "#91bfdb"),
+    ("fading", "Not hot now: diminishing or historical", "#4575b4"),
+    ("incidents", "Incidents, not a hotspot", "#cccccc"),
     ("institution", "Mostly at a police station, prison or hospital: no patrols", "#542788"),
 )
 CLASS_COLOURS = {k: c for k, _, c in CLASSES}
