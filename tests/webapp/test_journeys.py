@@ -33,6 +33,25 @@ def check_page(page, axe, *, width: int | None = None) -> None:
     assert not bad, f"{page.url}: {bad}"
     if width is not None:
         assert page.evaluate("document.documentElement.scrollWidth") <= width, page.url
+    # Keyboard: every form can be sent with Enter or its button, and no control is kept out of
+    # the tab order or made of a clickable element the keyboard cannot reach.
+    problems = page.evaluate("""() => {
+      const out = [];
+      for (const form of document.querySelectorAll('form')) {
+        const fields = form.querySelectorAll('input:not([type=hidden]), select, textarea, button');
+        const sent = form.querySelector('button:not([type=button]):not([type=reset]), input[type=submit]')
+          || (form.id && document.querySelector(`button[form="${form.id}"]`));
+        if (fields.length && !sent) out.push('form without a submit button: ' + (form.action || form.id));
+      }
+      for (const el of document.querySelectorAll('a[href], button, input, select, textarea, summary')) {
+        if (el.getAttribute('tabindex') && Number(el.getAttribute('tabindex')) < 0) out.push('out of tab order: ' + el.outerHTML.slice(0, 80));
+      }
+      for (const el of document.querySelectorAll('[onclick], div[role=button], span[role=button]')) {
+        out.push('not a native control: ' + el.outerHTML.slice(0, 80));
+      }
+      return out;
+    }""")
+    assert not problems, f"{page.url}: {problems}"
 
 
 def login(page, base, app, role):
