@@ -54,6 +54,45 @@ def evaluation_csv(table: Any, *, context: Mapping[str, Any] | None = None) -> s
     return to_csv(table, context=context)
 
 
+def plan_context(plan: Mapping[str, Any], *, settings: Any, coverage: Any, period: str,
+                 category: str, synthetic: bool, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A plan's context (`hotspots.export.export_context`), for the web's saved plans and the
+    CLI's: what it was made from (its deployment: wards, networks, notes), its shift and teams,
+    and whether the incidents were synthetic when it was made."""
+    from hotspots.export import export_context
+
+    deployment = plan.get("deployment") or {}
+    teams = [{"name": r["team"]["name"], "mode": r.get("mode"), "start": r.get("start"),
+              "end": r.get("end"), "stops": r.get("stops", 0)} for r in plan.get("routes", [])]
+    shift = deployment.get("shift") or {}
+    return export_context(
+        "plan", settings=settings, coverage=coverage, period=period, category=category,
+        wards=deployment.get("wards") or list(settings.priority_wards), weight=plan.get("prize_by"),
+        extra={"shift": shift.get("label") or None, "date": shift.get("date") or None,
+               "approximate": bool(plan.get("approximate")), "teams": teams,
+               "networks": deployment.get("networks", {}),
+               "notes": list(deployment.get("notes", [])), **dict(extra or {}),
+               "synthetic": bool(synthetic)})
+
+
+def plan_gpx(gpx: str, context: Mapping[str, Any]) -> str:
+    """A plan's GPX with its context in the description (period, category, when made and
+    exported, and DEMO DATA first when the incidents were synthetic)."""
+    import gpxpy
+
+    doc = gpxpy.parse(gpx)
+    words = [f"{context.get('period', '')}, {context.get('category', '')}"]
+    if context.get("shift"):
+        words.append(f"shift {context['shift']}")
+    if context.get("plan_made_at"):
+        words.append(f"made {context['plan_made_at']}")
+    words.append(f"exported {context['generated_at']}")
+    if context.get("synthetic"):
+        words.insert(0, "DEMO DATA: synthetic incidents")
+    doc.description = "; ".join(w for w in [*words, doc.description or ""] if w)
+    return doc.to_xml(version="1.1")
+
+
 def plan_geojson(geojson: str, context: Mapping[str, Any]) -> str:
     """A stored plan's GeoJSON with its context: a top-level `context` member and `synthetic`,
     and the period, category and synthetic flag in every feature's properties."""
@@ -86,7 +125,7 @@ def plan_csv(plan: Mapping[str, Any], context: Mapping[str, Any], *,
                 "arrival": v.get("arrival_at") or v["arrival"],
                 "departure": v.get("departure_at") or v["departure"],
                 "dwell_min": v["dwell_min"], "travel_min": v["travel_min"],
-                "street": (streets or {}).get(str(v["stop_id"]), ""),
+                "street": (streets or {}).get(str(v["stop_id"])) or v.get("place") or "",
                 "ward_code": v["ward_code"], "ward_name": v["ward_name"],
                 "stop_id": str(v["stop_id"]), "category": v.get("category", ""),
                 "must_visit": bool(v.get("must_visit")), "reason": v.get("reason", ""),

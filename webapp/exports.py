@@ -89,23 +89,14 @@ def evaluation_csv():
 
 
 def plan_context(plan: SavedPlan) -> dict[str, Any]:
-    """A saved plan's context: what it was made from (its deployment), when, and whether the
-    incidents were synthetic (as they were when it was made)."""
+    """A saved plan's context (`webapp._exports.plan_context`, as the CLI's plans)."""
     data = get_data()
-    p = plan.plan
-    deployment = p.get("deployment") or {}
-    teams = [{"name": r["team"]["name"], "mode": r.get("mode"), "start": r.get("start"),
-              "end": r.get("end"), "stops": r.get("stops", 0)} for r in p.get("routes", [])]
-    return data.export_context(
-        "plan", period=plan.period, category=plan.category,
-        wards=deployment.get("wards") or list(data.resolve_wards("priority")),
-        weight=p.get("prize_by"),
+    return _exports.plan_context(
+        plan.plan, settings=data.settings, coverage=data.coverage(), period=plan.period,
+        category=plan.category, synthetic=bool(plan.demo),
         extra={"plan_id": plan.id, "plan_name": plan.name, "status": plan.status,
                "plan_made_at": plan.created_at.isoformat(timespec="seconds") + "Z",
-               "date": p.get("date") or (plan.params or {}).get("date"),
-               "approximate": bool(plan.approximate), "teams": teams,
-               "request": dict(plan.params or {}), "networks": deployment.get("networks", {}),
-               "notes": list(deployment.get("notes", [])), "synthetic": bool(plan.demo)})
+               "request": dict(plan.params or {})})
 
 
 def _plan_name(plan: SavedPlan, tail: str, fmt: str) -> str:
@@ -115,8 +106,6 @@ def _plan_name(plan: SavedPlan, tail: str, fmt: str) -> str:
 @bp.route("/plans/<int:plan_id>.gpx")
 @role_required("guardian")
 def plan_gpx(plan_id: int):
-    import gpxpy
-
     plan = get_plan(plan_id)
     team = params.text(params.one(request.args, "team"), "team", max_len=120)
     if team:
@@ -125,18 +114,12 @@ def plan_gpx(plan_id: int):
         body = plan.gpx_teams[team]
     else:
         body = plan.gpx
-    context = plan_context(plan)
-    gpx = gpxpy.parse(body)
-    words = [f"{context['period']}, {context.get('category', '')}",
-             f"made {context['plan_made_at']}", f"exported {context['generated_at']}"]
-    if context.get("synthetic"):
-        words.insert(0, "DEMO DATA: synthetic incidents")
-    gpx.description = "; ".join(w for w in [*words, gpx.description or ""] if w)
+    body = _exports.plan_gpx(body, plan_context(plan))
     slug = re.sub(r"[^A-Za-z0-9]+", "-", team).strip("-").lower() if team else "all-teams"
     filename = _plan_name(plan, slug, "gpx")
     audit("export", target=filename, kind="plan", format="gpx", plan=plan.id, team=team or "",
           approximate=plan.approximate)
-    return attachment(gpx.to_xml(version="1.1"), filename, "gpx")
+    return attachment(body, filename, "gpx")
 
 
 @bp.route("/plans/<int:plan_id>.geojson")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import socket
@@ -158,10 +159,11 @@ def grid_store(run, home, tmp_path):
 
 def test_plan_writes_every_output(run, grid_store, tmp_path):
     out, gpx_dir, sheet = tmp_path / "plan.geojson", tmp_path / "gpx", tmp_path / "plan.html"
+    table = tmp_path / "plan.csv"
     result = run("plan", "--month", "2025-06", "--category", "both", "--wards", GRID_WARD,
                  "--teams", "2", "--shift", "60", "--dwell", "15", "--network", str(GRID_XML),
                  "--out", str(out), "--gpx", str(gpx_dir), "--sheet", str(sheet),
-                 "--time-limit", "5")
+                 "--csv", str(table), "--time-limit", "5")
     assert result.exit_code == 0, result.output
     assert "Grid A" in result.output and "Grid B" in result.output
     assert "APPROXIMATE" not in result.output
@@ -172,6 +174,15 @@ def test_plan_writes_every_output(run, grid_store, tmp_path):
 
     doc = json.loads(out.read_text())
     assert doc["type"] == "FeatureCollection" and doc["approximate"] is False
+    # Each file carries its context: what the plan was made from, when, from which data.
+    context = doc["context"]
+    assert (context["kind"], context["period"], context["category"]) == ("plan", "2025-06", "both")
+    assert context["synthetic"] is False and doc["synthetic"] is False
+    assert context["sources"][0]["source"] == "police.uk" and context["wards"] == GRID_WARD.split(",")
+    assert [t["name"] for t in context["teams"]] == ["Grid A", "Grid B"]
+    rows = list(csv.DictReader(table.open(encoding="utf-8")))
+    assert len(rows) == 5 and {r["period"] for r in rows} == {"2025-06"}
+    assert all(r["street"].startswith("Grid Street") for r in rows)
     stops = [f for f in doc["features"] if f["properties"]["kind"] == "stop"]
     # Two hour-long shifts hold at most six 15-minute stops; all five fit.
     assert len(stops) == 5
@@ -183,6 +194,7 @@ def test_plan_writes_every_output(run, grid_store, tmp_path):
     for f in gpx_dir.iterdir():
         parsed = gpxpy.parse(f.read_text())
         assert len(parsed.routes) == 1 and len(parsed.routes[0].points) >= 2
+        assert parsed.description.startswith("2025-06, both")
         waypoints += len(parsed.waypoints)
     assert waypoints == 5
     page = sheet.read_text()

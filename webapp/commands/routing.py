@@ -249,6 +249,8 @@ def _suffixed(path: Path, variant: int) -> Path:
               help="Let cells with no incident in the period be stops too (never by default).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the plan as GeoJSON here.")
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the plan as CSV here: a row per stop, each team's in order.")
 @click.option("--gpx", "gpx_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write one GPX 1.1 file per team into this folder.")
 @click.option("--sheet", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -262,7 +264,7 @@ def _suffixed(path: Path, variant: int) -> Path:
 @click.pass_obj
 def plan(obj, week, month, category, team_names, n_teams, shift_date, shift_min, shift_start,
          any_ward, vary, dwell_min, mode, per_ward, top, prize, ward_spec, network_file,
-         with_empty, out, gpx_dir, sheet, time_limit_s, seed, variants, as_json) -> None:
+         with_empty, out, csv_out, gpx_dir, sheet, time_limit_s, seed, variants, as_json) -> None:
     """Plan a shift: each team's designated hotspots, then this period's top hotspots.
 
     The teams come from the teams table (`hotspots teams list`); each visits the active
@@ -272,10 +274,12 @@ def plan(obj, week, month, category, team_names, n_teams, shift_date, shift_min,
     base. Without a street network the plan is APPROXIMATE (straight lines times a circuity
     factor) and says so everywhere.
     """
+    from hotspots.export import demo_path
     from hotspots.store import IncidentStore
     from routing.deploy import plan_deployment
     from routing.output import clock, missed_text
     from routing.stops import check_dwell
+    from webapp import _exports
     from webapp._deployment import plan_inputs
     from webapp.commands.analysis import choose_period
     from webapp.commands.programme import _app
@@ -312,11 +316,21 @@ def plan(obj, week, month, category, team_names, n_teams, shift_date, shift_min,
     n_stops = result.context["candidate_stops"]
     plans = result.variants or [result]
 
+    coverage = store.coverage()
     for v, p in enumerate(plans):
+        # Every file carries the plan's context, as the web app's downloads do.
+        context = _exports.plan_context(p.to_dict(), settings=settings, coverage=coverage,
+                                        period=period.label, category=category,
+                                        synthetic="demo" in coverage.sources())
         if out is not None:
-            target = _suffixed(out, v)
+            target = demo_path(_suffixed(out, v), context)
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(p.to_geojson(indent=1), encoding="utf-8")
+            target.write_text(_exports.plan_geojson(p.to_geojson(), context), encoding="utf-8")
+            obj.say(f"wrote {target}")
+        if csv_out is not None:
+            target = demo_path(_suffixed(csv_out, v), context)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(_exports.plan_csv(p.to_dict(), context), encoding="utf-8")
             obj.say(f"wrote {target}")
         if sheet is not None:
             target = _suffixed(sheet, v)
@@ -328,8 +342,9 @@ def plan(obj, week, month, category, team_names, n_teams, shift_date, shift_min,
         if gpx_dir is not None:
             gpx_dir.mkdir(parents=True, exist_ok=True)
             for r in p.routes:
-                target = _suffixed(gpx_dir / f"{_slug(r.team.name)}.gpx", v)
-                target.write_text(p.to_gpx(team=r.team.name), encoding="utf-8")
+                target = demo_path(_suffixed(gpx_dir / f"{_slug(r.team.name)}.gpx", v), context)
+                target.write_text(_exports.plan_gpx(p.to_gpx(team=r.team.name), context),
+                                  encoding="utf-8")
             obj.say(f"wrote {len(p.routes)} GPX files in {gpx_dir}")
 
     if as_json:
