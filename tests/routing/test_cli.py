@@ -285,8 +285,11 @@ def test_plan_end_to_end_on_demo_incidents(run, home, tmp_path, settings):
     latest = run("plan", "--category", "asb", "--teams", "1", "--per-ward", "2", "--time-limit", "0.5")
     assert latest.exit_code == 0, latest.output
     assert "period: 2025-W30 (the latest complete week in the store" in latest.output
-    doc = json.loads(out.read_text())
-    assert doc["approximate"] is True
+    # Demo data: the file's name says so (plan-demo.geojson), and the command says where it went.
+    written = tmp_path / "plan-demo.geojson"
+    assert not out.exists() and f"wrote {written}" in result.output
+    doc = json.loads(written.read_text())
+    assert doc["approximate"] is True and doc["context"]["synthetic"] is True
     stops = [f for f in doc["features"] if f["properties"]["kind"] == "stop"]
     assert len(stops) >= 10
     assert {f["properties"]["ward_code"] for f in stops} <= set(settings.priority_wards)
