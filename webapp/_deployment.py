@@ -11,13 +11,16 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from webapp._programme import LIVE, today
 from webapp.db import DesignatedHotspot, PatrolTeam, db_session
 from webapp.errors import ParameterError
-from webapp.register import LIVE, today
+
+if TYPE_CHECKING:
+    from webapp.services import AppData
 
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
@@ -146,3 +149,43 @@ def designated_records(teams: Sequence[PatrolTeam], day: dt.date) -> list[dict[s
                     "team": ids.get(r.team_id) if r.team_id is not None else None,
                     "dwell_min": float(r.minutes_per_visit)})
     return out
+
+
+def make_plan(data: AppData, *, period: str, category: str, teams: Any, shift_start: str,
+              shift_min: float, dwell_min: float, mode: str | None, stops_per_ward: int | None,
+              seed: int = 0, date: Any = None, any_ward: bool = False,
+              vary: bool | None = None, time_limit_s: float | None = None,
+              title: str = "Patrol plan", planner: Any = None) -> dict[str, Any]:
+    """Plan a shift for the app holding `data` (`routing.plan_deployment`): the chosen teams of the teams table, the
+    designated hotspots they must visit, and the top hotspots of their home wards (of the
+    priority wards when a team has none, or `any_ward`).
+
+    The stops are prepared here, from the cached rankings; the solver runs in `planner` (a
+    `webapp._planner.Planner`; in this thread when None). Returns the plan's serialised forms
+    (see `webapp._planner.solve`).
+    """
+    from routing.deploy import plan_wards, prepare_deployment
+    from webapp._deployment import plan_inputs
+    from webapp._planner import solve
+
+    if category not in ("asb", "serious_violence", "both"):
+        raise ParameterError("category", f"`category` is {category!r}; expected asb, "
+                             "serious_violence or both.", value=category)
+    if mode not in (None, "drive", "walk"):
+        raise ParameterError("mode", f"`mode` is {mode!r}; expected drive or walk.", value=mode)
+    inputs = plan_inputs(teams, date=date, shift_start=shift_start, shift_min=float(shift_min),
+                         mode=mode)
+    wards = plan_wards(inputs.teams, None, any_ward=any_ward) or "priority"
+    cats = ["asb", "serious_violence"] if category == "both" else [category]
+    rankings = {cat: data.ranking(data.query(category=cat, period=period, wards=wards))
+                for cat in cats}
+    deployment = prepare_deployment(data.incidents(), period=period, teams=inputs.teams,
+                                    category=category, wards=wards,
+                                    per_ward=stops_per_ward, dwell_min=float(dwell_min),
+                                    designated=inputs.designated, any_ward=any_ward,
+                                    vary=vary, rankings=rankings, settings=data.settings)
+    job = {"time_limit_s": float(time_limit_s or data.settings.web_plan_time_limit_s),
+           "seed": int(seed), "title": title}
+    if planner is None:
+        return solve(deployment, **job)
+    return planner.solve(deployment, **job)

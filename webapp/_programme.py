@@ -8,15 +8,37 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from webapp.db import DesignatedHotspot, Visit, db_session
-from webapp.register import team_names, today
+from webapp.db import DesignatedHotspot, PatrolTeam, Visit, db_session
 from webapp.services import get_data
 
+#: Statuses whose hotspots are patrolled and measured.
+LIVE: tuple[str, ...] = ("active", "under review")
 #: Statuses whose hotspots have started (impact and dosage are measured for them).
 STARTED: tuple[str, ...] = ("active", "under review", "closed")
+
+
+def _settings():
+    return get_data().settings
+
+
+def today() -> dt.date:
+    """Today in the service's timezone."""
+    return dt.datetime.now(ZoneInfo(_settings().timezone)).date()
+
+
+def team_names() -> dict[int, str]:
+    return {t.id: t.name for t in db_session().scalars(select(PatrolTeam))}
+
+
+def is_overdue(record: DesignatedHotspot, on: dt.date | None = None) -> bool:
+    """A live hotspot whose review date has passed."""
+    day = on or today()
+    return record.status in ("active", "under review", "proposed") and record.review_date is not None \
+        and record.review_date < day
 
 
 def _fingerprint(records: Sequence[DesignatedHotspot]) -> tuple:
@@ -131,7 +153,6 @@ def recent_counts(records: Sequence[DesignatedHotspot]) -> tuple[str, dict[int, 
 
 def register_rows(records: Sequence[DesignatedHotspot]) -> tuple[str, list[dict[str, Any]]]:
     """What the register page and `hotspots register list` show for each hotspot."""
-    from webapp.register import is_overdue
 
     names = team_names()
     label, counts = recent_counts(records)

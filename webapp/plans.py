@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from hotspots.errors import InputError
 from webapp import _maps, params
-from webapp._deployment import active_teams, date_param, team_names_param
+from webapp._deployment import active_teams, date_param, make_plan, team_names_param
 from webapp._once import once
 from webapp.assets import map_assets
 from webapp.auth import role_required
@@ -118,7 +118,7 @@ def create_plan(params: dict[str, Any]) -> SavedPlan:
         raise ApiError(503, "The route planner is busy with other plans; try again in a few seconds.",
                        code="planner_busy", details={"retry_after_s": 5})
     try:
-        out = data.make_plan(**params, title=title, planner=current_app.extensions["hotspots_planner"])
+        out = make_plan(data, **params, title=title, planner=current_app.extensions["hotspots_planner"])
     finally:
         gate.release()
     record = SavedPlan(

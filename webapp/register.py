@@ -9,19 +9,17 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
 from webapp import params
+from webapp._programme import LIVE, _settings, is_overdue, team_names, today  # noqa: F401 (public here too)
 from webapp.db import AuditEntry, DesignatedHotspot, PatrolTeam, audit, db_session, utcnow
 from webapp.errors import ParameterError
 
 CATEGORIES: tuple[str, ...] = ("asb", "serious_violence")
 TACTICS: tuple[str, ...] = ("patrol", "problem-solving", "cctv", "youth outreach", "other")
 STATUSES: tuple[str, ...] = ("proposed", "active", "under review", "closed")
-#: Statuses whose hotspots are patrolled and measured.
-LIVE: tuple[str, ...] = ("active", "under review")
 HOTSPOT_FIELDS: tuple[str, ...] = ("name", "category", "cells", "polygon", "team", "tactic",
                                    "visits_per_week", "minutes_per_visit", "start_date",
                                    "review_date", "status", "notes", "reason")
@@ -29,17 +27,6 @@ TEAM_FIELDS: tuple[str, ...] = ("name", "base", "mode", "members", "home_wards",
 MODES: tuple[str, ...] = ("drive", "walk")
 
 _WARD_CODE = re.compile(r"^[EWSN]\d{8}$")
-
-
-def _settings():
-    from webapp.services import get_data
-
-    return get_data().settings
-
-
-def today() -> dt.date:
-    """Today in the service's timezone."""
-    return dt.datetime.now(ZoneInfo(_settings().timezone)).date()
 
 
 # --------------------------------------------------------------------------- checking
@@ -365,17 +352,6 @@ def history(record: DesignatedHotspot) -> list[AuditEntry]:
     """The audit entries of a hotspot, oldest first."""
     return list(db_session().scalars(select(AuditEntry).where(AuditEntry.target == f"hotspot {record.id}")
                                      .order_by(AuditEntry.at, AuditEntry.id)))
-
-
-def team_names() -> dict[int, str]:
-    return {t.id: t.name for t in db_session().scalars(select(PatrolTeam))}
-
-
-def is_overdue(record: DesignatedHotspot, on: dt.date | None = None) -> bool:
-    """A live hotspot whose review date has passed."""
-    day = on or today()
-    return record.status in ("active", "under review", "proposed") and record.review_date is not None \
-        and record.review_date < day
 
 
 def hotspot_json(record: DesignatedHotspot, *, teams: Mapping[int, str] | None = None) -> dict[str, Any]:

@@ -463,45 +463,6 @@ class AppData:
         stat = path.stat()
         return self.cache.get(("streets", str(path), stat.st_mtime_ns, stat.st_size), compute)
 
-    def make_plan(self, *, period: str, category: str, teams: Any, shift_start: str,
-                  shift_min: float, dwell_min: float, mode: str | None, stops_per_ward: int | None,
-                  seed: int = 0, date: Any = None, any_ward: bool = False,
-                  vary: bool | None = None, time_limit_s: float | None = None,
-                  title: str = "Patrol plan", planner: Any = None) -> dict[str, Any]:
-        """Plan a shift (`routing.plan_deployment`): the chosen teams of the teams table, the
-        designated hotspots they must visit, and the top hotspots of their home wards (of the
-        priority wards when a team has none, or `any_ward`).
-
-        The stops are prepared here, from the cached rankings; the solver runs in `planner` (a
-        `webapp._planner.Planner`; in this thread when None). Returns the plan's serialised forms
-        (see `webapp._planner.solve`).
-        """
-        from routing.deploy import plan_wards, prepare_deployment
-        from webapp._deployment import plan_inputs
-        from webapp._planner import solve
-
-        if category not in ("asb", "serious_violence", "both"):
-            raise ParameterError("category", f"`category` is {category!r}; expected asb, "
-                                 "serious_violence or both.", value=category)
-        if mode not in (None, "drive", "walk"):
-            raise ParameterError("mode", f"`mode` is {mode!r}; expected drive or walk.", value=mode)
-        inputs = plan_inputs(teams, date=date, shift_start=shift_start, shift_min=float(shift_min),
-                             mode=mode)
-        wards = plan_wards(inputs.teams, None, any_ward=any_ward) or "priority"
-        cats = ["asb", "serious_violence"] if category == "both" else [category]
-        rankings = {cat: self.ranking(self.query(category=cat, period=period, wards=wards))
-                    for cat in cats}
-        deployment = prepare_deployment(self.incidents(), period=period, teams=inputs.teams,
-                                        category=category, wards=wards,
-                                        per_ward=stops_per_ward, dwell_min=float(dwell_min),
-                                        designated=inputs.designated, any_ward=any_ward,
-                                        vary=vary, rankings=rankings, settings=self.settings)
-        job = {"time_limit_s": float(time_limit_s or self.settings.web_plan_time_limit_s),
-               "seed": int(seed), "title": title}
-        if planner is None:
-            return solve(deployment, **job)
-        return planner.solve(deployment, **job)
-
 
 def get_data() -> AppData:
     """The `AppData` of the running app."""

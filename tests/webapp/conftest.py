@@ -161,7 +161,9 @@ def _plan_fields(app) -> dict:
             params = {"period": data.default_period(), "category": "asb", "teams": 2,
                       "shift_start": "16:00", "shift_min": 120, "dwell_min": 15.0, "mode": "drive",
                       "stops_per_ward": 4, "seed": 0}
-            out = data.make_plan(**params, time_limit_s=0.5, title="Test plan")
+            from webapp._deployment import make_plan
+
+            out = make_plan(data, **params, time_limit_s=0.5, title="Test plan")
             _PLAN_CACHE["fields"] = {
                 "name": "Test plan", "period": params["period"], "category": "asb", "params": params,
                 "plan": out["plan"], "geojson": out["geojson"], "gpx": out["gpx"],
