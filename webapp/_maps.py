@@ -99,6 +99,19 @@ def _features(frame: gpd.GeoDataFrame, props: list[dict[str, Any]]) -> dict[str,
     return {"type": "FeatureCollection", "features": feats}
 
 
+def _cell_layer(fmap: folium.Map, cells: gpd.GeoDataFrame, props: list[dict[str, Any]], *,
+                name: str, opacity: float, tooltip: list[str]) -> None:
+    """Add the cells as one GeoJSON layer filled with each feature's `colour`, outlined thinly,
+    with a tooltip of the `tooltip` properties."""
+    folium.GeoJson(
+        _features(cells, props), name=name,
+        style_function=lambda f: {"fillColor": f["properties"]["colour"], "fillOpacity": opacity,
+                                  "color": "#333333", "weight": 0.6},
+        highlight_function=lambda _f: {"weight": 2.5, "color": "#000000"},
+        tooltip=folium.GeoJsonTooltip(tooltip, labels=False, class_name="hs-tooltip"),
+    ).add_to(fmap)
+
+
 def _ward_names(wards: gpd.GeoDataFrame, fmap: folium.Map) -> None:
     """Each ward's name written on the map inside it (the map reads without a background)."""
     wards = wards.to_crs(WGS84)
@@ -159,14 +172,8 @@ def hotspot_map(cells: gpd.GeoDataFrame, wards: gpd.GeoDataFrame, *, assets: dic
             "colour": CLASS_COLOURS.get(row.map_class, "#d9d9d9"),
         })
     if props:
-        folium.GeoJson(
-            _features(cells, props), name="Hotspot cells",
-            style_function=lambda f: {"fillColor": f["properties"]["colour"], "fillOpacity": 0.75,
-                                      "color": "#333333", "weight": 0.6},
-            highlight_function=lambda _f: {"weight": 2.5, "color": "#000000"},
-            tooltip=folium.GeoJsonTooltip(["title", "class", "reason"], labels=False,
-                                          class_name="hs-tooltip"),
-        ).add_to(fmap)
+        _cell_layer(fmap, cells, props, name="Hotspot cells", opacity=0.75,
+                    tooltip=["title", "class", "reason"])
     _ward_names(wards, fmap)
     return _document(fmap, "Hotspot map")
 
@@ -292,13 +299,7 @@ def change_map(cells: gpd.GeoDataFrame, wards: gpd.GeoDataFrame, *, assets: dict
             "colour": CHANGE_COLOURS[row.change_class],
         })
     if props:
-        folium.GeoJson(
-            _features(cells, props), name="Change per cell",
-            style_function=lambda f: {"fillColor": f["properties"]["colour"], "fillOpacity": 0.85,
-                                      "color": "#333333", "weight": 0.6},
-            highlight_function=lambda _f: {"weight": 2.5, "color": "#000000"},
-            tooltip=folium.GeoJsonTooltip(["title", "counts", "class"], labels=False,
-                                          class_name="hs-tooltip"),
-        ).add_to(fmap)
+        _cell_layer(fmap, cells, props, name="Change per cell", opacity=0.85,
+                    tooltip=["title", "counts", "class"])
     _ward_names(wards, fmap)
     return _document(fmap, f"Change from {before} to {now}")
