@@ -212,6 +212,56 @@ def test_lead_week_at_a_glance_compare_and_print(live_app, browser, tmp_path):  
     assert all(_local(u) for u in requests), [u for u in requests if not _local(u)]
 
 
+def test_analyst_downloads_keep_their_context(live_app, browser, tmp_path):  # noqa: F811
+    """The analyst at a desk: the map's GeoJSON and CSV, the context sidecar and the evaluation
+    table, downloaded by clicking, each say what they are of and that the data is demo."""
+    import csv
+    import io
+    import json
+
+    app, base = live_app
+    axe = _axe()
+    context = browser.new_context(accept_downloads=True, **DESK)
+    page = context.new_page()
+    login(page, base, app, "analyst")
+    page.goto(f"{base}/map?period=2025-06&category=asb")
+    check_page(page, axe)
+
+    def download(link_text: str):
+        with page.expect_download() as info:
+            page.get_by_role("link", name=link_text).click()
+        item = info.value
+        target = tmp_path / item.suggested_filename
+        item.save_as(target)
+        return item.suggested_filename, target.read_text(encoding="utf-8")
+
+    name, text = download("Download GeoJSON")
+    assert "demo" in name and name.endswith(".geojson")
+    doc = json.loads(text)
+    ctx = doc["context"]
+    assert ctx["period"] == "2025-06" and ctx["category"] == "asb" and ctx["synthetic"] is True
+    assert ctx["kind"] == "hotspots" and ctx["generated_at"].endswith("Z")
+    assert ctx["sources"] and ctx["sources"][0]["months"] and "h3_resolution" in ctx["settings"]
+    assert doc["features"] and all(f["properties"]["period"] == "2025-06" for f in doc["features"])
+
+    name, text = download("Download CSV")
+    assert "demo" in name and name.endswith(".csv")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert rows and {r["period"] for r in rows} == {"2025-06"} and {r["synthetic"] for r in rows} == {"True"}
+
+    name, text = download("About the data (JSON)")
+    about = json.loads(text)
+    assert about["period"] == "2025-06" and about["synthetic"] is True and about["wards"]
+
+    page.goto(f"{base}/evaluation/?periods=2")
+    check_page(page, axe)
+    name, text = download("Download the table (CSV)")
+    assert "demo" in name
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert rows and {r["synthetic"] for r in rows} == {"True"} and all(r["category"] for r in rows)
+    context.close()
+
+
 @pytest.fixture
 def slow_planner_app(home, demo_store):
     """The live app with a planner that takes its time (2 s more a plan), as on a busy server."""
