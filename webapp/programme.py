@@ -23,6 +23,7 @@ from flask import (
 from flask_login import current_user
 
 from webapp import _programme, params, register
+from webapp._draw import draw_context
 from webapp.auth import role_required
 from webapp.errors import ParameterError
 from webapp.forms import ActionForm
@@ -146,7 +147,7 @@ def new():
         except ParameterError as exc:
             error = error or str(exc)
     return render_template("register_new.html", form=form, values=values, error=error,
-                           suggested=suggested, **_choices()), (400 if error else 200)
+                           suggested=suggested, **_choices(), **draw_context()), (400 if error else 200)
 
 
 @bp.route("/register/<int:hotspot_id>")
@@ -160,11 +161,13 @@ def show(hotspot_id: int):
 
     chart = _programme_charts.dosage_chart(dose) if dose is not None else ""
     area_svg = _programme_charts.area_svg(record)
+    editor = current_user.has_role("analyst")
+    drawing = draw_context(area_cells=record.cells) if editor else {}
     return render_template("register_show.html", h=record, impact=impact, dose=dose, chart=chart,
                            area_svg=area_svg, history=register.history(record),
                            team=register.team_names().get(record.team_id, "") if record.team_id else "",
                            overdue=register.is_overdue(record), form=ActionForm(),
-                           editor=current_user.has_role("analyst"), **_choices())
+                           editor=editor, **_choices(), **drawing)
 
 
 def _get(hotspot_id: int):
