@@ -250,3 +250,32 @@ def test_change_a_hotspots_area_by_drawing(live_app, browser):  # noqa: F811
         assert entry.detail["reason"] == "grew along the street"
         assert entry.detail["changes"]["cells"] == [[first], record.cells]
     assert not problems, problems
+
+
+def test_tiles_only_when_a_tile_url_is_set(live_app, browser):  # noqa: F811
+    app, base = live_app
+    page, requests, _ = _open_form(browser, base, app)
+    assert page.locator("#draw-map .leaflet-tile").count() == 0
+    assert not [u for u in requests if "tile=" in u]
+    # A tile server on loopback (the app's own icon stands in for the tiles).
+    app.config["MAP_TILES_URL"] = base + "/static/favicon.svg?tile={z}/{x}/{y}"
+    app.config["MAP_TILES_ATTRIBUTION"] = "Loopback tiles"
+    page, requests, problems = _open_form(browser, base, app)
+    page.locator("#draw-map img.leaflet-tile").first.wait_for(state="attached")
+    assert [u for u in requests if "/static/favicon.svg?tile=" in u]
+    assert "Loopback tiles" in page.text_content("#draw-map .leaflet-control-attribution")
+    assert not problems, problems
+
+
+def test_viewers_get_no_drawing_map(live_app, browser):  # noqa: F811
+    app, base = live_app
+    from webapp.register import create_hotspot
+
+    with app.app_context():
+        create_hotspot({"cells": ["8a1942c58b4ffff"], "category": "asb"}, who="(test)")
+    page = browser.new_context(**DESK).new_page()
+    _login(page, base, app, "viewer")
+    page.goto(f"{base}/register/1")
+    assert "#1" in page.text_content("h1")
+    assert page.locator("#draw").count() == 0
+    assert page.locator("script[src*='draw.js']").count() == 0
