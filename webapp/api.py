@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
+from flask import Blueprint, Response, jsonify, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -24,6 +24,7 @@ from webapp.openapi import openapi_document
 from webapp.patrol_log import record_visit
 from webapp.plans import PLAN_FIELDS, create_plan, plan_params
 from webapp.presentation import records
+from webapp.security import protect_session_writes
 from webapp.services import CATEGORY_LABELS, SERIOUS_VIOLENCE_NOTE, get_data
 
 bp = Blueprint("api", __name__)
@@ -34,16 +35,7 @@ EVALUATION_PARAMS = ("period", "category", "periods", "method")
 VISIT_FIELDS = ("plan_id", "team", "stop", "action", "arrived_at", "departed_at", "note")
 
 
-@bp.before_request
-def _csrf_for_sessions() -> None:
-    if request.method in ("POST", "PUT", "PATCH", "DELETE") and current_user.is_authenticated \
-            and not g.get("token_auth"):
-        current_app.extensions["hotspots_csrf"].protect()
-
-
-def check_params(allowed: tuple[str, ...]) -> None:
-    """Refuse unknown query parameters, naming the first."""
-    params.known(request.args, allowed)
+bp.before_request(protect_session_writes)
 
 
 def _wards_arg() -> Any:
@@ -95,7 +87,7 @@ def openapi():
 @bp.route("/hotspots")
 @role_required("viewer")
 def hotspots():
-    check_params(HOTSPOT_PARAMS)
+    params.check_query(HOTSPOT_PARAMS)
     data = get_data()
     top = _int_arg("top", 1, 100_000)
     q = data.query(category=_arg("category"), period=_arg("period"), wards=_wards_arg(),
@@ -109,7 +101,7 @@ def hotspots():
 @bp.route("/wards")
 @role_required("viewer")
 def wards():
-    check_params(WARD_PARAMS)
+    params.check_query(WARD_PARAMS)
     data = get_data()
     q = data.query(category=_arg("category"), period=_arg("period"), wards=_wards_arg())
     table = data.ward_table(q)
@@ -148,14 +140,14 @@ def plan_json(plan: SavedPlan, *, full: bool = True) -> dict[str, Any]:
 @role_required("guardian")
 def plans():
     if request.method == "POST":
-        check_params(())
-        params = plan_params(_json_body(PLAN_FIELDS))
-        record = create_plan(params)
+        params.check_query(())
+        fields = plan_params(_json_body(PLAN_FIELDS))
+        record = create_plan(fields)
         response = jsonify(plan_json(record))
         response.status_code = 201
         response.headers["Location"] = url_for("api.plan", plan_id=record.id)
         return response
-    check_params(("limit",))
+    params.check_query(("limit",))
     limit = _int_arg("limit", 1, 500) or 50
     rows = db_session().scalars(select(SavedPlan).order_by(SavedPlan.id.desc()).limit(limit)).all()
     return jsonify({"plans": [plan_json(p, full=False) for p in rows]})
@@ -164,7 +156,7 @@ def plans():
 @bp.route("/plans/<int:plan_id>")
 @role_required("guardian")
 def plan(plan_id: int):
-    check_params(())
+    params.check_query(())
     record = db_session().get(SavedPlan, plan_id)
     if record is None:
         raise ApiError(404, f"There is no patrol plan {plan_id}.", details={"plan_id": plan_id})
@@ -186,7 +178,7 @@ def visit_json(v: Visit) -> dict[str, Any]:
 @bp.route("/visits", methods=["POST"])
 @role_required("guardian")
 def visits():
-    check_params(())
+    params.check_query(())
     body = _json_body(VISIT_FIELDS)
     if body.get("plan_id") is None:
         raise ParameterError("plan_id", "`plan_id` is missing; give the id of a saved plan.")
@@ -222,13 +214,13 @@ def visits():
 @bp.route("/evaluation")
 @role_required("analyst")
 def evaluation():
-    check_params(EVALUATION_PARAMS)
-    params = evaluation_params(request.args)
-    rows = evaluation_rows(params)
-    table = get_data().evaluation(**params)
-    return jsonify({"category": params["category"], "period": params["period"].label,
-                    "periods": params["periods"], "method": params["method"],
-                    "periods_used": table.attrs.get("periods_used", params["periods"]),
+    params.check_query(EVALUATION_PARAMS)
+    chosen = evaluation_params(request.args)
+    rows = evaluation_rows(chosen)
+    table = get_data().evaluation(**chosen)
+    return jsonify({"category": chosen["category"], "period": chosen["period"].label,
+                    "periods": chosen["periods"], "method": chosen["method"],
+                    "periods_used": table.attrs.get("periods_used", chosen["periods"]),
                     "notes": list(table.attrs.get("notes", [])),
                     "demo": get_data().is_demo(), "rows": rows})
 

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 from werkzeug.routing import IntegerConverter
 
 from hotspots.errors import InputError
@@ -162,6 +162,11 @@ def known(names: Iterable[str], allowed: Sequence[str], *, what: str = "query pa
         if name not in allowed:
             raise ParameterError(name, f"unknown {what} `{_clip(name)}`; this endpoint takes "
                                  f"{', '.join(allowed) or 'none'}.", value=name)
+
+
+def check_query(allowed: Sequence[str]) -> None:
+    """Refuse a query parameter of the current request not in `allowed`, naming the first."""
+    known(request.args, allowed)
 
 
 def one(args: Mapping[str, Any], name: str) -> Any:

@@ -10,25 +10,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request, url_for
+from flask import Blueprint, jsonify, request, url_for
 from flask_login import current_user
 
 from webapp import _programme, params, register
 from webapp.auth import role_required
 from webapp.errors import ApiError, ParameterError
+from webapp.security import protect_session_writes
 
 bp = Blueprint("programme_api", __name__)
 
 
-@bp.before_request
-def _csrf_for_sessions() -> None:
-    if request.method in ("POST", "PUT", "PATCH", "DELETE") and current_user.is_authenticated \
-            and not g.get("token_auth"):
-        current_app.extensions["hotspots_csrf"].protect()
-
-
-def _params(allowed: tuple[str, ...]) -> None:
-    params.known(request.args, allowed)
+bp.before_request(protect_session_writes)
 
 
 def _body(allowed: tuple[str, ...]) -> dict[str, Any]:
@@ -62,13 +55,13 @@ def hotspots():
     if request.method == "POST":
         if not current_user.has_role("analyst"):
             raise ApiError(403, "Designating a hotspot needs the analyst role or higher.")
-        _params(())
+        params.check_query(())
         record = register.create_hotspot(_body(register.HOTSPOT_FIELDS))
         response = jsonify(register.hotspot_json(record))
         response.status_code = 201
         response.headers["Location"] = url_for("programme_api.hotspot", hotspot_id=record.id)
         return response
-    _params(("status",))
+    params.check_query(("status",))
     status = params.one(request.args, "status") or None
     records = register.list_hotspots(status)
     teams = register.team_names()
@@ -92,12 +85,12 @@ def hotspot(hotspot_id: int):
     if request.method == "PATCH":
         if not current_user.has_role("analyst"):
             raise ApiError(403, "Changing a hotspot needs the analyst role or higher.")
-        _params(())
+        params.check_query(())
         changes = register.update_hotspot(record, _body(register.HOTSPOT_FIELDS))
         out = register.hotspot_json(record)
         out["changes"] = changes
         return jsonify(out)
-    _params(())
+    params.check_query(())
     out = register.hotspot_json(record)
     out["history"] = [{"at": e.at.isoformat() + "Z", "by": e.username, "action": e.action,
                        "reason": e.detail.get("reason", ""), "changes": e.detail.get("changes", {})}
@@ -112,7 +105,7 @@ def hotspot(hotspot_id: int):
 @bp.route("/register/<int:hotspot_id>/impact")
 @role_required("viewer")
 def hotspot_impact(hotspot_id: int):
-    _params(("comparison", "as_of"))
+    params.check_query(("comparison", "as_of"))
     record = _record(hotspot_id)
     if record.status not in _programme.STARTED:
         raise ApiError(409, f"hotspot {record.id} is {record.status}: impact is measured once it is active.",
@@ -126,7 +119,7 @@ def hotspot_impact(hotspot_id: int):
 @bp.route("/impact")
 @role_required("viewer")
 def impact():
-    _params(("comparison", "as_of"))
+    params.check_query(("comparison", "as_of"))
     result = _programme.programme_impact(comparison=_comparison(), as_of=_as_of())
     if result is None:
         return jsonify({"hotspots": [], "pooled": {}, "note": "The incident store is empty."})
@@ -136,7 +129,7 @@ def impact():
 @bp.route("/dosage")
 @role_required("viewer")
 def dosage():
-    _params(("weeks",))
+    params.check_query(("weeks",))
     weeks = params.integer(params.one(request.args, "weeks"), "weeks", lo=0, hi=26, default=4)
     records = [r for r in register.list_hotspots() if r.status in _programme.STARTED]
     per_hotspot, per_team = _programme.dosage_report(records, weeks=weeks)
@@ -147,7 +140,7 @@ def dosage():
 @bp.route("/teams")
 @role_required("viewer")
 def teams():
-    _params(())
+    params.check_query(())
     return jsonify({"teams": [register.team_json(t) for t in register.list_teams()]})
 
 

@@ -94,6 +94,17 @@ class SessionInterface(SecureCookieSessionInterface):
             return bool(app.config.get("SESSION_COOKIE_SECURE"))
 
 
+def protect_session_writes() -> None:
+    """CSRF for an API write made by a browser session (token-authenticated calls carry none):
+    the API blueprints run it before each request."""
+    from flask import current_app
+    from flask_login import current_user
+
+    if request.method in ("POST", "PUT", "PATCH", "DELETE") and current_user.is_authenticated \
+            and not g.get("token_auth"):
+        current_app.extensions["hotspots_csrf"].protect()
+
+
 def init_security(app: Flask) -> None:
     app.session_interface = SessionInterface()
     app.jinja_env.globals["csp_nonce"] = csp_nonce
