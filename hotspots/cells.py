@@ -35,6 +35,7 @@ import pandas as pd
 import pyarrow as pa
 import pyproj
 import shapely
+from threadpoolctl import ThreadpoolController
 
 from hotspots.crs import BNG, WGS84
 from hotspots.errors import InputError
@@ -57,6 +58,9 @@ _FAST_MIN_POINTS = 20_000
 _CHUNK = 1 << 18
 #: Largest dense lookup table of lattice coordinates -> cell, in entries (8 bytes each).
 _MAX_TABLE = 4_000_000
+#: Side (metres) of the square tiles that points spread over more than one lattice's reach are
+#: binned in, each with its own lattice (about 40 cover England and Wales).
+_TILE_M = 100_000.0
 
 
 # --------------------------------------------------------------------------- basics
@@ -239,13 +243,12 @@ def xy_to_cells(x, y, *, crs=BNG, resolution: int = 10, method: str = "auto") ->
         xs, ys = x, y
     if not len(xs):
         return out
-    lattice = None
+    cells = None
     if method == "fast" or (method == "auto" and len(xs) >= _FAST_MIN_POINTS):
-        lattice = _lattice_for(xs, ys, key, resolution)
-    if lattice is None:
+        cells = _fast_xy_to_cells(xs, ys, key, resolution)
+    if cells is None:
         cells = _exact_xy_to_cells(xs, ys, key, resolution)
     else:
-        cells = lattice.cells(xs, ys)
         todo = cells == NO_CELL
         if todo.any():
             cells[todo] = _exact_xy_to_cells(xs[todo], ys[todo], key, resolution)
@@ -472,14 +475,62 @@ def _snap_bbox(x: np.ndarray, y: np.ndarray, crs_key: str) -> tuple[float, float
     return box
 
 
-def _lattice_for(x: np.ndarray, y: np.ndarray, crs_key: str, resolution: int) -> _Lattice | None:
+def _fast_xy_to_cells(x: np.ndarray, y: np.ndarray, crs_key: str, resolution: int) -> np.ndarray | None:
+    """Cells by the lattice route (`NO_CELL` where the exact route must decide), or None where
+    there is no lattice. Points spread wider than one lattice can fit (a national store) are
+    binned tile by tile: fixed `_TILE_M` squares, each with its own lattice."""
     box = _snap_bbox(x, y, crs_key)
-    if box is None:
+    if box is not None:
+        lattice = _build_lattice(crs_key, resolution, box)
+        return None if lattice is None else lattice.cells(x, y)
+    if _is_geographic(crs_key):
         return None
-    return _build_lattice(crs_key, resolution, box)
+    tx = np.floor(x / _TILE_M).astype(np.int64)
+    ty = np.floor(y / _TILE_M).astype(np.int64)
+    tx0, ty0 = int(tx.min()), int(ty.min())
+    ny = int(ty.max()) - ty0 + 1
+    tile = (tx - tx0) * ny + (ty - ty0)
+    del tx, ty
+    # Few tiles: a 16-bit key sorts in linear time (radix sort).
+    small = np.int16 if int(tile.max()) < np.iinfo(np.int16).max else np.int64
+    order = np.argsort(tile.astype(small), kind="stable")
+    tile = tile[order]
+    starts = np.flatnonzero(np.r_[True, tile[1:] != tile[:-1]])
+    ends = np.r_[starts[1:], len(tile)]
+    out = np.zeros(len(x), dtype=CELL_DTYPE)
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        rows = order[start:end]
+        i, j = divmod(int(tile[start]), ny)
+        left, bottom = (tx0 + i) * _TILE_M, (ty0 + j) * _TILE_M
+        box = (left, bottom, left + _TILE_M, bottom + _TILE_M)
+        out[rows] = _tile_cells(x[rows], y[rows], crs_key, resolution, box, split=True)
+    return out
 
 
-@lru_cache(maxsize=8)
+def _tile_cells(x: np.ndarray, y: np.ndarray, crs_key: str, resolution: int,
+                box: tuple[float, float, float, float], *, split: bool) -> np.ndarray:
+    """Cells of points inside `box` by its lattice; where no lattice fits the box (an H3
+    icosahedron face edge crosses it), by the lattices of its quarters, once (`split`)."""
+    lattice = _build_lattice(crs_key, resolution, box)
+    if lattice is not None:
+        return lattice.cells(x, y)
+    out = np.zeros(len(x), dtype=CELL_DTYPE)
+    if not split:
+        return out
+    left, bottom, right, top = box
+    mx, my = (left + right) / 2, (bottom + top) / 2
+    east, north = x >= mx, y >= my
+    for is_east in (False, True):
+        for is_north in (False, True):
+            rows = np.flatnonzero((east == is_east) & (north == is_north))
+            if len(rows):
+                quarter = (mx if is_east else left, my if is_north else bottom,
+                           right if is_east else mx, top if is_north else my)
+                out[rows] = _tile_cells(x[rows], y[rows], crs_key, resolution, quarter, split=False)
+    return out
+
+
+@lru_cache(maxsize=128)
 def _build_lattice(crs_key: str, resolution: int, bbox: tuple[float, float, float, float]) -> _Lattice | None:
     """Fit and validate the lattice map over `bbox`; None when it cannot be trusted there."""
     fwd = _to_wgs84(crs_key)
@@ -507,19 +558,22 @@ def _build_lattice(crs_key: str, resolution: int, bbox: tuple[float, float, floa
         return None
     u, w = (px - cx) / scale, (py - cy) / scale
     chosen = None
-    for degree in (3, 4, 5):
-        n_terms = len(_terms(degree))
-        if len(control) < 4 * n_terms:
-            return None
-        a = _design(u, w, degree)
-        fit_rows = np.arange(len(control)) % 2 == 0
-        coef, *_ = np.linalg.lstsq(a[fit_rows], target[fit_rows], rcond=None)
-        held_out = float(np.abs(a[~fit_rows] @ coef - target[~fit_rows]).max())
-        if held_out <= 1e-6:
-            coef, *_ = np.linalg.lstsq(a, target, rcond=None)
-            resid = max(held_out, float(np.abs(a @ coef - target).max()))
-            chosen = (degree, coef, resid)
-            break
+    # A few thousand rows by 10-21 terms: one BLAS thread is several times faster than several
+    # contending for a busy machine's cores (national data fits dozens of lattices).
+    with _threads().limit(limits=1, user_api="blas"):
+        for degree in (3, 4, 5):
+            n_terms = len(_terms(degree))
+            if len(control) < 4 * n_terms:
+                return None
+            a = _design(u, w, degree)
+            fit_rows = np.arange(len(control)) % 2 == 0
+            coef, *_ = np.linalg.lstsq(a[fit_rows], target[fit_rows], rcond=None)
+            held_out = float(np.abs(a[~fit_rows] @ coef - target[~fit_rows]).max())
+            if held_out <= 1e-6:
+                coef, *_ = np.linalg.lstsq(a, target, rcond=None)
+                resid = max(held_out, float(np.abs(a @ coef - target).max()))
+                chosen = (degree, coef, resid)
+                break
     if chosen is None:
         log.debug("H3 lattice fit over %s not precise enough; using the exact route", bbox)
         return None
@@ -549,6 +603,12 @@ def _build_lattice(crs_key: str, resolution: int, bbox: tuple[float, float, floa
         log.warning("the fast H3 lattice over %s disagrees with h3; using the exact route", bbox)
         return None
     return lattice
+
+
+@lru_cache(maxsize=1)
+def _threads() -> ThreadpoolController:
+    """The loaded thread pools (found once: the search costs milliseconds per call)."""
+    return ThreadpoolController()
 
 
 def _solve_forward(lng: np.ndarray, lat: np.ndarray, fwd: pyproj.Transformer,

@@ -14,11 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hotspots import cells as h3cells
 from hotspots.binning import StudyArea
-from hotspots.crs import BNG
 from hotspots.periods import Period
-from hotspots.selection import select_incidents
+from hotspots.selection import Selection, cell_positions, select_incidents
 from hotspots.settings import Settings
 
 #: Police.uk's prefix of every snap point's label.
@@ -72,17 +70,20 @@ def _most_common(pos: np.ndarray, names: np.ndarray, n: int) -> np.ndarray:
 
 
 def cell_places(incidents: pd.DataFrame, *, category: str, periods: list[Period], area: StudyArea,
-                settings: Settings) -> CellPlaces:
+                settings: Settings, selection: Selection | None = None,
+                positions: np.ndarray | None = None) -> CellPlaces:
     """Names, snap-point concentration and institution counts of the study area's cells.
 
     `incidents` as for `hotspots.ranking.rank_hotspots` (a frame); one without a `location`
     column (written before labels were kept) gives no names and no institutions, only the
-    snap-point share. The last of `periods` is the analysed one.
+    snap-point share. The last of `periods` is the analysed one. `selection` and `positions`:
+    the `select_incidents` of these arguments and its `cell_positions`, when the caller has
+    them already (binning millions of incidents twice would double the work).
     """
     n, t = area.n, len(periods)
-    sel = select_incidents(incidents, category=category, periods=periods, settings=settings, check=False)
-    cells = h3cells.xy_to_cells(sel.x, sel.y, crs=BNG, resolution=area.resolution)
-    pos = area.locate(cells)
+    sel = selection if selection is not None else select_incidents(
+        incidents, category=category, periods=periods, settings=settings, check=False)
+    pos = positions if positions is not None else cell_positions(sel, area)
     inside = pos >= 0
     if "location" in incidents.columns and len(sel.rows):
         codes, uniques = pd.factorize(incidents["location"].iloc[sel.rows], use_na_sentinel=True)

@@ -26,6 +26,7 @@ from hotspots.selection import (
     ANALYSIS_COLUMNS,
     Totals,
     cell_matrices,
+    cell_positions,
     check_incidents,
     select_incidents,
     store_incidents,
@@ -296,11 +297,17 @@ def rank_hotspots(
     past = window_history(coverage_of(incidents, coverage), periods, noun=noun)
     labelled = _labelled_frame(incidents, category=category, periods=periods)
     if engine == "memory":
-        incidents = labelled
-    [totals] = cell_totals(incidents, category=category, period_sets=[periods], area=area,
-                           settings=settings, engine=engine)
+        # One selection and one binning serve the counts and the places.
+        sel = select_incidents(labelled, category=category, periods=periods, settings=settings)
+        pos = cell_positions(sel, area)
+        totals = Totals(*cell_matrices(sel, area, pos=pos), sel.proxy)
+    else:
+        [totals] = cell_totals(incidents, category=category, period_sets=[periods], area=area,
+                               settings=settings, engine=engine)
+        sel = pos = None
     counts, harm, outside = totals.counts, totals.harm, totals.outside
-    places = cell_places(labelled, category=category, periods=periods, area=area, settings=settings)
+    places = cell_places(labelled, category=category, periods=periods, area=area, settings=settings,
+                         selection=sel, positions=pos)
     # Crime recorded at a police station, a prison or a hospital is no street crime a patrol
     # can prevent: the statistics see the street incidents only.
     street = counts - places.institution_counts

@@ -190,12 +190,19 @@ def _equals(values: pd.Series, wanted: str, rows: np.ndarray | None = None) -> n
     return (values == wanted).to_numpy(dtype=bool, na_value=False)
 
 
-def cell_matrices(sel: Selection, area: StudyArea) -> tuple[np.ndarray, np.ndarray, int]:
+def cell_positions(sel: Selection, area: StudyArea) -> np.ndarray:
+    """Position in the study area of each selected incident's cell (int64), -1 outside it."""
+    return area.locate(h3cells.xy_to_cells(sel.x, sel.y, crs=BNG, resolution=area.resolution))
+
+
+def cell_matrices(sel: Selection, area: StudyArea, *,
+                  pos: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, int]:
     """Counts and harm per study-area cell and period (cells x periods), and how many of the
-    last period's selected incidents fell outside the study area."""
+    last period's selected incidents fell outside the study area. `pos`: the incidents'
+    `cell_positions`, when the caller has them already."""
     n, t = area.n, len(sel.periods)
-    cells = h3cells.xy_to_cells(sel.x, sel.y, crs=BNG, resolution=area.resolution)
-    pos = area.locate(cells)
+    if pos is None:
+        pos = cell_positions(sel, area)
     inside = pos >= 0
     key = pos[inside] * t + sel.slot[inside]
     counts = np.bincount(key, minlength=n * t).reshape(n, t).astype(np.int64)

@@ -143,6 +143,22 @@ def test_fast_route_matches_h3_everywhere_including_edges(resolution):
     np.testing.assert_array_equal(C.xy_to_cells(x, y, resolution=resolution, method="exact"), fast)
 
 
+def test_fast_route_over_england_and_wales_bins_tile_by_tile_as_h3_does():
+    # Wider than one lattice reaches: binned in 100 km tiles, each with its own lattice; the
+    # tiles east of 650 km straddle an H3 icosahedron face edge, where only quarters fit.
+    rng = np.random.default_rng(8)
+    x = np.r_[rng.uniform(130_000, 700_000, 30_000), rng.uniform(640_000, 700_000, 3_000)]
+    y = np.r_[rng.uniform(10_000, 660_000, 30_000), rng.uniform(10_000, 660_000, 3_000)]
+    key = C._crs_key("EPSG:27700")
+    assert C._snap_bbox(x, y, key) is None  # too wide for one lattice
+    assert C._build_lattice(key, 8, (600_000.0, 300_000.0, 700_000.0, 400_000.0)) is None
+    fast = C.xy_to_cells(x, y, resolution=8, method="fast")
+    np.testing.assert_array_equal(fast, reference_cells(x, y, 8))
+    # West of the face edge points take the lattice, not the exact route.
+    decided = C._fast_xy_to_cells(x, y, key, 8) != C.NO_CELL
+    assert decided[x < 650_000].mean() > 0.99
+
+
 def test_non_finite_coordinates_get_no_cell():
     got = C.xy_to_cells([430000.0, np.nan, 430000.0], [433000.0, 433000.0, np.inf], resolution=10)
     assert got[1] == C.NO_CELL and got[2] == C.NO_CELL
