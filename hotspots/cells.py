@@ -245,7 +245,8 @@ def xy_to_cells(x, y, *, crs=BNG, resolution: int = 10, method: str = "auto") ->
         return out
     cells = None
     if method == "fast" or (method == "auto" and len(xs) >= _FAST_MIN_POINTS):
-        cells = _fast_xy_to_cells(xs, ys, key, resolution)
+        cells = _fast_xy_to_cells(xs, ys, key, resolution,
+                                  min_points=0 if method == "fast" else _FAST_MIN_POINTS)
     if cells is None:
         cells = _exact_xy_to_cells(xs, ys, key, resolution)
     else:
@@ -475,10 +476,12 @@ def _snap_bbox(x: np.ndarray, y: np.ndarray, crs_key: str) -> tuple[float, float
     return box
 
 
-def _fast_xy_to_cells(x: np.ndarray, y: np.ndarray, crs_key: str, resolution: int) -> np.ndarray | None:
+def _fast_xy_to_cells(x: np.ndarray, y: np.ndarray, crs_key: str, resolution: int, *,
+                      min_points: int = 0) -> np.ndarray | None:
     """Cells by the lattice route (`NO_CELL` where the exact route must decide), or None where
     there is no lattice. Points spread wider than one lattice can fit (a national store) are
-    binned tile by tile: fixed `_TILE_M` squares, each with its own lattice."""
+    binned tile by tile: fixed `_TILE_M` squares, each with its own lattice, for tiles holding
+    at least `min_points` points (fitting a lattice for fewer costs more than it saves)."""
     box = _snap_bbox(x, y, crs_key)
     if box is not None:
         lattice = _build_lattice(crs_key, resolution, box)
@@ -499,6 +502,8 @@ def _fast_xy_to_cells(x: np.ndarray, y: np.ndarray, crs_key: str, resolution: in
     ends = np.r_[starts[1:], len(tile)]
     out = np.zeros(len(x), dtype=CELL_DTYPE)
     for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        if end - start < min_points:
+            continue
         rows = order[start:end]
         i, j = divmod(int(tile[start]), ny)
         left, bottom = (tx0 + i) * _TILE_M, (ty0 + j) * _TILE_M

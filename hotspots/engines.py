@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-import shapely
 
 from hotspots import _parquet
 from hotspots import cells as h3cells
@@ -246,9 +245,7 @@ def _month_parts(frame: pd.DataFrame, months: list[str], tz: str) -> list[pd.Dat
 def _bbox(area: StudyArea) -> tuple[float, float, float, float]:
     """The study area's extent widened by more than a cell's width: points beyond it are in no
     study cell, so the partitions need not bin them."""
-    x0, y0, x1, y1 = shapely.total_bounds(area.polygons)
-    margin = 1.5 * float(np.sqrt(h3cells.cell_area_km2(area.resolution)) * 1000.0)
-    return (x0 - margin, y0 - margin, x1 + margin, y1 + margin)
+    return area.reach
 
 
 def _groups(part: pd.DataFrame, sel: Selection, pos: np.ndarray, partition_info: dict | None) -> pd.DataFrame:

@@ -191,8 +191,17 @@ def _equals(values: pd.Series, wanted: str, rows: np.ndarray | None = None) -> n
 
 
 def cell_positions(sel: Selection, area: StudyArea) -> np.ndarray:
-    """Position in the study area of each selected incident's cell (int64), -1 outside it."""
-    return area.locate(h3cells.xy_to_cells(sel.x, sel.y, crs=BNG, resolution=area.resolution))
+    """Position in the study area of each selected incident's cell (int64), -1 outside it (points
+    beyond the study area's `reach` are not binned: a local analysis of national data)."""
+    x0, y0, x1, y1 = area.reach
+    near = (sel.x >= x0) & (sel.x <= x1) & (sel.y >= y0) & (sel.y <= y1)
+    if near.all():
+        return area.locate(h3cells.xy_to_cells(sel.x, sel.y, crs=BNG, resolution=area.resolution))
+    pos = np.full(len(sel.x), -1, dtype=np.int64)
+    if near.any():
+        pos[near] = area.locate(h3cells.xy_to_cells(sel.x[near], sel.y[near], crs=BNG,
+                                                     resolution=area.resolution))
+    return pos
 
 
 def cell_matrices(sel: Selection, area: StudyArea, *,
