@@ -10,9 +10,13 @@ it lies just outside every ward (police.uk snap points on the city edge).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import os
+import tempfile
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -141,6 +145,14 @@ class StudyArea:
     def n(self) -> int:
         return len(self.cells)
 
+    @cached_property
+    def reach(self) -> tuple[float, float, float, float]:
+        """The extent (EPSG:27700) widened by more than a cell's width: a point beyond it is in
+        no study cell, so it need not be binned."""
+        x0, y0, x1, y1 = shapely.total_bounds(self.polygons) if self.n else (0.0, 0.0, 0.0, 0.0)
+        margin = 1.5 * float(np.sqrt(h3cells.cell_area_km2(self.resolution)) * 1000.0)
+        return (float(x0 - margin), float(y0 - margin), float(x1 + margin), float(y1 + margin))
+
     @property
     def total_area_km2(self) -> float:
         return float(self.area_km2.sum())
@@ -205,7 +217,8 @@ def check_wards(wards: object, *, name: str = "wards") -> gpd.GeoDataFrame:
 
 
 def study_area(wards: gpd.GeoDataFrame, *, resolution: int = 10, k: int = 1,
-               all_wards: gpd.GeoDataFrame | None = None, snap_m: float = 0.0) -> StudyArea:
+               all_wards: gpd.GeoDataFrame | None = None, snap_m: float = 0.0,
+               cache_dir: str | os.PathLike | None = None) -> StudyArea:
     """The H3 cells over `wards`, each with its majority ward and its k-ring neighbours.
 
     Parameters
@@ -223,6 +236,12 @@ def study_area(wards: gpd.GeoDataFrame, *, resolution: int = 10, k: int = 1,
     snap_m
         Points outside every ward of `all_wards` by at most this many metres are placed in the
         nearest ward (`StudyArea.point_wards`); 0 places points by point in polygon only.
+    cache_dir
+        A folder to keep built study areas in between processes (`hotspots rank` builds the
+        national res-8 one in seconds and reads it back in a fraction of one), one file per
+        wards, all wards, resolution, k and snap distance (named by a hash of them and of the
+        H3 and PROJ versions), written atomically; the newest `DISK_CACHE_FILES` are kept.
+        None: no files.
 
     Returns
     -------
@@ -251,8 +270,9 @@ def study_area(wards: gpd.GeoDataFrame, *, resolution: int = 10, k: int = 1,
             msg = f"`wards` holds ward {missing[0]!r}, which `all_wards` lacks."
             raise InputError(msg)
     digest = hashlib.sha1(b"".join(wkb) + b"|" + b"".join(all_wkb)).hexdigest()
+    folder = None if cache_dir is None else str(Path(cache_dir).expanduser().resolve())
     return _build_study_area(resolution, int(k), float(snap_m), codes, names, wkb, all_codes,
-                             all_wkb, digest)
+                             all_wkb, digest, folder)
 
 
 def _check_valid(geoms: np.ndarray, codes: tuple[str, ...]) -> None:
@@ -285,7 +305,7 @@ def _overlaps(polys: np.ndarray, geoms: np.ndarray) -> tuple[np.ndarray, np.ndar
 @lru_cache(maxsize=8)
 def _build_study_area(resolution: int, k: int, snap_m: float, codes: tuple[str, ...],
                       names: tuple[str, ...], wkb: tuple[bytes, ...], all_codes: tuple[str, ...],
-                      all_wkb: tuple[bytes, ...], digest: str) -> StudyArea:
+                      all_wkb: tuple[bytes, ...], digest: str, cache_dir: str | None) -> StudyArea:
     del digest  # part of the cache key only
     geoms = shapely.from_wkb(np.array(wkb, dtype=object))
     _check_valid(geoms, codes)
@@ -295,6 +315,24 @@ def _build_study_area(resolution: int, k: int, snap_m: float, codes: tuple[str, 
     shapely.prepare(all_geoms)
     chosen_of = {c: i for i, c in enumerate(codes)}
     all_to_chosen = np.array([chosen_of.get(c, -1) for c in all_codes], dtype=np.int64)
+    path = None
+    if cache_dir is not None:
+        key = _disk_key(resolution, k, snap_m, codes, names, wkb, all_codes, all_wkb)
+        path = Path(cache_dir) / f"study-area-r{resolution}-{key}.npz"
+        area = _read_study_area(path, resolution=resolution, k=k, snap_m=snap_m, codes=codes,
+                                names=names, geoms=geoms, all_geoms=all_geoms,
+                                all_to_chosen=all_to_chosen)
+        if area is not None:
+            return area
+    area = _new_study_area(resolution, k, snap_m, codes, names, geoms, all_geoms, all_to_chosen)
+    if path is not None:
+        _write_study_area(area, path)
+    return area
+
+
+def _new_study_area(resolution: int, k: int, snap_m: float, codes: tuple[str, ...],
+                    names: tuple[str, ...], geoms: np.ndarray, all_geoms: np.ndarray,
+                    all_to_chosen: np.ndarray) -> StudyArea:
 
     # One set of candidate cells serves both the study area and the point locator: every cell
     # overlapping the chosen wards widened by the snap distance.
@@ -338,6 +376,114 @@ def _build_study_area(resolution: int, k: int, snap_m: float, codes: tuple[str, 
         area_km2=area_km2, ward=ward, left_out=left_out, neighbours=neighbours,
         index=pd.Index(cells), locator=locator,
     )
+
+
+# --------------------------------------------------------------------------- the disk cache
+
+#: Study-area files kept in a cache folder (the newest by modification time).
+DISK_CACHE_FILES = 16
+#: Bumped when the file layout or what a study area holds changes: old files are then ignored.
+_DISK_FORMAT = 1
+
+
+def _disk_key(resolution: int, k: int, snap_m: float, codes: tuple[str, ...], names: tuple[str, ...],
+              wkb: tuple[bytes, ...], all_codes: tuple[str, ...], all_wkb: tuple[bytes, ...]) -> str:
+    """A hash of everything a study area is built from, the libraries that place cells and
+    reproject them included."""
+    import h3ronpy
+    import pyproj
+
+    head = json.dumps([_DISK_FORMAT, resolution, k, repr(snap_m), codes, names, all_codes,
+                       h3ronpy.__version__, pyproj.proj_version_str, shapely.__version__])
+    digest = hashlib.sha256(head.encode())
+    for part in (*wkb, b"|", *all_wkb):
+        digest.update(len(part).to_bytes(8, "little"))
+        digest.update(part)
+    return digest.hexdigest()[:32]
+
+
+def _write_study_area(area: StudyArea, path: Path) -> None:
+    """Write `area` to `path` atomically (a temporary file renamed over it); a folder that cannot
+    be written only costs the next process the build."""
+    if not area.n:
+        return
+    loc = area.locator
+    kind, coords, (ring_offsets, poly_offsets) = shapely.to_ragged_array(area.polygons)
+    outline = np.frombuffer(shapely.to_wkb(loc.outline), dtype=np.uint8)
+    arrays = {
+        "left_out": np.array([area.left_out]), "cells": area.cells, "area_km2": area.area_km2,
+        "ward": area.ward, "nb_indptr": area.neighbours.indptr, "nb_indices": area.neighbours.indices,
+        "poly_kind": np.array([int(kind)]), "poly_coords": coords, "poly_rings": ring_offsets,
+        "poly_offsets": poly_offsets, "loc_cells": loc.cells, "loc_interior": loc.interior,
+        "loc_indptr": loc.cand_indptr, "loc_ward": loc.cand_ward, "loc_edge": loc.edge,
+        "loc_bounds": np.array(loc.bounds), "loc_outline": outline,
+    }
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".study-area-", suffix=".tmp",
+                                         delete=False) as fh:
+            tmp = Path(fh.name)
+            np.savez(fh, **arrays)
+        tmp.chmod(0o644)  # readable like the store's files (a temporary file is private)
+        os.replace(tmp, path)
+        tmp = None
+        kept = sorted(path.parent.glob("study-area-*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in kept[DISK_CACHE_FILES:]:
+            old.unlink(missing_ok=True)
+    except (OSError, ValueError) as exc:  # an unwritable folder; geometry that has no ragged form
+        log.warning("could not keep the study area in %s: %s", path.parent, exc)
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+
+
+def _read_study_area(path: Path, *, resolution: int, k: int, snap_m: float, codes: tuple[str, ...],
+                     names: tuple[str, ...], geoms: np.ndarray, all_geoms: np.ndarray,
+                     all_to_chosen: np.ndarray) -> StudyArea | None:
+    """The study area kept in `path`, or None when there is none (or it cannot be read: then it
+    is built again and the file replaced)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            a = {name: data[name] for name in data.files}
+        polygons = shapely.from_ragged_array(shapely.GeometryType(int(a["poly_kind"][0])), a["poly_coords"],
+                                             (a["poly_rings"], a["poly_offsets"]))
+        outline = shapely.from_wkb(a["loc_outline"].tobytes())
+        cells = a["cells"]
+        n = len(cells)
+        neighbours = sp.csr_matrix((np.ones(len(a["nb_indices"])), a["nb_indices"], a["nb_indptr"]),
+                                   shape=(n, n))
+        if len(polygons) != n or len(a["ward"]) != n or cells.dtype != h3cells.CELL_DTYPE:
+            msg = "arrays of different lengths"
+            raise ValueError(msg)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, shapely.errors.GEOSException) as exc:
+        log.warning("ignoring the unreadable study-area file %s: %s", path, exc)
+        return None
+    area_km2, ward = a["area_km2"], a["ward"]
+    ward_area = shapely.area(geoms) / 1e6
+    loc_cells, interior, indptr, cand_ward, edge = (a["loc_cells"], a["loc_interior"], a["loc_indptr"],
+                                                    a["loc_ward"], a["loc_edge"])
+    for arr in (cells, polygons, area_km2, ward, ward_area, loc_cells, interior, indptr, cand_ward, edge,
+                all_to_chosen):
+        arr.flags.writeable = False
+    locator = WardLocator(resolution=resolution, snap_m=float(snap_m), ward_geoms=geoms, cells=loc_cells,
+                          index=pd.Index(loc_cells), interior=interior, cand_indptr=indptr,
+                          cand_ward=cand_ward, edge=edge, outline=outline, all_geoms=all_geoms,
+                          all_to_chosen=all_to_chosen,
+                          bounds=tuple(float(v) for v in a["loc_bounds"]))
+    log.debug("study area read from %s", path)
+    return StudyArea(
+        resolution=resolution, k=k,
+        ward_codes=np.array(codes, dtype=object), ward_names=np.array(names, dtype=object),
+        ward_area_km2=ward_area, ward_geoms=geoms, cells=cells, polygons=polygons,
+        area_km2=area_km2, ward=ward, left_out=int(a["left_out"][0]), neighbours=neighbours,
+        index=pd.Index(cells), locator=locator,
+    )
+
+
+# --------------------------------------------------------------------------- helpers
 
 
 def _locator(resolution: int, snap_m: float, candidates: np.ndarray, polys: np.ndarray,

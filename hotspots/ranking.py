@@ -8,6 +8,7 @@ saying why it ranks where it does; `rank_wards` gives the per-ward table.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -114,7 +115,14 @@ def resolve_study_area(wards: Any, *, resolution: int, settings: Settings) -> St
     boundary file holding most of its area, only cells mostly in the chosen wards kept, points
     within `ward_snap_m` outside every ward placed in the nearest."""
     chosen, every = _chosen_and_all(wards, settings)
-    return study_area(chosen, resolution=resolution, all_wards=every, snap_m=float(settings.ward_snap_m))
+    return study_area(chosen, resolution=resolution, all_wards=every, snap_m=float(settings.ward_snap_m),
+                      cache_dir=study_area_cache(settings))
+
+
+def study_area_cache(settings: Settings) -> Path | None:
+    """Where study areas are kept between processes: `cache` in the instance folder (None when
+    there is no instance folder: an analysis does not create one)."""
+    return settings.home / "cache" if settings.home.is_dir() else None
 
 
 def trend_length(period: Period, settings: Settings) -> int:
@@ -663,6 +671,7 @@ __all__ = [
     "rank_wards",
     "resolve_study_area",
     "resolve_wards",
+    "study_area_cache",
     "window_period",
 ]
 

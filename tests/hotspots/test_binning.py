@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 import shapely
 
-from hotspots import InputError
+from hotspots import InputError, binning
 from hotspots import cells as C
 from hotspots.binning import assign_wards, study_area
+from hotspots.settings import get_settings
 from hotspots.wards import load_wards, select_wards
 
 
@@ -148,6 +149,97 @@ def test_neighbours_are_the_k_ring_inside_the_study_area(two_wards):
 def test_study_area_is_cached(two_wards):
     assert study_area(two_wards) is study_area(two_wards.copy())
     assert study_area(two_wards) is not study_area(two_wards, resolution=9)
+
+
+def _assert_same_area(a, b):
+    """Two study areas hold the same cells, wards, hexagons, neighbours and point locator."""
+    assert a is not b
+    assert (a.resolution, a.k, a.left_out) == (b.resolution, b.k, b.left_out)
+    for name in ("cells", "area_km2", "ward", "ward_area_km2", "ward_codes", "ward_names"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    assert shapely.equals_exact(a.polygons, b.polygons, tolerance=0).all()
+    for name in ("indptr", "indices", "data"):
+        np.testing.assert_array_equal(getattr(a.neighbours, name), getattr(b.neighbours, name))
+    la, lb = a.locator, b.locator
+    for name in ("cells", "interior", "cand_indptr", "cand_ward", "edge", "all_to_chosen"):
+        np.testing.assert_array_equal(getattr(la, name), getattr(lb, name))
+    assert la.bounds == lb.bounds and la.snap_m == lb.snap_m
+    assert shapely.equals_exact(la.outline, lb.outline, tolerance=0)
+
+
+def _kept(folder):
+    return sorted(p.name for p in folder.glob("study-area-*.npz"))
+
+
+def test_a_study_area_kept_on_disk_equals_a_fresh_one(two_wards, tmp_path, monkeypatch):
+    fresh = study_area(two_wards.iloc[[1]], resolution=10, all_wards=two_wards, snap_m=50.0)
+    built = study_area(two_wards.iloc[[1]], resolution=10, all_wards=two_wards, snap_m=50.0, cache_dir=tmp_path)
+    [name] = _kept(tmp_path)
+    assert name.startswith("study-area-r10-")
+    _assert_same_area(fresh, built)
+    # A new process (here: the in-memory cache emptied) reads the file instead of building.
+    binning._build_study_area.cache_clear()
+    monkeypatch.setattr(binning, "_new_study_area", lambda *a, **k: pytest.fail("built, not read"))
+    read = study_area(two_wards.iloc[[1]], resolution=10, all_wards=two_wards, snap_m=50.0, cache_dir=tmp_path)
+    _assert_same_area(fresh, read)
+    rng = np.random.default_rng(3)
+    x, y = rng.uniform(429900, 431900, 2000), rng.uniform(432900, 434100, 2000)
+    for got, want in zip(read.place_points(x, y), fresh.place_points(x, y), strict=True):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(read.locate(fresh.cells), np.arange(fresh.n))
+    assert not read.cells.flags.writeable and not read.polygons.flags.writeable
+
+
+def test_a_changed_ward_set_or_resolution_does_not_reuse_a_kept_study_area(two_wards, tmp_path):
+    study_area(two_wards, resolution=10, cache_dir=tmp_path)
+    moved = two_wards.copy()
+    moved["geometry"] = [shapely.box(430000, 433000, 431000, 434200), two_wards.geometry.iloc[1]]
+    renamed = two_wards.assign(ward_name=["West", "East side"])
+    variants = [
+        {"wards": two_wards, "resolution": 9},
+        {"wards": two_wards, "resolution": 10, "k": 2},
+        {"wards": two_wards, "resolution": 10, "snap_m": 50.0},
+        {"wards": moved, "resolution": 10},
+        {"wards": renamed, "resolution": 10},
+        {"wards": two_wards.iloc[[0]], "resolution": 10, "all_wards": two_wards},
+    ]
+    for n, kw in enumerate(variants, start=2):
+        binning._build_study_area.cache_clear()
+        kept = study_area(cache_dir=tmp_path, **kw)
+        assert len(_kept(tmp_path)) == n  # a file of its own, not the first one's
+        binning._build_study_area.cache_clear()
+        _assert_same_area(study_area(**kw), kept)
+    assert study_area(moved, resolution=10).n != study_area(two_wards, resolution=10).n
+
+
+def test_a_damaged_or_unwritable_cache_only_costs_a_build(two_wards, tmp_path):
+    fresh = study_area(two_wards, resolution=10)
+    study_area(two_wards, resolution=10, cache_dir=tmp_path)
+    [name] = _kept(tmp_path)
+    (tmp_path / name).write_bytes(b"not a study area")
+    binning._build_study_area.cache_clear()
+    _assert_same_area(fresh, study_area(two_wards, resolution=10, cache_dir=tmp_path))
+    binning._build_study_area.cache_clear()
+    _assert_same_area(fresh, study_area(two_wards, resolution=10, cache_dir=tmp_path))  # rewritten
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    binning._build_study_area.cache_clear()
+    _assert_same_area(fresh, study_area(two_wards, resolution=10, cache_dir=blocked / "cache"))
+    assert not list(tmp_path.glob(".study-area-*"))  # no temporary file left behind
+
+
+def test_analyses_keep_study_areas_in_the_instance_folder(settings, tmp_path):
+    from hotspots.ranking import resolve_study_area, study_area_cache
+
+    settings.home.mkdir(parents=True)
+    assert study_area_cache(settings) == settings.home / "cache"
+    assert study_area_cache(get_settings(tmp_path / "absent")) is None
+    binning._build_study_area.cache_clear()
+    area = resolve_study_area("priority", resolution=9, settings=settings)
+    [name] = _kept(settings.home / "cache")
+    assert name.startswith("study-area-r9-")
+    binning._build_study_area.cache_clear()
+    _assert_same_area(area, resolve_study_area("priority", resolution=9, settings=settings))
 
 
 def test_assign_wards_is_point_in_polygon(two_wards):
