@@ -61,6 +61,10 @@ _MAX_TABLE = 4_000_000
 #: Side (metres) of the square tiles that points spread over more than one lattice's reach are
 #: binned in, each with its own lattice (about 40 cover England and Wales).
 _TILE_M = 100_000.0
+#: Fewest points of a tile worth fitting its lattice for (a fit costs about as much as binning
+#: 40,000 points the exact way, but serves every later call of the process: a Dask worker bins
+#: a national store month by month, a few thousand points per tile each time).
+_TILE_MIN_POINTS = 5_000
 
 
 # --------------------------------------------------------------------------- basics
@@ -246,7 +250,7 @@ def xy_to_cells(x, y, *, crs=BNG, resolution: int = 10, method: str = "auto") ->
     cells = None
     if method == "fast" or (method == "auto" and len(xs) >= _FAST_MIN_POINTS):
         cells = _fast_xy_to_cells(xs, ys, key, resolution,
-                                  min_points=0 if method == "fast" else _FAST_MIN_POINTS)
+                                  min_points=0 if method == "fast" else _TILE_MIN_POINTS)
     if cells is None:
         cells = _exact_xy_to_cells(xs, ys, key, resolution)
     else:
