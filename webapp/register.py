@@ -123,6 +123,7 @@ def _area(raw: Mapping[str, Any], resolution: int) -> tuple[list[str], dict[str,
         except InputError as exc:
             raise ParameterError("polygon", str(exc) if str(exc).startswith("`polygon`") else
                                  f"`polygon`: {exc}") from None
+        _in_wards(geom, cells)
         from shapely.geometry import mapping
 
         return cells, dict(mapping(geom))
@@ -137,6 +138,23 @@ def _area(raw: Mapping[str, Any], resolution: int) -> tuple[list[str], dict[str,
         return check_area_cells(value), None
     except InputError as exc:
         raise ParameterError("cells", str(exc)) from None
+
+
+def _in_wards(geom: Any, cells: list[str]) -> None:
+    """Refuse a polygon none of whose cells has its centre in a ward of the boundary file (a
+    polygon drawn off the map, or coordinates from somewhere else)."""
+    import shapely
+
+    from hotspots.cells import cells_to_latlng, str_to_cells
+    from webapp.services import get_data
+
+    lat, lng = cells_to_latlng(str_to_cells(cells))
+    if any(shapely.contains_xy(ward, lng, lat).any() for ward in get_data().wards_wgs84().geometry):
+        return
+    centre = geom.centroid
+    raise ParameterError("polygon", f"`polygon` lies outside the wards (its centre is at longitude "
+                         f"{centre.x:.5f}, latitude {centre.y:.5f}); draw or give an area over the "
+                         "wards.", value=f"{centre.x:.5f} {centre.y:.5f}")
 
 
 def check_hotspot(raw: Mapping[str, Any], *, current: DesignatedHotspot | None = None) -> dict[str, Any]:
