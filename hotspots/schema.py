@@ -58,6 +58,17 @@ def labels(values: Any) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype="str"))
 
 
+def _ids(values: Any) -> pd.Series:
+    """Incident ids as the string column; Arrow string arrays (from ingest) are taken as they
+    are, with no Python string made per row."""
+    if type(values).__module__.startswith("pyarrow"):
+        import pyarrow as pa
+
+        if pa.types.is_string(values.type):
+            return pd.Series(pd.array(values, dtype="str"))
+    return pd.Series(np.asarray(values, dtype=object), dtype="str")
+
+
 def make_incidents(
     *,
     incident_id,
@@ -99,7 +110,7 @@ def make_incidents(
                                                           np.asarray(loc, dtype=object))
     return pd.DataFrame(
         {
-            "incident_id": pd.Series(np.asarray(incident_id, dtype=object), dtype="str"),
+            "incident_id": _ids(incident_id),
             "occurred_at": times.reset_index(drop=True),
             "time_precision": pd.Categorical(prec, dtype=PRECISION_DTYPE),
             "crime_type": crime,

@@ -265,12 +265,14 @@ def _frame(parts: list[tuple[dict, str]], settings: Settings) -> pd.DataFrame:
     if not parts:
         return empty_incidents(settings)
 
-    def joined(name: str, *, few: bool = False):
+    def joined(name: str, *, few: bool = False, arrow: bool = False):
         values = [p.pop(name) for p, _ in parts]
         if not isinstance(values[0], (pa.Array, pa.ChunkedArray)):
             return np.concatenate(values)
         values = pa.chunked_array([c for v in values for c in getattr(v, "chunks", [v])],
                                   pa.string())
+        if arrow:  # kept as Arrow strings into the frame's string column
+            return values
         if not few:
             return values.to_numpy()
         values = values.combine_chunks()
@@ -284,7 +286,7 @@ def _frame(parts: list[tuple[dict, str]], settings: Settings) -> pd.DataFrame:
                              np.full(len(p["ns"]), label, dtype=object) for p, label in parts])
     ns = joined("ns")
     return make_incidents(
-        incident_id=joined("incident_id"),
+        incident_id=joined("incident_id", arrow=True),
         occurred_at=pd.Series(pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC")),
         time_precision=pd.Categorical.from_codes(precision, dtype=PRECISION_DTYPE),
         crime_type=joined("type", few=True),

@@ -551,7 +551,8 @@ class FileState:
             self.keys = []
             pick = np.arange(len(ids))
             pick[missing] = len(ids) + np.arange(int(missing.sum()))
-            ids = pa.chunked_array([*ids.chunks, derived], pa.string()).take(pa.array(pick))
+            # One contiguous array to pick from: a take over many chunks is about twice as slow.
+            ids = pa.concat_arrays([*ids.chunks, derived.cast(pa.string())]).take(pa.array(pick))
         out["incident_id"] = ids
         out.setdefault("ns", np.zeros(0, dtype=np.int64))
         if len(repeated):
