@@ -56,6 +56,8 @@ def _local(url: str) -> bool:
 
 
 def test_map_plan_gpx_and_visit_in_a_browser(live_app, browser, tmp_path):
+    from playwright.sync_api import expect
+
     app, base = live_app
     context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
     requests: list[str] = []
@@ -97,7 +99,7 @@ def test_map_plan_gpx_and_visit_in_a_browser(live_app, browser, tmp_path):
     page.fill("#stops_per_ward", "3")
     page.click("form button.primary")
     page.wait_for_url(f"{base}/plans/*")
-    assert "Approximate routes." in page.content()
+    expect(page.locator("body")).to_contain_text("Approximate routes.")
     stops = page.frame_locator("iframe.map-frame").locator(".stop-num")
     stops.first.wait_for(timeout=20_000)
     assert stops.count() >= 2
@@ -112,21 +114,19 @@ def test_map_plan_gpx_and_visit_in_a_browser(live_app, browser, tmp_path):
     # Save and assign the first route to this guardian, then log a visit on a phone.
     page.select_option("#assign-0", "guardian")
     page.click("text=Save and assign >> nth=-1")
-    page.wait_for_load_state()
-    assert "Plan saved and assigned." in page.content()
+    # Assertions that wait: the form's page comes when the server has answered, not at once.
+    expect(page.locator("body")).to_contain_text("Plan saved and assigned.")
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{base}/patrol/")
     page.click(".stop-list a >> nth=0")
     page.click("text=Arrived at stop 1")
-    page.wait_for_load_state()
-    assert "still there" in page.content()
+    expect(page.locator("body")).to_contain_text("still there")
     page.click("text=Left stop 1")
     page.click("text=Yes, I left stop 1")  # a visit under 2 minutes is asked about first
-    page.wait_for_load_state()
-    assert ", left " in page.content()
+    expect(page.locator("body")).to_contain_text(", left ")
     page.screenshot(path=tmp_path / "04-patrol-log.png", full_page=True)
     page.goto(f"{base}/patrol/dosage")
-    assert "1 visits logged" in page.content()
+    expect(page.locator("body")).to_contain_text("1 visit logged,")
     page.screenshot(path=tmp_path / "05-dosage.png", full_page=True)
     context.close()
 
