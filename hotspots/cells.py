@@ -65,6 +65,8 @@ _TILE_M = 100_000.0
 #: 40,000 points the exact way, but serves every later call of the process: a Dask worker bins
 #: a national store month by month, a few thousand points per tile each time).
 _TILE_MIN_POINTS = 5_000
+#: Most tiles a tiled binning spans (Great Britain spans about 100).
+_MAX_TILES = 4_096
 
 
 # --------------------------------------------------------------------------- basics
@@ -485,7 +487,8 @@ def _fast_xy_to_cells(x: np.ndarray, y: np.ndarray, crs_key: str, resolution: in
     """Cells by the lattice route (`NO_CELL` where the exact route must decide), or None where
     there is no lattice. Points spread wider than one lattice can fit (a national store) are
     binned tile by tile: fixed `_TILE_M` squares, each with its own lattice, for tiles holding
-    at least `min_points` points (fitting a lattice for fewer costs more than it saves)."""
+    at least `min_points` points and half as many as they have cells (fitting a lattice for
+    fewer costs more than it saves; 0: every tile)."""
     box = _snap_bbox(x, y, crs_key)
     if box is not None:
         lattice = _build_lattice(crs_key, resolution, box)
@@ -496,20 +499,27 @@ def _fast_xy_to_cells(x: np.ndarray, y: np.ndarray, crs_key: str, resolution: in
     ty = np.floor(y / _TILE_M).astype(np.int64)
     tx0, ty0 = int(tx.min()), int(ty.min())
     ny = int(ty.max()) - ty0 + 1
+    if (int(tx.max()) - tx0 + 1) * ny > _MAX_TILES:  # points a continent apart: no tiling
+        return None
     tile = (tx - tx0) * ny + (ty - ty0)
     del tx, ty
+    if min_points:
+        # A lattice's lookup table costs about as much as binning half as many points as the
+        # tile has cells the exact way: at resolution 10 a tile needs some 300,000 points.
+        tile_cells = _TILE_M**2 / float(h3.average_hexagon_area(resolution, unit="m^2"))
+        min_points = max(min_points, int(tile_cells / 2))
+    sizes = np.bincount(tile)
+    worth = np.flatnonzero(sizes >= max(min_points, 1))
+    if not len(worth):
+        return None
     # Few tiles: a 16-bit key sorts in linear time (radix sort).
-    small = np.int16 if int(tile.max()) < np.iinfo(np.int16).max else np.int64
+    small = np.int16 if len(sizes) <= np.iinfo(np.int16).max else np.int64
     order = np.argsort(tile.astype(small), kind="stable")
-    tile = tile[order]
-    starts = np.flatnonzero(np.r_[True, tile[1:] != tile[:-1]])
-    ends = np.r_[starts[1:], len(tile)]
+    ends = np.cumsum(sizes)
     out = np.zeros(len(x), dtype=CELL_DTYPE)
-    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-        if end - start < min_points:
-            continue
-        rows = order[start:end]
-        i, j = divmod(int(tile[start]), ny)
+    for t in worth.tolist():
+        rows = order[ends[t] - sizes[t]:ends[t]]
+        i, j = divmod(t, ny)
         left, bottom = (tx0 + i) * _TILE_M, (ty0 + j) * _TILE_M
         box = (left, bottom, left + _TILE_M, bottom + _TILE_M)
         out[rows] = _tile_cells(x[rows], y[rows], crs_key, resolution, box, split=True)
@@ -520,7 +530,8 @@ def _tile_cells(x: np.ndarray, y: np.ndarray, crs_key: str, resolution: int,
                 box: tuple[float, float, float, float], *, split: bool) -> np.ndarray:
     """Cells of points inside `box` by its lattice; where no lattice fits the box (an H3
     icosahedron face edge crosses it), by the lattices of its quarters, once (`split`)."""
-    lattice = _build_lattice(crs_key, resolution, box)
+    # Half the side of the widest single lattice: half the mesh samples it as densely.
+    lattice = _build_lattice(crs_key, resolution, box, grid=32)
     if lattice is not None:
         return lattice.cells(x, y)
     out = np.zeros(len(x), dtype=CELL_DTYPE)
@@ -540,15 +551,17 @@ def _tile_cells(x: np.ndarray, y: np.ndarray, crs_key: str, resolution: int,
 
 
 @lru_cache(maxsize=128)
-def _build_lattice(crs_key: str, resolution: int, bbox: tuple[float, float, float, float]) -> _Lattice | None:
-    """Fit and validate the lattice map over `bbox`; None when it cannot be trusted there."""
+def _build_lattice(crs_key: str, resolution: int, bbox: tuple[float, float, float, float], *,
+                   grid: int = 64) -> _Lattice | None:
+    """Fit and validate the lattice map over `bbox` on H3 cells sampled on a `grid` x `grid`
+    mesh; None when it cannot be trusted there."""
     fwd = _to_wgs84(crs_key)
     inv = _from_wgs84(crs_key)
     x0, y0, x1, y1 = bbox
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     scale = max(x1 - x0, y1 - y0) / 2
     try:
-        gx, gy = np.meshgrid(np.linspace(x0, x1, 64), np.linspace(y0, y1, 64))
+        gx, gy = np.meshgrid(np.linspace(x0, x1, grid), np.linspace(y0, y1, grid))
         lng, lat = fwd.transform(gx.ravel(), gy.ravel())
         control = np.unique(latlng_to_cells(lat, lng, resolution=resolution))
         lng_c, lat_c = fwd.transform(cx, cy)

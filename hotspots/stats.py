@@ -127,7 +127,10 @@ def local_count_p(counts: np.ndarray, weights: sp.spmatrix) -> np.ndarray:
         key = (np.arange(li.shape[1], dtype=np.int64)[None, :] * n_w + wi) * n_l + li
         if n_l * n_w * li.shape[1] <= 4 * li.size + 1_000_000:
             present = np.flatnonzero(np.bincount(key.ravel(), minlength=n_l * n_w * li.shape[1]))
-            inverse = np.searchsorted(present, key)
+            # Each key's place among those present, by lookup rather than binary search.
+            place = np.zeros(n_l * n_w * li.shape[1], dtype=np.int64)
+            place[present] = np.arange(len(present))
+            inverse = place[key]
         else:
             present, inverse = np.unique(key, return_inverse=True)
             inverse = inverse.reshape(key.shape)
