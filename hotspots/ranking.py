@@ -8,6 +8,7 @@ saying why it ranks where it does; `rank_wards` gives the per-ward table.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -321,10 +322,14 @@ def rank_hotspots(
     street = counts - places.institution_counts
     street_harm = np.maximum(harm - places.institution_harm, 0.0)
     values = street_harm if weight == "harm" else street.astype(np.float64)
-    z, _ = gi_star(values, area.neighbours, p_values=False)
-    # Significance from the exact Poisson tail of the local count, not Gi*'s normal curve,
-    # which is far too generous with sparse weekly counts (see `local_count_p`).
-    p = local_count_p(street, area.neighbours)
+    # The z-scores and the p-values are independent and, nationally, seconds each of numpy
+    # work that releases the GIL: a second thread computes the z-scores meanwhile.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        gi = pool.submit(gi_star, values, area.neighbours, p_values=False)
+        # Significance from the exact Poisson tail of the local count, not Gi*'s normal curve,
+        # which is far too generous with sparse weekly counts (see `local_count_p`).
+        p = local_count_p(street, area.neighbours)
+        z, _ = gi.result()
     significant = fdr_reject(p, alpha=settings.fdr_alpha)
     # A cluster's empty neighbour is significant too (its local count is the cluster's), but
     # nothing happened there: it is next to a hotspot, not one.

@@ -74,8 +74,12 @@ def gi_star(values: np.ndarray, weights: sp.spmatrix, *,
         sd = np.sqrt(np.maximum((x * x).mean(axis=0) - mean * mean, 0.0))
         spread = np.sqrt(np.maximum(n * w_i - w_i * w_i, 0.0) / (n - 1))
         denom = sd[None, :] * spread
+        # (local - mean W_i) / denom, in place: cells x periods arrays are large nationally.
+        z = mean[None, :] * w_i
+        np.subtract(local, z, out=z)
         with np.errstate(divide="ignore", invalid="ignore"):
-            z = np.where(denom > 0, (local - mean[None, :] * w_i) / denom, 0.0)
+            np.divide(z, denom, out=z)
+        z[~(denom > 0)] = 0.0
         # A column with (numerically) no variation has no hot spots.
         flat = sd <= 1e-12 * np.maximum(np.abs(mean), 1.0)
         z[:, flat] = 0.0
