@@ -317,6 +317,7 @@ def rank_hotspots(
     counts, harm, outside = totals.counts, totals.harm, totals.outside
     places = cell_places(labelled, category=category, periods=periods, area=area, settings=settings,
                          selection=sel, positions=pos)
+    del labelled, sel, pos  # every incident's row is counted: give the memory back before the statistics
     # Crime recorded at a police station, a prison or a hospital is no street crime a patrol
     # can prevent: the statistics see the street incidents only.
     street = counts - places.institution_counts
