@@ -24,6 +24,7 @@ from webapp.auth import role_required
 from webapp.db import SavedPlan, Visit, audit, db_session, utcnow
 from webapp.errors import ApiError, ParameterError
 from webapp.forms import ActionForm
+from webapp.plans import get_plan
 from webapp.services import get_data
 
 bp = Blueprint("patrol_log", __name__, url_prefix="/patrol")
@@ -133,9 +134,7 @@ def my_shift():
 @bp.route("/<int:plan_id>/<int:team>")
 @role_required("guardian")
 def route(plan_id: int, team: int):
-    plan = db_session().get(SavedPlan, plan_id)
-    if plan is None:
-        abort(404, description=f"There is no patrol plan {plan_id}.")
+    plan = get_plan(plan_id)
     return _route_page(plan, team)
 
 
@@ -222,9 +221,7 @@ def route_map(plan_id: int, team: int):
     from webapp.maps import tiles
     from webapp.security import add_nonce
 
-    plan = db_session().get(SavedPlan, plan_id)
-    if plan is None:
-        abort(404, description=f"There is no patrol plan {plan_id}.")
+    plan = get_plan(plan_id)
     r = route_of(plan, team)
     done_text = params.text(params.one(request.args, "done"), "done", max_len=2000)
     done = tuple(sorted({int(t) for t in done_text.split(",") if t.strip().isdigit()}))
@@ -244,9 +241,7 @@ def visit(plan_id: int, team: int):
     form = ActionForm()
     if not form.validate_on_submit():
         abort(400, description="The visit could not be recorded: reload the page and try again.")
-    plan = db_session().get(SavedPlan, plan_id)
-    if plan is None:
-        abort(404, description=f"There is no patrol plan {plan_id}.")
+    plan = get_plan(plan_id)
     seq = params.integer(request.form.get("stop"), "stop", lo=1, hi=10_000)
     if seq is None:
         raise ParameterError("stop", "`stop` is missing; give the stop number (1, 2, ...).")
@@ -289,9 +284,7 @@ def undo(plan_id: int, team: int):
     form = ActionForm()
     if not form.validate_on_submit():
         abort(400, description="The tap could not be undone: reload the page and try again.")
-    plan = db_session().get(SavedPlan, plan_id)
-    if plan is None:
-        abort(404, description=f"There is no patrol plan {plan_id}.")
+    plan = get_plan(plan_id)
     r = route_of(plan, team)
     visit_id = params.integer(request.form.get("visit"), "visit", lo=1, hi=2**31 - 1)
     action = params.choice(request.form.get("action"), "action", ("arrive", "depart"))
