@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 
@@ -72,7 +73,10 @@ class Period:
         return self.label
 
 
+@functools.lru_cache(maxsize=4096)
 def _midnight(day: dt.date, tz: str) -> pd.Timestamp:
+    # Localising is the slow part of parsing a period (pandas consults the tz database each
+    # time), and every web request parses one; timestamps are immutable, so they can be shared.
     return pd.Timestamp(day).tz_localize(tz)
 
 

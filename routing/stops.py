@@ -102,6 +102,15 @@ def select_stop_cells(
         The rows that may be stops, in the ranking's order, and one record per rule that left
         cells out: `rule`, `cells` (how many) and `note` (a sentence for people).
     """
+    keep, left_out = _stop_mask(ranking, prize=prize, with_empty=with_empty, hot_only=hot_only,
+                                with_institutions=with_institutions, settings=settings)
+    return ranking[keep], left_out
+
+
+def _stop_mask(ranking: pd.DataFrame, *, prize: str, with_empty: bool, hot_only: bool,
+               with_institutions: bool | None, settings: Settings | None,
+               ) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """`select_stop_cells` as a boolean mask over the ranking's rows, with its report."""
     settings = settings or get_settings()
     if with_institutions is None:
         with_institutions = not settings.patrol_skip_institutions
@@ -132,7 +141,7 @@ def select_stop_cells(
     values = pd.to_numeric(ranking[prize], errors="coerce").fillna(0.0).to_numpy(dtype=float)
     apply("nothing to win", values > 0,
           f"{{n}} cells with a {prize} of 0 or less are not stops (nothing to win there).")
-    return ranking[keep], left_out
+    return keep, left_out
 
 
 def stops_from_ranking(
@@ -219,11 +228,13 @@ def stops_from_ranking(
         msg = f"`category` is {category!r}; expected one of {', '.join(CATEGORIES)}."
         raise InputError(msg)
 
-    frame = ranking.to_crs(BNG) if ranking.crs != BNG else ranking
-    frame, left_out = select_stop_cells(frame, prize=prize, with_empty=with_empty,
-                                        hot_only=hot_only, with_institutions=with_institutions,
-                                        settings=settings)
-    if len(frame) == 0:
+    # pandas deep-copies a frame's attrs into every column it hands out, and a ranking's attrs
+    # describe it at length: read the columns from a shallow copy without them.
+    ranking = ranking.copy(deep=False)
+    ranking.attrs = {}
+    keep, left_out = _stop_mask(ranking, prize=prize, with_empty=with_empty, hot_only=hot_only,
+                                with_institutions=with_institutions, settings=settings)
+    if not keep.any():
         if allow_empty:
             return _empty_stops(left_out)
         why = " ".join(r["note"] for r in left_out)
@@ -236,22 +247,31 @@ def stops_from_ranking(
             msg = (f"no cell of `ranking` has a {prize} above 0, so there are no stops; is the "
                    f"period empty? {why}").strip()
         raise InputError(msg)
-    order_by = ["rank"] if "rank" in frame.columns else [prize]
-    frame = frame.sort_values(order_by, ascending="rank" in frame.columns, kind="stable")
+    # The rows to keep, in order, found on plain arrays; the frame is cut once (a plan makes
+    # this for every request while the page's other requests wait).
+    rows = np.flatnonzero(keep)
+    if "rank" in ranking.columns:
+        key = pd.to_numeric(ranking["rank"], errors="coerce").to_numpy(dtype=float)[rows]
+    else:
+        key = -pd.to_numeric(ranking[prize], errors="coerce").to_numpy(dtype=float)[rows]
+    rows = rows[np.argsort(key, kind="stable")]  # best first, ties in the ranking's order
     if top is not None:
         if top < 1:
             msg = f"`top` must be at least 1, not {top}."
             raise InputError(msg)
-        frame = frame.head(top)
+        rows = rows[:top]
     else:
         n = settings.patrol_stops_per_ward if per_ward is None else per_ward
         if n < 1:
             msg = f"`per_ward` must be at least 1, not {n}."
             raise InputError(msg)
-        if "ward_code" in frame.columns:
-            frame = frame.groupby("ward_code", sort=False, dropna=False).head(n)
+        if "ward_code" in ranking.columns:
+            wards = ranking["ward_code"].iloc[rows].reset_index(drop=True)
+            rows = rows[wards.groupby(wards, sort=False, dropna=False).cumcount().to_numpy() < n]
         else:
-            frame = frame.head(n)
+            rows = rows[:n]
+    frame = ranking.iloc[rows]
+    frame = frame.to_crs(BNG) if frame.crs != BNG else frame
 
     values = pd.to_numeric(frame[prize], errors="coerce").to_numpy(dtype=float)
     cats = (frame["category"].astype(str).to_numpy() if "category" in frame.columns
@@ -280,7 +300,7 @@ def stops_from_ranking(
     out["window_end_min"] = ends
     out["must_visit"] = False
     centres = frame.geometry.centroid.to_numpy()
-    stops = gpd.GeoDataFrame(out, geometry=centres, crs=BNG).reset_index(drop=True)
+    stops = gpd.GeoDataFrame(out, geometry=centres, crs=BNG)
     stops.attrs["left_out"] = left_out
     return stops
 
