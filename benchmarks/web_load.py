@@ -317,7 +317,10 @@ def run_load(port: int, n_clients: int, n_planners: int, duration: float, *, hom
 
     threads = [threading.Thread(target=role(i), args=(i,), daemon=True) for i in range(n_clients)]
     print(f"load: {n_clients} clients ({n_clients - n_planners - n_guardians} browsing, "
-          f"{n_planners} planning, {n_guardians} logging visits) for {duration:.0f} s ...")
+          f"{n_planners} planning, {n_guardians} logging visits) for {duration:.0f} s, each "
+          f"sending its next request as soon as the last is answered; the clients, the server "
+          f"and its plan worker share this machine's {os.cpu_count()} cores (load average "
+          f"{os.getloadavg()[0]:.1f} before) ...")
     for th in threads:
         th.start()
     for th in threads:
