@@ -26,13 +26,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import crime_shares  # benchmarks/crime_shares.py, beside this script
+from _children import peak_mb, rss_mb, run_child  # benchmarks/_children.py, beside this script
 
 # One core for the H3 kernels (h3ronpy uses rayon) and BLAS; set before anything imports them.
 os.environ.setdefault("RAYON_NUM_THREADS", "1")
@@ -55,29 +54,6 @@ def _pin_one_core() -> None:
     if hasattr(os, "sched_setaffinity"):
         cores = sorted(os.sched_getaffinity(0))
         os.sched_setaffinity(0, {cores[-1]})
-
-
-def _peak_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def _child(mode: str, **kw) -> dict:
-    args = [sys.executable, __file__, "--child", mode]
-    for key, value in kw.items():
-        args += [f"--{key.replace('_', '-')}", str(value)]
-    proc = subprocess.run(args, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stdout + proc.stderr)
-        msg = f"child {mode} failed with exit code {proc.returncode}"
-        raise RuntimeError(msg)
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 # --------------------------------------------------------------------------- data
@@ -329,7 +305,7 @@ def child_generate(n: int, seed: int, out: str) -> dict:
     from hotspots import _parquet
 
     _parquet.write(_parquet.to_arrow(frame, frame["occurred_at"].dt.tz.key), Path(out))
-    return {"rows": len(frame), "seconds": seconds, "peak_mb": _peak_mb()}
+    return {"rows": len(frame), "seconds": seconds, "peak_mb": peak_mb()}
 
 
 def child_binning(data: str) -> dict:
@@ -378,7 +354,7 @@ def child_binning(data: str) -> dict:
     joined = joined[~joined.index.duplicated()]
     out["assign_agree"] = bool((ours.astype(object).fillna("-").to_numpy()
                                 == joined["ward_code"].fillna("-").to_numpy()).mean() > 0.99999)
-    out["peak_mb"] = _peak_mb()
+    out["peak_mb"] = peak_mb()
     return out
 
 
@@ -387,7 +363,7 @@ def child_rank(data: str, result: str, repeat: int = 1) -> dict:
     from hotspots.ranking import rank_hotspots
 
     frame, settings = _load(data)
-    out = {"rss_after_load_mb": _rss_mb(), "peak_after_load_mb": _peak_mb()}
+    out = {"rss_after_load_mb": rss_mb(), "peak_after_load_mb": peak_mb()}
     times = []
     ranking = None
     for _ in range(1 + repeat):
@@ -397,7 +373,7 @@ def child_rank(data: str, result: str, repeat: int = 1) -> dict:
         times.append(time.perf_counter() - t0)
     out["first_s"] = times[0]
     out["repeat_s"] = min(times[1:]) if len(times) > 1 else None
-    out["peak_mb"] = _peak_mb()
+    out["peak_mb"] = peak_mb()
     out["rows"] = len(ranking)
     out["hot"] = int(ranking["hot"].sum())
     out["incidents_in_week"] = int(ranking.attrs["incidents"])
@@ -419,7 +395,7 @@ def child_reference(data: str, result: str) -> dict:
     ranking = reference_rank(frame, area, category=CATEGORY, week=WEEK, settings=settings)
     rank_s = time.perf_counter() - t0
     ranking.drop(columns="geometry").to_parquet(result)
-    return {"study_area_s": area_s, "rank_s": rank_s, "first_s": area_s + rank_s, "peak_mb": _peak_mb(),
+    return {"study_area_s": area_s, "rank_s": rank_s, "first_s": area_s + rank_s, "peak_mb": peak_mb(),
             "rows": len(ranking)}
 
 
@@ -493,13 +469,13 @@ def main(argv: list[str] | None = None) -> None:
     print(f"hotspot analytics benchmark: {args.n:,} demo-like incidents, 33 Leeds wards, "
           f"{WEEKS} weeks to {END}; category {CATEGORY}, week {WEEK}, H3 resolution 10; "
           f"one core per process; cpu count {os.cpu_count()}, load {os.getloadavg()[0]:.1f}")
-    gen = _child("generate", n=args.n, seed=args.seed, out=data)
+    gen = run_child(__file__, "generate", n=args.n, seed=args.seed, out=data)
     print(f"  generated in {gen['seconds']:.1f} s")
 
-    binning = _child("binning", data=data)
-    ours_rank = _child("rank", data=data, result=folder / "ours.parquet", repeat=2)
-    ref = _child("reference", data=data, result=folder / "reference.parquet")
-    cmp_ = _child("compare", data=folder / "ours.parquet", other=folder / "reference.parquet")
+    binning = run_child(__file__, "binning", data=data)
+    ours_rank = run_child(__file__, "rank", data=data, result=folder / "ours.parquet", repeat=2)
+    ref = run_child(__file__, "reference", data=data, result=folder / "reference.parquet")
+    cmp_ = run_child(__file__, "compare", data=folder / "ours.parquet", other=folder / "reference.parquet")
 
     n = binning["points"]
     loop_rate = 1.0 / binning["loop_s_per_point"]
@@ -541,9 +517,9 @@ def main(argv: list[str] | None = None) -> None:
 
     if not args.no_big:
         big = folder / f"incidents_{args.big}.parquet"
-        gen_big = _child("generate", n=args.big, seed=args.seed + 1, out=big)
+        gen_big = run_child(__file__, "generate", n=args.big, seed=args.seed + 1, out=big)
         print(f"rank_hotspots on {args.big:,} incidents (generated in {gen_big['seconds']:.0f} s)")
-        res = _child("rank", data=big, result="-", repeat=1)
+        res = run_child(__file__, "rank", data=big, result="-", repeat=1)
         _line("first call / repeat call", f"{res['first_s']:.2f} s", f"{res['repeat_s']:.2f} s")
         _line("peak memory (process, data loaded)", f"{res['peak_mb']:,.0f} MB", "", "",
               f"<= 6,000 MB: {_verdict(res['peak_mb'] <= 6000)}")

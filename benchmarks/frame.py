@@ -24,39 +24,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from _children import peak_mb, rss_mb, run_child  # benchmarks/_children.py, beside this script
+
 CATEGORY = "serious_violence"
 WEEK = "2025-W30"
-
-
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def _peak_mb() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    return 0.0
-
-
-def _child(mode: str, **kw) -> dict:
-    args = [sys.executable, __file__, "--child", mode]
-    for key, value in kw.items():
-        args += [f"--{key.replace('_', '-')}", str(value)]
-    proc = subprocess.run(args, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
-        msg = f"child {mode} failed with exit code {proc.returncode}"
-        raise RuntimeError(msg)
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def _settings(home: str):
@@ -112,13 +87,13 @@ def child_ours(home: str, result: str) -> dict:
     area = _area(settings)
     periods = _periods(settings)
     store.load(period=store.months()[0], columns=["x"])  # imports and set-up outside the measure
-    before = _rss_mb()
+    before = rss_mb()
     t0 = time.perf_counter()
     frame = store.load()
     load_s = time.perf_counter() - t0
-    loaded_mb = _rss_mb() - before
+    loaded_mb = rss_mb() - before
     deep_mb = frame.memory_usage(deep=True).sum() / 2**20
-    peak_load = _peak_mb()
+    peak_load = peak_mb()
     times = []
     for _ in range(3):
         t0 = time.perf_counter()
@@ -128,7 +103,7 @@ def child_ours(home: str, result: str) -> dict:
     np.save(result, counts)
     return {"rows": len(frame), "load_s": load_s, "loaded_mb": loaded_mb, "deep_mb": deep_mb,
             "peak_load_mb": peak_load, "count_s": min(times), "selected": len(sel.x),
-            "peak_mb": _peak_mb()}
+            "peak_mb": peak_mb()}
 
 
 def child_polars(home: str, result: str) -> dict:
@@ -146,13 +121,13 @@ def child_polars(home: str, result: str) -> dict:
     to_wgs84 = pyproj.Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True)
     to_wgs84.transform(430000.0, 433000.0)  # PROJ's set-up outside the timing
     pl.read_parquet(files[0], columns=["x"])  # imports and set-up outside the measure
-    before = _rss_mb()
+    before = rss_mb()
     t0 = time.perf_counter()
     frame = pl.read_parquet(files)
     load_s = time.perf_counter() - t0
-    loaded_mb = _rss_mb() - before
+    loaded_mb = rss_mb() - before
     deep_mb = frame.estimated_size() / 2**20
-    peak_load = _peak_mb()
+    peak_load = peak_mb()
     edges = pl.Series([p.start for p in periods] + [periods[-1].end]).dt.epoch("ns")
     start, end = periods[0].start, periods[-1].end
     times = []
@@ -174,7 +149,7 @@ def child_polars(home: str, result: str) -> dict:
     np.save(result, counts)
     return {"rows": frame.height, "load_s": load_s, "loaded_mb": loaded_mb, "deep_mb": deep_mb,
             "peak_load_mb": peak_load, "count_s": min(times), "selected": sel.height,
-            "peak_mb": _peak_mb()}
+            "peak_mb": peak_mb()}
 
 
 def child_geopandas(geo: str) -> dict:
@@ -183,7 +158,7 @@ def child_geopandas(geo: str) -> dict:
 
     from hotspots.schema import CATEGORY_DTYPE, PRECISION_DTYPE
 
-    before = _rss_mb()
+    before = rss_mb()
     t0 = time.perf_counter()
     frame = gpd.read_parquet(geo)
     # What the store's old reader did after reading: the categoricals' dtypes, on a copy.
@@ -191,8 +166,8 @@ def child_geopandas(geo: str) -> dict:
     frame["time_precision"] = frame["time_precision"].astype("object").astype(PRECISION_DTYPE)
     frame["category"] = frame["category"].astype("object").astype(CATEGORY_DTYPE)
     load_s = time.perf_counter() - t0
-    return {"rows": len(frame), "load_s": load_s, "loaded_mb": _rss_mb() - before,
-            "deep_mb": frame.memory_usage(deep=True).sum() / 2**20, "peak_mb": _peak_mb()}
+    return {"rows": len(frame), "load_s": load_s, "loaded_mb": rss_mb() - before,
+            "deep_mb": frame.memory_usage(deep=True).sum() / 2**20, "peak_mb": peak_mb()}
 
 
 def child_compare(ours: str, other: str) -> dict:
@@ -252,16 +227,16 @@ def main(argv: list[str] | None = None) -> None:
     if (home / "store" / "manifest.json").exists() and (args.no_geopandas or geo.exists()):
         print(f"  reusing the store in {home}")
     else:
-        gen = _child("generate", home=home, n=args.n, seed=args.seed,
+        gen = run_child(__file__, "generate", home=home, n=args.n, seed=args.seed,
                      geo="-" if args.no_geopandas else geo)
         print(f"  generated into the store in {gen['seconds']:.0f} s: {gen['files']} month files, "
               f"{gen['mb']:,.0f} MB")
     for part in (home / "store").glob("month=*/*.parquet"):  # both read from the page cache
         part.read_bytes()
-    ours = _child("ours", home=home, result=folder / "ours.npy")
-    pol = _child("polars", home=home, result=folder / "polars.npy")
-    cmp_ = _child("compare", result=folder / "ours.npy", other=folder / "polars.npy")
-    old = None if args.no_geopandas else _child("geopandas", geo=geo)
+    ours = run_child(__file__, "ours", home=home, result=folder / "ours.npy")
+    pol = run_child(__file__, "polars", home=home, result=folder / "polars.npy")
+    cmp_ = run_child(__file__, "compare", result=folder / "ours.npy", other=folder / "polars.npy")
+    old = None if args.no_geopandas else run_child(__file__, "geopandas", geo=geo)
 
     print()
     _line("", "ours", "polars", "ratio", "target")

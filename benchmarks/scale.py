@@ -33,13 +33,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import crime_shares  # benchmarks/crime_shares.py, beside this script
+from _children import (  # benchmarks/_children.py, beside this script
+    available_mb,
+    peak_mb,
+    run_child,
+)
 
 # numpy, pandas and the project are imported inside the functions: the parent only orchestrates,
 # so each child's peak RSS is its own work.
@@ -55,36 +58,6 @@ MEMORY_BYTES_PER_INCIDENT = 600
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _peak_mb() -> float:
-    """Peak resident memory of this process since it started its program (VmHWM: unlike
-    ru_maxrss it does not carry over the parent's peak into a spawned worker)."""
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    return 0.0
-
-
-def _available_mb() -> float:
-    with open("/proc/meminfo") as fh:
-        for line in fh:
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) / 1024.0
-    return 0.0
-
-
-def _child(mode: str, **kw) -> dict:
-    args = [sys.executable, __file__, "--child", mode]
-    for key, value in kw.items():
-        args += [f"--{key.replace('_', '-')}", str(value)]
-    proc = subprocess.run(args, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
-        msg = f"child {mode} failed with exit code {proc.returncode}"
-        raise RuntimeError(msg)
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def _months(n: int) -> list[str]:
@@ -182,7 +155,7 @@ def child_generate(home: str, n: int, months: int, seed: int) -> dict:
     files = store.files()
     return {"seconds": time.perf_counter() - t0, "files": len(files),
             "mb": sum(f.stat().st_size for f in files) / 2**20, "incidents": len(store),
-            "peak_mb": _peak_mb()}
+            "peak_mb": peak_mb()}
 
 
 # --------------------------------------------------------------------------- the analyses
@@ -277,7 +250,7 @@ def child_area(name: str, home: str) -> dict:
     build_s = time.perf_counter() - t0
     _build_study_area.cache_clear()
     resolve_study_area(kw["wards"], resolution=kw["resolution"], settings=settings)
-    return {"build_s": build_s, "cells": area.n, "peak_mb": _peak_mb()}
+    return {"build_s": build_s, "cells": area.n, "peak_mb": peak_mb()}
 
 
 def child_memory(name: str, home: str, result: str) -> dict:
@@ -292,7 +265,7 @@ def child_memory(name: str, home: str, result: str) -> dict:
     out.to_parquet(result)
     return {"study_area_s": area_s, "load_s": timings["load_s"], "count_s": timings["count_s"],
             "stats_s": run_s - timings["count_s"] - timings["load_s"], "seconds": run_s,
-            "rows_read": timings["rows_read"], "peak_mb": _peak_mb(), "incidents": out.attrs.get("incidents")}
+            "rows_read": timings["rows_read"], "peak_mb": peak_mb(), "incidents": out.attrs.get("incidents")}
 
 
 def _warm_up() -> None:
@@ -322,12 +295,12 @@ def child_dask(name: str, home: str, result: str, workers: int) -> dict:
         t0 = time.perf_counter()
         out = func(store, engine="dask", **kw)
         run_s = time.perf_counter() - t0
-        peaks = client.run(_peak_mb)
+        peaks = client.run(peak_mb)
     out.to_parquet(result)
     return {"study_area_s": area_s, "cluster_start_s": start_s, "seconds": run_s, "rows_read": rows,
             "count_s": timings["count_s"], "load_s": timings["load_s"],
             "stats_s": run_s - timings["count_s"] - timings["load_s"],
-            "worker_peak_mb": sorted(peaks.values()), "client_peak_mb": _peak_mb(),
+            "worker_peak_mb": sorted(peaks.values()), "client_peak_mb": peak_mb(),
             "incidents": out.attrs.get("incidents")}
 
 
@@ -388,11 +361,11 @@ def main(argv: list[str] | None = None) -> None:
     x0, y0, x1, y1 = EXTENT
     print(f"scale-out benchmark: {args.n:,} generated incidents over {args.months} months to {END_MONTH}, "
           f"{(x1 - x0) / 1000:.0f} x {(y1 - y0) / 1000:.0f} km (England and Wales); cpu count "
-          f"{os.cpu_count()}, load {os.getloadavg()[0]:.1f}, {_available_mb() / 1024:.1f} GB available")
+          f"{os.cpu_count()}, load {os.getloadavg()[0]:.1f}, {available_mb() / 1024:.1f} GB available")
     if (home / "store" / "manifest.json").exists():
         print(f"  reusing the store in {home}")
     else:
-        gen = _child("generate", home=home, n=args.n, months=args.months, seed=args.seed)
+        gen = run_child(__file__, "generate", home=home, n=args.n, months=args.months, seed=args.seed)
         print(f"  generated into the store in {gen['seconds']:.0f} s: {gen['files']} month files, "
               f"{gen['mb']:,.0f} MB, generator peak {gen['peak_mb']:,.0f} MB")
 
@@ -411,17 +384,17 @@ def main(argv: list[str] | None = None) -> None:
     for name, title in analyses:
         print(title)
         mem_out, dask_out = folder / f"{name}_memory.parquet", folder / f"{name}_dask.parquet"
-        area = _child("area", name=name, home=home)
-        dask = _child("dask", name=name, home=home, result=dask_out, workers=args.workers)
+        area = run_child(__file__, "area", name=name, home=home)
+        dask = run_child(__file__, "dask", name=name, home=home, result=dask_out, workers=args.workers)
         need_mb = dask["rows_read"] * MEMORY_BYTES_PER_INCIDENT / 2**20
         mem = None
         if args.no_memory:
             print("  in-memory engine skipped (--no-memory)")
-        elif need_mb > 0.8 * _available_mb():
-            print(f"  in-memory engine skipped: ~{need_mb:,.0f} MB needed, {_available_mb():,.0f} MB available")
+        elif need_mb > 0.8 * available_mb():
+            print(f"  in-memory engine skipped: ~{need_mb:,.0f} MB needed, {available_mb():,.0f} MB available")
         else:
             try:
-                mem = _child("memory", name=name, home=home, result=mem_out)
+                mem = run_child(__file__, "memory", name=name, home=home, result=mem_out)
             except RuntimeError as exc:  # e.g. killed for want of memory
                 print(f"  in-memory engine failed: {exc}")
         _line("incidents read (dask: rows of the files)", f"{mem['rows_read']:,}" if mem else "-",
@@ -454,7 +427,7 @@ def main(argv: list[str] | None = None) -> None:
               f"{mem['peak_mb'] / dask['client_peak_mb']:.1f}x" if mem else "")
         _line("cluster start and imports (not timed)", "", f"{dask['cluster_start_s']:.1f} s")
         if mem:
-            cmp_ = _child("compare", result=mem_out, other=dask_out)
+            cmp_ = run_child(__file__, "compare", result=mem_out, other=dask_out)
             same = "identical" if cmp_["identical"] else f"DIFFERENT: {cmp_['why']}"
             if cmp_["identical"]:
                 same += " (floats bit for bit)" if cmp_["bit_identical_floats"] else " (floats to 1e-5)"
