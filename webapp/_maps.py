@@ -20,7 +20,7 @@ from branca.element import Element, MacroElement
 from jinja2 import Template
 
 from hotspots.crs import WGS84
-from webapp.presentation import CLASS_COLOURS, CLASS_LABELS, cell_hex
+from webapp.presentation import CLASS_COLOURS, CLASS_LABELS, HOT_CLASSES, cell_hex
 
 #: Route colours, one per team (ColorBrewer Dark2 plus two; readable on white).
 TEAM_COLOURS: tuple[str, ...] = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02",
@@ -101,12 +101,16 @@ def _features(frame: gpd.GeoDataFrame, props: list[dict[str, Any]]) -> dict[str,
 
 def _cell_layer(fmap: folium.Map, cells: gpd.GeoDataFrame, props: list[dict[str, Any]], *,
                 name: str, opacity: float, tooltip: list[str]) -> None:
-    """Add the cells as one GeoJSON layer filled with each feature's `colour`, outlined thinly,
+    """Add the cells as one GeoJSON layer filled with each feature's `colour`, outlined thinly
+    (a feature whose `hot` property is true: boldly, so that a hotspot stands out at any zoom),
     with a tooltip of the `tooltip` properties."""
     folium.GeoJson(
         _features(cells, props), name=name,
-        style_function=lambda f: {"fillColor": f["properties"]["colour"], "fillOpacity": opacity,
-                                  "color": "#333333", "weight": 0.6},
+        style_function=lambda f: ({"fillColor": f["properties"]["colour"], "fillOpacity": 0.9,
+                                   "color": "#1a1a1a", "weight": 2}
+                                  if f["properties"].get("hot") else
+                                  {"fillColor": f["properties"]["colour"], "fillOpacity": opacity,
+                                   "color": "#333333", "weight": 0.6}),
         highlight_function=lambda _f: {"weight": 2.5, "color": "#000000"},
         tooltip=folium.GeoJsonTooltip(tooltip, labels=False, class_name="hs-tooltip"),
     ).add_to(fmap)
@@ -157,6 +161,9 @@ def hotspot_map(cells: gpd.GeoDataFrame, wards: gpd.GeoDataFrame, *, assets: dic
         under the cells; None for none.
     """
     cells = cells.to_crs(WGS84)
+    # Hotspots last, so that their bold outlines are drawn over their neighbours'.
+    hot = cells["map_class"].isin(HOT_CLASSES).to_numpy()
+    cells = cells.iloc[np.argsort(hot, kind="stable")]
     bounds = tuple(wards.to_crs(WGS84).total_bounds) if len(wards) else None
     fmap = _new_map(bounds, assets=assets, tiles=tiles)
     if streets and assets.get("map_js"):
@@ -170,6 +177,7 @@ def hotspot_map(cells: gpd.GeoDataFrame, wards: gpd.GeoDataFrame, *, assets: dic
             "class": CLASS_LABELS.get(row.map_class, ""),
             "reason": str(row.reason),
             "colour": CLASS_COLOURS.get(row.map_class, "#d9d9d9"),
+            "hot": row.map_class in HOT_CLASSES,
         })
     if props:
         _cell_layer(fmap, cells, props, name="Hotspot cells", opacity=0.75,

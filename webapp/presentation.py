@@ -30,13 +30,15 @@ def hot_class(hot: Any, trend: Any, count: Any, institution: Any = False) -> str
     return "incidents" if (count or 0) > 0 else "none"
 
 
-#: Map classes: (key, label, fill colour). ColorBrewer RdYlBu steps (colour-blind safe), chosen
-#: far apart in lightness so that every pair stays clearly different for red-green and blue-yellow
-#: colour blindness (tests/webapp/test_palette.py measures it), plus a purple for institutions.
+#: Map classes: (key, label, fill colour). ColorBrewer RdYlBu steps (colour-blind safe): every
+#: hotspot in the reds, whatever its trend (one month of police.uk data has none, and its hotspots
+#: must still stand out), cells that are not hot now in the blues, chosen so that every pair stays
+#: clearly different for red-green and blue-yellow colour blindness (tests/webapp/test_palette.py
+#: measures it), plus a purple for institutions.
 CLASSES: tuple[tuple[str, str, str], ...] = (
     ("hot_new", "Hotspot: new or intensifying", "#a50026"),
-    ("hot_persistent", "Hotspot: persistent", "#f46d43"),
-    ("hot", "Hotspot: other trend", "#fee090"),
+    ("hot_persistent", "Hotspot: persistent", "#d73027"),
+    ("hot", "Hotspot: other or unknown trend", "#fc8d59"),
     ("sporadic", "Not hot now: sporadic or oscillating", "#91bfdb"),
     ("fading", "Not hot now: diminishing or historical", "#4575b4"),
     ("incidents", "Incidents, not a hotspot", "#cccccc"),
@@ -44,6 +46,7 @@ CLASSES: tuple[tuple[str, str, str], ...] = (
 )
 CLASS_COLOURS = {k: c for k, _, c in CLASSES}
 CLASS_LABELS = {k: label for k, label, _ in CLASSES}
+HOT_CLASSES = frozenset({"hot_new", "hot_persistent", "hot"})
 
 
 def shown_cells(ranking: gpd.GeoDataFrame, *, top: int | None = None) -> gpd.GeoDataFrame:
