@@ -19,7 +19,14 @@ from markupsafe import Markup, escape
 
 from hotspots.errors import InputError
 from webapp import _programme, register
-from webapp._headlines import FADING, NEW, PERSISTING, period_headlines, trend_headline
+from webapp._headlines import (
+    FADING,
+    NEW,
+    PERSISTING,
+    period_headlines,
+    trend_headline,
+    unnamed_cells,
+)
 from webapp.presentation import CLASSES
 from webapp.services import CATEGORY_LABELS, SERIOUS_VIOLENCE_NOTE, get_data
 
@@ -68,7 +75,8 @@ def brief_model(week: str | None, wards: Any = "priority") -> dict[str, Any]:
         ranking = data.ranking(q)
         shown = data.shown(q)
         top = shown.head(12)
-        labels = cell_labels(data.incidents(), [cell_hex(c) for c in top["h3_cell"]])
+        labels = cell_labels(data.incidents(), dict.fromkeys(
+            [cell_hex(c) for c in top["h3_cell"]] + unnamed_cells(ranking)))
         noun = "ASB" if cat == "asb" else "serious violence"
         sections.append({
             "category": cat, "label": CATEGORY_LABELS[cat], "query": q,

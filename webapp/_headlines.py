@@ -27,13 +27,32 @@ def _names(rows: Any, labels: dict[str, str], n: int = 3) -> list[str]:
     out = []
     for _, row in rows.head(n).iterrows():
         cell = cell_hex(row["h3_cell"])
-        place = str(row.get("place") or "") or labels.get(cell) or ""
+        place = row.get("place")
+        place = (place if isinstance(place, str) else "") or labels.get(cell) or ""
         ward = str(row.get("ward_name") or "")
         if place:
             out.append(f"{place} ({ward})" if ward else place)
         else:  # no street label in the data for this cell
             out.append(f"a cell in {ward}" if ward else f"cell {cell}")
     return out
+
+
+def unnamed_cells(ranking: Any, n: int = 3) -> list[str]:
+    """The cells the headlines may name (the first `n` new, persisting and fading ones) that have
+    no `place` of their own this period (a fading cell may hold no incident now): look their
+    street up in the store's other periods (`hotspots.areas.cell_labels`)."""
+    from webapp.presentation import cell_hex
+
+    trend = ranking["trend"].astype(str).to_numpy()
+    hot = ranking["hot"].fillna(False).astype(bool).to_numpy()
+    place = (ranking["place"].fillna("").astype(str).to_numpy() if "place" in ranking.columns
+             else np.full(len(ranking), "", dtype=object))
+    out: list[str] = []
+    for chosen in (hot & np.isin(trend, NEW), hot & np.isin(trend, PERSISTING), np.isin(trend, FADING),
+                   hot):
+        rows = np.flatnonzero(chosen)[:n]
+        out += [cell_hex(c) for c in ranking["h3_cell"].to_numpy()[rows[place[rows] == ""]]]
+    return list(dict.fromkeys(out))
 
 
 def period_headlines(ranking: Any, wards: Any, *, labels: dict[str, str] | None = None,
@@ -56,8 +75,8 @@ def period_headlines(ranking: Any, wards: Any, *, labels: dict[str, str] | None 
     -------
     list of str
         E.g. "4 ASB hotspots, all in Burmantofts & Richmond Hill.", "2 new this week: Roundhay
-        Road (Gipton & Harehills), ...", "Gipton & Harehills down 12% on last week, not
-        significant."
+        Road (Gipton & Harehills), ...", "Biggest move: Gipton & Harehills down 12% on last
+        week (25 to 22 incidents), not significant."
     """
     labels = labels or {}
     attrs = ranking.attrs
@@ -103,19 +122,34 @@ def period_headlines(ranking: Any, wards: Any, *, labels: dict[str, str] | None 
         moved = wards.dropna(subset=["change_pct"])
         moved = moved[np.isfinite(moved["change_pct"].astype(float).to_numpy())]
         if len(moved):
-            row = moved.loc[moved["change_pct"].astype(float).abs().idxmax()]
-            pct = float(row["change_pct"])
-            way = "up" if pct > 0 else "down" if pct < 0 else "unchanged"
-            size = f" {abs(pct):.0f}%" if pct else ""
-            verdict = ("a significant change" if bool(row.get("change_significant"))
-                       else "not significant")
-            out.append(f"{row['ward_name']} {way}{size} on last {unit} ({int(row['count'])} "
-                       f"incidents), {verdict}.")
+            out.append(_ward_change(moved, unit))
     elif wards is not None:
         notes = [n for n in wards.attrs.get("notes", []) if str(n).startswith("no baseline")]
         if notes:
             out.append(notes[0][0].upper() + notes[0][1:])
     return out
+
+
+def _ward_change(moved: Any, unit: str) -> str:
+    """The ward change worth a headline: the largest that chance does not explain, else the
+    largest of all, said to be within chance (a large percentage of a small count often is)."""
+    pct = moved["change_pct"].astype(float).abs()
+    significant = moved["change_significant"].fillna(False).astype(bool).to_numpy()
+    if significant.any():
+        row = moved.loc[pct[significant].idxmax()]
+        others = int(significant.sum()) - 1
+        tail = (f" {others} other ward{'s' if others != 1 else ''} also changed more than chance "
+                "explains." if others else "")
+        return f"{_moved(row, unit)}, a significant change.{tail}"
+    return f"Biggest move: {_moved(moved.loc[pct.idxmax()], unit)}, not significant."
+
+
+def _moved(row: Any, unit: str) -> str:
+    pct = float(row["change_pct"])
+    way = "up" if pct > 0 else "down" if pct < 0 else "unchanged"
+    size = f" {abs(pct):.0f}%" if pct else ""
+    return (f"{row['ward_name']} {way}{size} on last {unit} ({int(row['previous_count'])} to "
+            f"{int(row['count'])} incidents)")
 
 
 def trend_headline(ranking: Any, labels: dict[str, str], classes: tuple[str, ...], what: str,

@@ -123,14 +123,12 @@ NOUNS = {"asb": "ASB", "serious_violence": "serious violence", "all": ""}
 def headlines_of(q: HotspotQuery) -> list[str]:
     """The period's headline sentences (`webapp._headlines.period_headlines`, as the briefing's)."""
     from hotspots.areas import cell_labels
-    from webapp._headlines import period_headlines
-    from webapp.presentation import cell_hex
+    from webapp._headlines import period_headlines, unnamed_cells
 
     data = get_data()
     ranking = data.ranking(q)
-    hot = ranking[ranking["hot"].fillna(False).astype(bool).to_numpy()]
-    labels = {} if "place" in ranking.columns else cell_labels(
-        data.incidents(), [cell_hex(c) for c in hot["h3_cell"].head(12)])
+    unnamed = unnamed_cells(ranking)
+    labels = cell_labels(data.incidents(), unnamed) if unnamed else {}
     try:
         wards = data.ward_table(q)
     except InputError:

@@ -48,8 +48,12 @@ def test_headlines_claim_no_change_without_a_baseline(gap_viewer):
     assert not any(re.search(r"\b(up|down) \d+%", line) for line in lines)
     page = gap_viewer.get("/map?period=2024-12&category=serious_violence").get_data(as_text=True)
     box = re.search(r'<section class="headlines-box".*?</section>', page, flags=re.S).group(0)
-    assert re.search(r"(up|down) \d+% on last month \(\d+ incidents\), (not significant|a significant change)\.",
-                     html.unescape(box))
+    said = re.search(r"(Biggest move: )?([A-Z][\w &]+) (up|down) \d+% on last month \((\d+) to (\d+) "
+                     r"incidents\), (not significant|a significant change)\.", html.unescape(box))
+    assert said and (said.group(1) is None) == (said.group(6) == "a significant change")
+    table = gap_viewer.get("/api/v1/wards?period=2024-12&category=serious_violence&wards=priority")
+    row = {r["ward_name"]: r for r in table.get_json()["wards"]}[said.group(2)]
+    assert (row["previous_count"], row["count"]) == (int(said.group(4)), int(said.group(5)))
 
 
 def test_map_page_headlines_and_ward_cards(app, as_role):
@@ -119,3 +123,64 @@ def test_streets_of_a_loaded_network_are_drawn_under_the_cells(app, as_role):
     assert GRID_LAT0 - 0.003 < min(lats) and max(lats) < GRID_LAT0 + 0.01
     page = c.get("/map?period=2025-W30").get_data(as_text=True)
     assert "Streets (the loaded street network)" in page
+
+
+def _ward_rows(rows):
+    import pandas as pd
+
+    table = pd.DataFrame(rows, columns=["ward_name", "previous_count", "count", "change_significant"])
+    table["change_pct"] = (table["count"] - table["previous_count"]) / table["previous_count"] * 100
+    table.attrs["baseline"] = True
+    return table
+
+
+def _quiet_ranking():
+    import pandas as pd
+
+    ranking = pd.DataFrame({"h3_cell": ["8a1942c4a22ffff"], "hot": [False], "ward_name": ["Armley"],
+                            "trend": ["none"]})
+    ranking.attrs.update(period="2025-02", trend_used=0)
+    return ranking
+
+
+def test_the_ward_change_headline_prefers_what_chance_does_not_explain():
+    from webapp._headlines import period_headlines
+
+    # A large percentage of a small count, within chance, against a smaller, significant move.
+    wards = _ward_rows([("Armley", 10, 4, False), ("Beeston & Holbeck", 200, 260, True),
+                        ("Gipton & Harehills", 100, 130, True)])
+    said = period_headlines(_quiet_ranking(), wards)[-1]
+    assert said == ("Beeston & Holbeck up 30% on last month (200 to 260 incidents), a significant "
+                    "change. 1 other ward also changed more than chance explains.")
+    wards = _ward_rows([("Armley", 10, 4, False), ("Beeston & Holbeck", 200, 230, False)])
+    said = period_headlines(_quiet_ranking(), wards)[-1]
+    assert said == "Biggest move: Armley down 60% on last month (10 to 4 incidents), not significant."
+
+
+def test_a_fading_cell_is_named_by_its_street_from_other_periods(policeuk_home):
+    import pandas as pd
+
+    from hotspots import cells as h3cells
+    from hotspots.areas import cell_labels
+    from hotspots.crs import BNG
+    from hotspots.settings import get_settings
+    from hotspots.store import IncidentStore
+    from webapp._headlines import FADING, trend_headline, unnamed_cells
+    from webapp.presentation import cell_hex
+
+    home = policeuk_home(GAP)
+    incidents = IncidentStore(home, settings=get_settings(home)).load()
+    # Two cells the store has incidents in: one hot with its own place this period, one fading
+    # with no incident now (so no place of its own).
+    of = h3cells.xy_to_cells(incidents["x"].to_numpy(), incidents["y"].to_numpy(), crs=BNG,
+                             resolution=10)
+    first, second = pd.unique(of)[:2]
+    ranking = pd.DataFrame({"h3_cell": [cell_hex(first), cell_hex(second)], "hot": [True, False],
+                            "trend": ["new", "historical"], "place": ["Roundhay Road", None],
+                            "ward_name": ["Armley", "Armley"]})
+    assert unnamed_cells(ranking) == [cell_hex(second)]
+    labels = cell_labels(incidents, unnamed_cells(ranking))
+    line = trend_headline(ranking, labels, FADING, "fading", "ASB")
+    assert line == f"Fading: 1 ASB hotspot cell, {labels[cell_hex(second)]} (Armley)."
+    assert trend_headline(ranking, {}, FADING, "fading", "ASB") == \
+        "Fading: 1 ASB hotspot cell, a cell in Armley."

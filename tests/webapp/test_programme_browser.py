@@ -121,6 +121,15 @@ def test_print_the_briefing_with_map_and_legend(live_app, browser, tmp_path):
     assert page.locator("#print-brief").is_visible()
     assert page.locator("svg.brief-map").count() == 1
     assert "SYNTHETIC DEMO DATA" in page.content()
+    # The boundaries' attribution once on screen (the page's footer), and on paper (the footer
+    # is not printed, the briefing's own line is).
+    credit = page.get_by_text("Ward boundaries: Office for National Statistics")
+    assert sum(credit.nth(i).is_visible() for i in range(credit.count())) == 1
+    printed = tmp_path / "printed.pdf"
+    page.pdf(path=printed, format="A4")
+    paper = pdfium.PdfDocument(str(printed))
+    paper_text = "\n".join(paper[i].get_textpage().get_text_range() for i in range(len(paper)))
+    assert paper_text.count("Ward boundaries: Office for National Statistics") == 1
     with page.expect_download(timeout=120_000) as info:
         page.click("text=Download PDF")
     path = tmp_path / "brief.pdf"
@@ -130,7 +139,7 @@ def test_print_the_briefing_with_map_and_legend(live_app, browser, tmp_path):
     text = "\n".join(pdf[i].get_textpage().get_text_range() for i in range(len(pdf)))
     for words in ("Hotspot briefing", "Headlines", "Legend", "Hotspot: new or intensifying",
                   "Ward boundary", "Designated hotspot", "Armley", "Data coverage",
-                  "SYNTHETIC DEMO DATA"):
+                  "SYNTHETIC DEMO DATA", "Ward boundaries: Office for National Statistics"):
         assert words in text, words
     # Each page as an image: the page with the legend also holds the map, drawn (many
     # non-white pixels in several shades) and above the legend.
