@@ -135,6 +135,7 @@ def upload():
     uploads = db_session().scalars(select(Upload).order_by(Upload.id.desc()).limit(15)).all()
     return render_template("data.html", form=form, result=result, refused=refused,
                            summary=data.summary(), uploads=uploads, action_form=ActionForm(),
+                           coverage=data.coverage().describe(),
                            limit_mb=data.settings.upload_limit_mb), status
 
 

@@ -97,6 +97,7 @@ def hotspot_map():
         # Nothing in the body depends on the session: one rendering serves every user of a role.
         args = query_args(q)
         headlines = headlines_of(q)
+        before = data.period_before(data.parse_period(q.period))  # skips a month with no data
         shown = {"period": q.period, "category": q.category,
                  "wards": ["priority"] if args["wards"] == "priority" else list(q.wards)}
         return Markup(render_template(
@@ -106,8 +107,9 @@ def hotspot_map():
             geojson_url=url_for("exports.hotspots", fmt="geojson", **args),
             csv_url=url_for("exports.hotspots", fmt="csv", **args),
             context_url=url_for("exports.hotspots", fmt="context.json", **args),
-            compare_url=url_for("maps.compare", view="change", **args),
-            previous=data.parse_period(q.period).previous().label,
+            compare_url=(url_for("maps.compare", view="change", versus=before.label, **args)
+                         if before else None),
+            previous=before.label if before else None,
             sv_note=SERIOUS_VIOLENCE_NOTE if q.category in ("serious_violence", "all") else "",
             **_form_state(),
         ))
@@ -224,7 +226,13 @@ def _compare_queries() -> tuple[HotspotQuery, HotspotQuery]:
     now = query_from_args(request.args)
     versus = params.text(params.one(request.args, "versus"), "versus", max_len=20)
     if not versus:
-        versus = data.parse_period(now.period).previous().label
+        period = data.parse_period(now.period)
+        before_period = data.period_before(period)
+        if before_period is None:
+            msg = (f"`versus`: the store holds no period before {now.period} to compare it with "
+                   f"(it holds {data.coverage().holds()}); choose a later period.")
+            raise ParameterError("versus", msg, value="")
+        versus = before_period.label
     before_period = data.parse_period(versus, name="versus")
     data.check_weekly(before_period, name="versus")
     data.require_data(before_period, name="versus")
@@ -267,6 +275,12 @@ def compare():
              "change map is not drawn (side by side only)." for label, ok in whole.items() if not ok]
     if view == "change" and notes:
         view = "side"
+    now_period = data.parse_period(now.period)
+    latest = data.period_before(now_period)
+    if latest is not None and before.period == latest.label != now_period.previous().label:
+        notes.append(f"The store holds no data for {now_period.previous().label}, so "
+                     f"{now.period} is compared with {before.period}, the latest period before it "
+                     "with data.")
     partial = set(data.coverage().partial())
     notes += [f"{label} may be partial (it holds under half the incidents of the months around "
               "it): a fall there may be missing data." for label in (before.period, now.period)

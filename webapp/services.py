@@ -146,6 +146,17 @@ class AppData:
             msg = f"`{name}`: no data for {what}{period.label}: the store holds {coverage.holds()}."
             raise ParameterError(name, msg, value=period.label)
 
+    def period_before(self, period: Period, *, steps: int = 24) -> Period | None:
+        """The latest period of the same kind before `period` that the store holds data for
+        (the one before it, unless that is missing), looking back at most `steps` periods; None
+        when there is none."""
+        coverage = self.coverage()
+        for n in range(1, steps + 1):
+            earlier = period.shift(-n)
+            if coverage.covered_fraction(earlier):
+                return earlier
+        return None
+
     def is_demo(self) -> bool:
         return "demo" in self.summary()["by_source"]
 

@@ -38,6 +38,16 @@ def test_periods_are_picked_from_what_the_store_covers(gap_viewer):
     assert 'name="period" type="text"' not in page
 
 
+def test_the_data_page_names_the_missing_month(policeuk_home):
+    application = make_app(policeuk_home(GAP))
+    add_role_users(application)
+    c = application.test_client()
+    assert login(c, "analyst", application.passwords["analyst"]).status_code == 302
+    page = html.unescape(c.get("/data/").get_data(as_text=True))
+    assert "2024-11 to 2025-02 (3 with data)" in page
+    assert "police.uk 2024-11..2024-12, 2025-02 (2025-01 missing)" in page
+
+
 def test_headlines_claim_no_change_without_a_baseline(gap_viewer):
     page = gap_viewer.get("/map?period=2025-02&category=serious_violence").get_data(as_text=True)
     box = re.search(r'<section class="headlines-box".*?</section>', page, flags=re.S).group(0)
@@ -88,6 +98,30 @@ def test_compare_two_periods(app, as_role):
     assert c.get("/compare?period=2025-W30&versus=2025-W19").status_code == 400  # no data
     assert c.get("/compare?period=2025-W30&versus=2025-07").status_code == 400
     assert c.get("/compare?period=2025-W30&versus=2025-W30").status_code == 400
+
+
+def test_compare_steps_over_a_month_with_no_data(gap_viewer):
+    # GAP holds 2024-11, 2024-12 and 2025-02: the map of 2025-02 offers to compare with 2024-12,
+    # and that comparison says why it is not with 2025-01.
+    page = gap_viewer.get("/map?period=2025-02&category=asb").get_data(as_text=True)
+    link = html.unescape(re.search(r'<a class="button secondary" href="([^"]+)">Compare with 2024-12</a>',
+                                   page).group(1))
+    assert "versus=2024-12" in link
+    compared = gap_viewer.get(link)
+    text = html.unescape(compared.get_data(as_text=True))
+    assert compared.status_code == 200
+    assert ("The store holds no data for 2025-01, so 2025-02 is compared with 2024-12, the latest "
+            "period before it with data.") in text
+    assert re.search(r"\d+ incidents in 2025-02 against \d+ in 2024-12", text)
+    # Without `versus` the same: the latest month with data, not a 400 for the missing one.
+    assert "compared with 2024-12" in html.unescape(
+        gap_viewer.get("/compare?period=2025-02&category=asb").get_data(as_text=True))
+    # The first month held has nothing before it: no button, and the page says so.
+    first = gap_viewer.get("/map?period=2024-11&category=asb").get_data(as_text=True)
+    assert "Compare with" not in first
+    alone = gap_viewer.get("/compare?period=2024-11&category=asb")
+    assert alone.status_code == 400
+    assert "the store holds no period before 2024-11 to compare it with" in alone.get_data(as_text=True)
 
 
 def test_compare_says_when_a_period_may_be_partial(policeuk_home):
