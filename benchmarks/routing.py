@@ -132,7 +132,7 @@ def measure(graph: nx.MultiDiGraph, areas: list[tuple[str, str, shapely.Geometry
         per_area = -(-n // len(areas))
         for seed in range(instances):
             ranking = ranking_in(areas, per_area=per_area, seed=seed)
-            stops = stops_from_ranking(ranking, top=n, settings=settings)
+            stops = stops_from_ranking(ranking, top=n, join_ring=0, settings=settings)  # n stops exactly
             teams = teams_for(n, bases)
             t0 = time.perf_counter()
             full = plan_patrols(stops, teams, network=graph, time_limit_s=full_s, patience=None,

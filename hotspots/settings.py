@@ -314,6 +314,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("patrol_stops_per_ward", "int", 15,
             "Candidate patrol stops taken from the top of the ranking in each ward.",
             minimum=1, maximum=200),
+    Setting("patrol_join_ring", "int", 1,
+            "Candidate stops in cells this many H3 steps from a better one in the same ward join "
+            "its stop, so a hotspot that spans neighbouring cells is one stop with one dwell "
+            "(Koper curve) instead of several side by side; 0 keeps every cell its own stop.",
+            minimum=0, maximum=3),
     Setting("patrol_skip_institutions", "bool", True,
             "Leave cells whose incidents are mostly at an institution (institution_labels) out of "
             "patrol plans."),
@@ -440,6 +445,7 @@ class Settings:
     patrol_mode: str = _default("patrol_mode")
     patrol_prize: str = _default("patrol_prize")
     patrol_stops_per_ward: int = _default("patrol_stops_per_ward")
+    patrol_join_ring: int = _default("patrol_join_ring")
     patrol_skip_institutions: bool = _default("patrol_skip_institutions")
     patrol_windows: Mapping[str, str] = _default("patrol_windows")
     patrol_vary_designated: bool = _default("patrol_vary_designated")

@@ -19,6 +19,7 @@ from routing.output import PatrolPlan, TeamRoute, Visit
 from routing.plan import plan_patrols
 from routing.stops import (
     add_must_visit,
+    join_neighbours,
     merge_stops,
     must_visit_stops,
     parse_window,
@@ -45,6 +46,7 @@ __all__ = [
     "default_teams",
     "download_network",
     "import_network",
+    "join_neighbours",
     "load_network",
     "merge_stops",
     "must_visit_stops",

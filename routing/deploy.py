@@ -32,6 +32,7 @@ from routing.output import PatrolPlan
 from routing.plan import PATIENCE, plan_patrols
 from routing.stops import (
     add_must_visit,
+    join_neighbours,
     merge_stops,
     must_visit_stops,
     sparse_advisory,
@@ -251,6 +252,15 @@ def prepare_deployment(
         notes.extend(f"{cat}: {r['note']}" for r in stops.attrs.get("left_out", []))
 
     stops = merge_stops(*frames) if len(frames) > 1 else (frames[0] if frames else None)
+    if len(frames) > 1:  # an ASB stop beside a serious-violence stop is one place
+        stops = join_neighbours(stops, ring=settings.patrol_join_ring)
+    if stops is not None and "cells" in stops.columns:
+        joined = sum(len(c.split(",")) - 1 for c in stops["cells"] if isinstance(c, str) and c)
+        if joined:
+            ring = settings.patrol_join_ring
+            notes.append(f"{joined} cell{'s' if joined != 1 else ''} joined the stop of a better "
+                         f"cell within {ring} H3 step{'s' if ring != 1 else ''}: one stop and one "
+                         "dwell per place")
     sparse = sparse_advisory(stops, period=chosen) if stops is not None else None
     if sparse:
         notes.append(sparse)

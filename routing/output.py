@@ -77,6 +77,7 @@ class Visit:
     hotspot_name: str = ""
     approximate: bool = False  # the leg to this stop is a straight line
     place: str = ""  # the street or place the stop's cell is known by ("Roundhay Road")
+    cells: list[str] = field(default_factory=list)  # the hex cells the stop covers, its own first
 
     def to_dict(self, date: dt.date | None = None) -> dict[str, Any]:
         out = {
@@ -91,6 +92,8 @@ class Visit:
             "x": round(self.x, 1), "y": round(self.y, 1), "must_visit": self.must_visit,
             "approximate": self.approximate,
         }
+        if self.cells:
+            out["cells"] = list(self.cells)
         if self.hotspot_id is not None:
             out["hotspot_id"] = self.hotspot_id
             out["hotspot_name"] = self.hotspot_name

@@ -617,7 +617,7 @@ def _build_route(team: Team, k: int, seq: list[int], rows: list[dict[str, Any]],
             node=_node_id(d, i), must_visit=bool(row.get("must_visit", False)),
             hotspot_id=_hotspot_id(row.get("hotspot_id")),
             hotspot_name=_text(row.get("hotspot_name")), approximate=leg_approx,
-            place=_text(row.get("place"))))
+            place=_text(row.get("place")), cells=[c for c in _text(row.get("cells")).split(",") if c]))
         prev = i
     if len(coords) < 2:
         coords.append(coords[0])

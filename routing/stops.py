@@ -35,7 +35,7 @@ PRIZES: tuple[str, ...] = ("harm", "gi_z", "count")
 
 #: Columns of a stops frame, in order (plus `geometry`).
 STOP_COLUMNS: list[str] = [
-    "stop_id", "h3_cell", "ward_code", "ward_name", "place", "category", "rank", "prize",
+    "stop_id", "h3_cell", "cells", "ward_code", "ward_name", "place", "category", "rank", "prize",
     "prize_by", "count", "harm", "gi_z", "hot", "trend", "reason", "dwell_min", "window_start_min",
     "window_end_min", "must_visit",
 ]
@@ -157,12 +157,16 @@ def stops_from_ranking(
     with_empty: bool = False,
     with_institutions: bool | None = None,
     allow_empty: bool = False,
+    join_ring: int | None = None,
     settings: Settings | None = None,
 ) -> gpd.GeoDataFrame:
     """Choose candidate patrol stops from a hotspot ranking.
 
     The cells that may be stops are chosen by `select_stop_cells` (no stops in cells without
-    incidents, unless asked); the best of them per ward (or overall) become stops.
+    incidents, unless asked). Best first, each cell becomes a stop and takes in the cells of the
+    same ward within `join_ring` H3 steps of it that are not yet in a stop (`cells`; their
+    incidents, harm and prize are added), so a hotspot spanning neighbouring cells is one place
+    with one dwell; the best such places per ward (or overall) are the stops.
 
     Parameters
     ----------
@@ -192,6 +196,9 @@ def stops_from_ranking(
         Let cells mostly at institutions be stops too (default: not `patrol_skip_institutions`).
     allow_empty
         Return an empty frame instead of raising when no cell may be a stop.
+    join_ring
+        H3 steps within which a cell joins a better cell's stop (default: the `patrol_join_ring`
+        setting, 1); 0 makes every cell its own stop.
     settings
         Resolved settings; read with `get_settings()` when None.
 
@@ -199,7 +206,7 @@ def stops_from_ranking(
     -------
     GeoDataFrame
         One row per stop, best first, in EPSG:27700 with `STOP_COLUMNS` and Point geometry (the
-        cell's centre). `window_start_min`/`window_end_min` are minutes after midnight or NaN;
+        best cell's centre; `cells` lists the hex cells of the stop, that one first). `window_start_min`/`window_end_min` are minutes after midnight or NaN;
         `must_visit` is False. ``attrs["left_out"]`` lists what the stop rules left out
         (see `select_stop_cells`).
 
@@ -255,30 +262,51 @@ def stops_from_ranking(
     else:
         key = -pd.to_numeric(ranking[prize], errors="coerce").to_numpy(dtype=float)[rows]
     rows = rows[np.argsort(key, kind="stable")]  # best first, ties in the ranking's order
-    if top is not None:
-        if top < 1:
-            msg = f"`top` must be at least 1, not {top}."
-            raise InputError(msg)
-        rows = rows[:top]
-    else:
-        n = settings.patrol_stops_per_ward if per_ward is None else per_ward
-        if n < 1:
-            msg = f"`per_ward` must be at least 1, not {n}."
-            raise InputError(msg)
-        if "ward_code" in ranking.columns:
-            wards = ranking["ward_code"].iloc[rows].reset_index(drop=True)
-            rows = rows[wards.groupby(wards, sort=False, dropna=False).cumcount().to_numpy() < n]
-        else:
-            rows = rows[:n]
-    frame = ranking.iloc[rows]
+    n = settings.patrol_stops_per_ward if per_ward is None else per_ward
+    if top is not None and top < 1:
+        msg = f"`top` must be at least 1, not {top}."
+        raise InputError(msg)
+    if top is None and n < 1:
+        msg = f"`per_ward` must be at least 1, not {n}."
+        raise InputError(msg)
+    ring = settings.patrol_join_ring if join_ring is None else int(join_ring)
+    cells = (_cell_ints(ranking["h3_cell"].to_numpy()[rows]) if "h3_cell" in ranking.columns
+             else np.zeros(len(rows), dtype=np.uint64))
+    wards = (ranking["ward_code"].to_numpy()[rows] if "ward_code" in ranking.columns
+             else np.zeros(len(rows), dtype=object))
+    groups = neighbour_groups(cells, wards, ring=ring, top=top,
+                              per_ward=None if top is not None or "ward_code" not in ranking.columns
+                              else n)
+    if top is None and "ward_code" not in ranking.columns:
+        groups = groups[:n]
+    frame = ranking.iloc[rows[[g[0] for g in groups]]]
     frame = frame.to_crs(BNG) if frame.crs != BNG else frame
 
-    values = pd.to_numeric(frame[prize], errors="coerce").to_numpy(dtype=float)
+    all_values = pd.to_numeric(ranking[prize], errors="coerce").to_numpy(dtype=float)[rows]
+    values = np.array([all_values[g].sum() for g in groups], dtype=float)
+    counts, harms = _col(frame, "count", np.nan), _col(frame, "harm", np.nan)
+    reasons = _col(frame, "reason", "")
+    if any(len(g) > 1 for g in groups):
+        all_counts = (pd.to_numeric(ranking["count"], errors="coerce").fillna(0).to_numpy()[rows]
+                      if "count" in ranking.columns else None)
+        all_harms = (pd.to_numeric(ranking["harm"], errors="coerce").fillna(0).to_numpy()[rows]
+                     if "harm" in ranking.columns else None)
+        counts, harms, reasons = counts.astype(float), harms.astype(float), reasons.astype(object)
+        for i, g in enumerate(groups):
+            if len(g) == 1:
+                continue
+            if all_counts is not None:
+                counts[i] = all_counts[g].sum()
+            if all_harms is not None:
+                harms[i] = all_harms[g].sum()
+            reasons[i] = _joined_reason(reasons[i], len(g) - 1,
+                                        None if all_counts is None else all_counts[g[1:]].sum())
     cats = (frame["category"].astype(str).to_numpy() if "category" in frame.columns
             else np.full(len(frame), category or "", dtype=object))
     out = pd.DataFrame({
         "stop_id": _stop_ids(frame),
         "h3_cell": frame["h3_cell"].to_numpy() if "h3_cell" in frame.columns else np.nan,
+        "cells": [",".join(format(int(c), "x") for c in cells[g] if c) for g in groups],
         "ward_code": _col(frame, "ward_code", ""),
         "ward_name": _col(frame, "ward_name", ""),
         "place": _col(frame, "place", ""),
@@ -286,13 +314,13 @@ def stops_from_ranking(
         "rank": _col(frame, "rank", np.nan),
         "prize": values,
         "prize_by": prize,
-        "count": _col(frame, "count", np.nan),
-        "harm": _col(frame, "harm", np.nan),
+        "count": counts,
+        "harm": harms,
         "gi_z": _col(frame, "gi_z", np.nan),
         "hot": (frame["hot"].fillna(False).astype(bool).to_numpy() if "hot" in frame.columns
                 else np.zeros(len(frame), dtype=bool)),
         "trend": _col(frame, "trend", ""),
-        "reason": _col(frame, "reason", ""),
+        "reason": reasons,
         "dwell_min": float(dwell),
     })
     starts, ends = _windows_for(cats, settings.patrol_windows if windows is None else windows)
@@ -303,6 +331,136 @@ def stops_from_ranking(
     stops = gpd.GeoDataFrame(out, geometry=centres, crs=BNG)
     stops.attrs["left_out"] = left_out
     return stops
+
+
+def neighbour_groups(cells: np.ndarray, wards: np.ndarray, *, ring: int = 1,
+                     fixed: np.ndarray | None = None, per_ward: int | None = None,
+                     top: int | None = None) -> list[list[int]]:
+    """Places from candidate cells given best first: greedily, each cell not yet in a place
+    starts one and takes in the cells of the same ward within `ring` H3 steps of it that are not
+    yet in one.
+
+    Parameters
+    ----------
+    cells
+        H3 cells as uint64 (0 for a stop that is no cell), best first.
+    wards
+        The ward of each (a place never crosses a ward boundary: teams keep to their wards).
+    ring
+        H3 steps (1: the six touching cells); 0 makes every cell its own place.
+    fixed
+        Positions that neither join another place nor take one in (must-visit places).
+    per_ward, top
+        Stop after `per_ward` places in each ward, or `top` places in all.
+
+    Returns
+    -------
+    list of list of int
+        The positions of each place, its first cell first, in the order of the places.
+    """
+    from hotspots import cells as h3cells
+
+    n = len(cells)
+    fixed = np.zeros(n, dtype=bool) if fixed is None else np.asarray(fixed, dtype=bool)
+    where: dict[int, int] = {}
+    if ring > 0:
+        for i, c in enumerate(np.asarray(cells, dtype=h3cells.CELL_DTYPE).tolist()):
+            if c and not fixed[i]:
+                where.setdefault(c, i)
+    taken = np.zeros(n, dtype=bool)
+    per: dict[Any, int] = {}
+    groups: list[list[int]] = []
+    for i in range(n):
+        if taken[i]:
+            continue
+        if top is not None and len(groups) >= top:
+            break
+        w = wards[i]
+        if per_ward is not None and per.get(w, 0) >= per_ward:
+            continue
+        taken[i] = True
+        group = [i]
+        if where and cells[i] and not fixed[i]:
+            # Only the places kept look for neighbours: a few dozen lookups, not one per cell.
+            _, near = h3cells.grid_disk_pairs(np.asarray([cells[i]], dtype=h3cells.CELL_DTYPE),
+                                              k=ring)
+            for j in sorted(where[c] for c in near.tolist() if c in where):
+                if not taken[j] and wards[j] == w:
+                    taken[j] = True
+                    group.append(j)
+        groups.append(group)
+        per[w] = per.get(w, 0) + 1
+    return groups
+
+
+def _cell_ints(values: Any) -> np.ndarray:
+    """uint64 cells of a column of cells (uint64, or hex text; 0 where there is none)."""
+    from hotspots import cells as h3cells
+
+    arr = np.asarray(values)
+    if arr.dtype.kind in "ui":
+        return arr.astype(h3cells.CELL_DTYPE)
+    keys = [_cell_key(v) for v in arr]
+    out = np.zeros(len(keys), dtype=h3cells.CELL_DTYPE)
+    have = [i for i, k in enumerate(keys) if k]
+    if have:
+        try:
+            out[have] = h3cells.str_to_cells([keys[i] for i in have])
+        except InputError:  # a stop id that is no cell: no neighbours
+            pass
+    return out
+
+
+def _joined_reason(reason: Any, joined: int, incidents: float | None) -> str:
+    text = "" if reason is None or (isinstance(reason, float) and np.isnan(reason)) else str(reason)
+    more = "" if incidents is None else f": {int(incidents):,} more incident{'s' if incidents != 1 else ''}"
+    tail = f"with {joined} neighbouring cell{'s' if joined != 1 else ''}{more}"
+    return f"{text}; {tail}" if text else tail[0].upper() + tail[1:]
+
+
+def join_neighbours(stops: gpd.GeoDataFrame, *, ring: int = 1) -> gpd.GeoDataFrame:
+    """Stops of neighbouring cells in the same ward joined into one (`neighbour_groups`), best
+    prize first: e.g. an ASB stop beside a serious-violence stop once both rankings' stops are
+    merged. Must-visit stops are left as they are. The joined stop keeps the best stop's place
+    and id; prizes, incidents and harm are added, categories joined (as `merge_stops`), and its
+    reason says what each joined stop holds ("...; beside it: ...")."""
+    if stops is None or len(stops) < 2 or ring < 1 or "h3_cell" not in stops.columns:
+        return stops
+    order = np.argsort(-pd.to_numeric(stops["prize"], errors="coerce").fillna(0).to_numpy(),
+                       kind="stable")
+    ordered = stops.iloc[order].reset_index(drop=True)
+    fixed = ordered["must_visit"].fillna(False).astype(bool).to_numpy() if "must_visit" in \
+        ordered.columns else None
+    wards = (ordered["ward_code"].to_numpy() if "ward_code" in ordered.columns
+             else np.zeros(len(ordered), dtype=object))
+    groups = neighbour_groups(_cell_ints(_merge_keys(ordered)), wards, ring=ring, fixed=fixed)
+    if all(len(g) == 1 for g in groups):
+        return stops
+    records = ordered.to_dict("records")
+    out = ordered.iloc[[g[0] for g in groups]].reset_index(drop=True)
+    out["cells"] = [",".join(_stop_cells(records[g[0]])) for g in groups]
+    for i, g in enumerate(groups):
+        if len(g) == 1:
+            continue
+        group = [records[j] for j in g]
+        for col, value in _combined(group).items():
+            if col in out.columns:
+                out.at[i, col] = value
+        reasons = [str(r.get("reason")) for r in group if isinstance(r.get("reason"), str) and r.get("reason")]
+        if len(reasons) > 1:  # each joined stop says what it is (its category may differ)
+            out.at[i, "reason"] = f"{reasons[0]}; beside it: {'; '.join(reasons[1:])}"
+    out = gpd.GeoDataFrame(out, geometry="geometry", crs=stops.crs)
+    out.attrs = dict(stops.attrs)
+    return out
+
+
+def _stop_cells(row: Mapping[str, Any]) -> list[str]:
+    """The hex cells of a stop record: its `cells`, else its own cell."""
+    cells = row.get("cells")
+    if isinstance(cells, str) and cells:
+        return cells.split(",")
+    key = _cell_key(row.get("h3_cell"))
+    return [key] if key else []
 
 
 def _empty_stops(left_out: list[dict[str, Any]]) -> gpd.GeoDataFrame:
@@ -366,6 +524,7 @@ def must_visit_stops(places: gpd.GeoDataFrame, *, dwell_min: float | None = None
     out = pd.DataFrame({
         "stop_id": ids,
         "h3_cell": _col(frame, "h3_cell", np.nan),
+        "cells": [_cell_key(c) or "" for c in _col(frame, "h3_cell", np.nan)],
         "ward_code": _col(frame, "ward_code", ""),
         "ward_name": _col(frame, "ward_name", ""),
         "place": _col(frame, "place", ""),
@@ -451,8 +610,9 @@ def sparse_advisory(stops: pd.DataFrame, *, period: Any = None, share: float = 0
 
     Weekly ASB at resolution 10 is sparse: most cells with an incident hold just one, and none is
     a significant cluster, so a plan through them chases chance. When more than `share` of the
-    `stops` (from `stops_from_ranking` or `merge_stops`: `count` and `hot`) hold one incident
-    and are not hot, this returns a sentence saying so and suggesting a longer period; else None.
+    `stops` (from `stops_from_ranking` or `merge_stops`: `count` and `hot`) hold no more than
+    one incident per cell (`cells`) and are not hot, this returns a sentence saying so and
+    suggesting a longer period; else None.
 
     Parameters
     ----------
@@ -468,11 +628,15 @@ def sparse_advisory(stops: pd.DataFrame, *, period: Any = None, share: float = 0
     count = pd.to_numeric(stops["count"], errors="coerce").fillna(0).to_numpy()
     hot = (stops["hot"].fillna(False).astype(bool).to_numpy() if "hot" in stops.columns
            else np.zeros(len(stops), dtype=bool))
-    single = int(((count <= 1) & ~hot).sum())
+    # A stop that joined its neighbours' cells is as sparse as one incident in each of them.
+    n_cells = (np.array([max(1, len(_stop_cells(r))) for r in stops[["cells", "h3_cell"]]
+                         .to_dict("records")]) if "cells" in stops.columns and "h3_cell" in
+               stops.columns else np.ones(len(stops)))
+    single = int(((count <= n_cells) & ~hot).sum())
     if single <= share * len(stops):
         return None
-    text = (f"{single} of {len(stops)} candidate stops hold a single incident and are not a "
-            "significant hotspot: this period is too sparse to show where incidents persist")
+    text = (f"{single} of {len(stops)} candidate stops hold a single incident per cell and are "
+            "not a significant hotspot: this period is too sparse to show where incidents persist")
     longer = _longer_period(period)
     return text + (f"; plan on a longer period, such as {longer}." if longer else
                    "; plan on a longer period, such as a month.")
@@ -529,6 +693,8 @@ def merge_stops(*frames: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     all_stops["must_visit"] = all_stops["must_visit"].fillna(False).astype(bool)
     if "hot" not in all_stops.columns:
         all_stops["hot"] = False
+    if "cells" not in all_stops.columns:
+        all_stops["cells"] = [",".join(_stop_cells(r)) for r in all_stops.to_dict("records")]
     key = all_stops["stop_id"].astype(str)
     # The first row of each cell is kept; cells in several frames get their columns combined.
     merged = all_stops[(~key.duplicated()).to_numpy()].reset_index(drop=True)
@@ -554,7 +720,9 @@ def _combined(group: list[dict[str, Any]]) -> dict[str, Any]:
 
     starts, ends = values("window_start_min"), values("window_end_min")
     no_window = any(pd.isna(v) for v in starts)
+    cells = [c for r in group for c in _stop_cells(r) if c]
     return {
+        "cells": ",".join(dict.fromkeys(cells)),
         "prize": float(sum(values("prize"))),
         "category": "+".join(dict.fromkeys(str(c) for c in values("category"))),
         "reason": "; ".join(str(r) for r in values("reason") if r and not pd.isna(r)),

@@ -127,13 +127,14 @@ def plan_csv(plan: Mapping[str, Any], context: Mapping[str, Any], *,
                 "dwell_min": v["dwell_min"], "travel_min": v["travel_min"],
                 "street": (streets or {}).get(str(v["stop_id"])) or v.get("place") or "",
                 "ward_code": v["ward_code"], "ward_name": v["ward_name"],
-                "stop_id": str(v["stop_id"]), "category": v.get("category", ""),
+                "stop_id": str(v["stop_id"]), "cells": " ".join(v.get("cells") or []),
+                "category": v.get("category", ""),
                 "must_visit": bool(v.get("must_visit")), "reason": v.get("reason", ""),
                 "longitude": v["lon"], "latitude": v["lat"],
                 "approximate": bool(r.get("approximate")),
             })
     columns = ["team", "mode", "seq", "arrival", "departure", "dwell_min", "travel_min", "street",
-               "ward_code", "ward_name", "stop_id", "category", "must_visit", "reason",
+               "ward_code", "ward_name", "stop_id", "cells", "category", "must_visit", "reason",
                "longitude", "latitude", "approximate"]
     frame = pd.DataFrame(rows, columns=columns)
     # Each stop keeps its own category; the plan's (asb, serious_violence or both) beside it.

@@ -140,9 +140,10 @@ def plain_reasons(visits: list[dict[str, Any]], *, data: Any, period_label: str,
                   ranking_rows: dict[str, dict[str, Any]]) -> dict[str, str]:
     """A plain reason per stop: "12 ASB incidents in the last 4 weeks, rising".
 
-    Counts the stop cell's incidents of its categories over the last 4 weeks (weekly data) or 3
-    months (monthly data) up to the plan's period, over the periods the store has data for (and
-    says how many when some are missing); the trend word comes from the ranking's trend class.
+    Counts the incidents of the stop's categories in its cells (its own and those that joined
+    it) over the last 4 weeks (weekly data) or 3 months (monthly data) up to the plan's period,
+    over the periods the store has data for (and says how many when some are missing); the trend
+    word comes from the ranking's trend class.
     """
     import numpy as np
 
@@ -156,7 +157,14 @@ def plain_reasons(visits: list[dict[str, Any]], *, data: Any, period_label: str,
     window = [period.shift(-k) for k in range(n - 1, -1, -1)]
     coverage = data.coverage()
     covered = [p for p in window if coverage.covered_fraction(p) > 0]
-    cells = [str(v["stop_id"]) for v in visits if _is_cell(str(v["stop_id"]))]
+    # A stop covers its own cell and any neighbouring cells that joined it (`cells`).
+    stop_of: dict[str, str] = {}
+    for v in visits:
+        stop = str(v["stop_id"])
+        for cell in [stop, *(v.get("cells") or [])]:
+            if _is_cell(cell):
+                stop_of.setdefault(cell, stop)
+    cells = list(stop_of)
     counts: dict[tuple[str, str], int] = {}
     frame = data.incidents()
     if cells and covered and len(frame):
@@ -169,7 +177,7 @@ def plain_reasons(visits: list[dict[str, Any]], *, data: Any, period_label: str,
             x, y = incident_xy(frame)
             of = h3cells.xy_to_cells(x, y, crs=BNG, resolution=res)
             inside = np.isin(of, arr)
-            names = dict(zip(arr.tolist(), cells, strict=True))
+            names = {c: stop_of[h] for c, h in zip(arr.tolist(), cells, strict=True)}
             for cell, cat in zip(of[inside].tolist(), frame["category"].astype(str)[inside], strict=True):
                 key = (names[cell], cat)
                 counts[key] = counts.get(key, 0) + 1

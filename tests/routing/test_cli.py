@@ -167,9 +167,11 @@ def test_plan_writes_every_output(run, grid_store, tmp_path):
     assert result.exit_code == 0, result.output
     assert "Grid A" in result.output and "Grid B" in result.output
     assert "APPROXIMATE" not in result.output
-    # Both rankings were made from the store and merged: five cells, one stop each.
-    assert "5 candidate stops from the asb ranking of 2025-06" in result.output
-    assert "5 candidate stops from the serious_violence ranking of 2025-06" in result.output
+    # Both rankings were made from the store and merged: five cells, four places (the spots
+    # at (0, 0) and (1, 0) are in touching cells: the lesser joins the better one's stop).
+    assert "4 candidate stops from the asb ranking of 2025-06" in result.output
+    assert "4 candidate stops from the serious_violence ranking of 2025-06" in result.output
+    assert "1 cell joined the stop of a better cell within 1 H3 step" in result.output
     assert f"using the drive network {GRID_XML}" in result.output
 
     doc = json.loads(out.read_text())
@@ -181,11 +183,12 @@ def test_plan_writes_every_output(run, grid_store, tmp_path):
     assert context["sources"][0]["source"] == "police.uk" and context["wards"] == GRID_WARD.split(",")
     assert [t["name"] for t in context["teams"]] == ["Grid A", "Grid B"]
     rows = list(csv.DictReader(table.open(encoding="utf-8")))
-    assert len(rows) == 5 and {r["period"] for r in rows} == {"2025-06"}
+    assert len(rows) == 4 and {r["period"] for r in rows} == {"2025-06"}
+    assert sorted(len(r["cells"].split()) for r in rows) == [1, 1, 1, 2]
     assert all(r["street"].startswith("Grid Street") for r in rows)
     stops = [f for f in doc["features"] if f["properties"]["kind"] == "stop"]
-    # Two hour-long shifts hold at most six 15-minute stops; all five fit.
-    assert len(stops) == 5
+    # Two hour-long shifts hold at most six 15-minute stops; all four fit.
+    assert len(stops) == 4
     assert {f["properties"]["category"] for f in stops} >= {"asb+serious_violence"}
     assert {f["properties"]["ward_code"] for f in stops} <= set(GRID_WARDS)
     files = sorted(p.name for p in gpx_dir.iterdir())
@@ -196,10 +199,10 @@ def test_plan_writes_every_output(run, grid_store, tmp_path):
         assert len(parsed.routes) == 1 and len(parsed.routes[0].points) >= 2
         assert parsed.description.startswith("2025-06, both")
         waypoints += len(parsed.waypoints)
-    assert waypoints == 5
+    assert waypoints == 4
     page = sheet.read_text()
     assert "Patrol plan 2025-06 (both)" in page
-    assert page.count("<tr><td>") == 5
+    assert page.count("<tr><td>") == 4
 
 
 def test_plan_without_a_network_is_approximate(run, grid_store):
@@ -210,7 +213,7 @@ def test_plan_without_a_network_is_approximate(run, grid_store):
     data = json.loads(result.output[result.output.index("{"):])
     assert data["approximate"] is True
     assert len(data["routes"]) == 2
-    assert data["stops_visited"] == 5
+    assert data["stops_visited"] == 4  # five cells, two of them touching: four places
     assert data["deployment"]["wards"] == list(GRID_WARDS)
 
 
@@ -221,7 +224,7 @@ def test_network_none_gives_a_straight_line_plan_even_with_a_cached_network(run,
     assert result.exit_code == 0, result.output
     assert "no street network asked for" in result.output
     data = json.loads(result.output[result.output.index("{"):])
-    assert data["approximate"] is True and data["stops_visited"] == 5
+    assert data["approximate"] is True and data["stops_visited"] == 4
 
 
 def test_plan_uses_the_cached_network(run, grid_store):

@@ -189,6 +189,9 @@ def test_a_stop_that_cannot_fit_is_reported(settings, city_ranking):
 
 
 def test_home_wards_are_respected(settings, ward_ranking):
+    import dataclasses
+
+    settings = dataclasses.replace(settings, patrol_join_ring=0)  # one stop per cell, counted below
     north = _team("North", (-1.5530, 53.8040), home=[LITTLE_LONDON], shift=120)
     south = _team("South", (-1.5474, 53.7955), home=[HUNSLET], shift=120)
     kwargs = {"period": "2025-W30", "teams": [north, south], "category": "asb", "top": 24,

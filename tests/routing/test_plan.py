@@ -17,6 +17,15 @@ from routing._matrix import graph_index, nearest_nodes, straight_matrix, travel_
 from routing.stops import snap_stops
 from tests.routing.conftest import GRID_XML, grid_lonlat, ranking_frame
 
+
+@pytest.fixture
+def settings(home):
+    """These small rankings put hotspots in touching cells to test one thing at a time, so each
+    cell stays its own stop here; joining neighbours is tested on its own (test_stops.py)."""
+    from hotspots.settings import get_settings
+
+    return get_settings(home, patrol_join_ring=0)
+
 BASE = grid_lonlat(0, 0)  # south-west corner of the grid fixture
 
 

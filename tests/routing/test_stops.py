@@ -13,6 +13,15 @@ from routing.stops import STOP_COLUMNS
 from tests.routing.conftest import grid_lonlat, ranking_frame
 
 
+@pytest.fixture
+def settings(home):
+    """These small rankings put hotspots in touching cells to test one thing at a time, so each
+    cell stays its own stop here; joining neighbours is tested on its own (test_stops.py)."""
+    from hotspots.settings import get_settings
+
+    return get_settings(home, patrol_join_ring=0)
+
+
 def _two_wards():
     pts = [grid_lonlat(r + 0.3, c + 0.4) for r in range(2) for c in range(4)]
     codes = ["E05011399"] * 4 + ["E05012647"] * 4
@@ -215,8 +224,9 @@ def test_sparse_advisory_when_most_stops_are_single_chance_incidents(settings):
     frame["count"] = [1, 1, 1, 1, 1, 1, 3, 2]
     stops = stops_from_ranking(frame, top=8, settings=settings)
     text = sparse_advisory(stops, period="2025-W23")
-    assert text == ("6 of 8 candidate stops hold a single incident and are not a significant "
-                    "hotspot: this period is too sparse to show where incidents persist; plan on a "
+    assert text == ("6 of 8 candidate stops hold a single incident per cell and are not a "
+                    "significant hotspot: this period is too sparse to show where incidents "
+                    "persist; plan on a "
                     "longer period, such as the month 2025-06 or the four weeks "
                     "2025-05-12..2025-06-08.")
     assert "the three months 2025-04-01..2025-06-30" in sparse_advisory(stops, period="2025-06")
@@ -305,3 +315,95 @@ def test_must_visit_place_in_a_ranked_cell_merges_with_its_stop(settings):
     assert merged["reason"].startswith("Designated: Parade; ")
     assert merged["prize"] == stops["prize"].iloc[2]
     assert not joined["must_visit"].iloc[:2].any() and joined["must_visit"].iloc[3]
+
+
+# ------------------------------------------------------------------ neighbouring cells join
+
+
+def _at_cells(cells, harm, **kw):
+    import h3
+
+    points = [h3.cell_to_latlng(c)[::-1] for c in cells]
+    frame = ranking_frame(points, harm=harm, **kw)
+    assert [format(int(c), "x") for c in frame["h3_cell"]] == list(cells)
+    return frame
+
+
+def test_touching_cells_join_the_best_ones_stop(tmp_path):
+    import h3
+
+    from hotspots.settings import get_settings
+
+    centre = h3.latlng_to_cell(53.7905, -1.5400, 10)
+    ring = sorted(h3.grid_ring(centre, 1))
+    far = sorted(h3.grid_ring(centre, 4))[0]
+    beyond = sorted(c for c in h3.grid_ring(centre, 2) if h3.grid_distance(c, ring[0]) == 1)[0]
+    cells = [ring[0], centre, ring[3], far, beyond]
+    harm = [50.0, 90.0, 30.0, 70.0, 20.0]  # the centre is best: it takes in ring[0] and ring[3]
+    frame = _at_cells(cells, harm)
+    stops = stops_from_ranking(frame, settings=get_settings(tmp_path))  # default: one step
+    assert list(stops["stop_id"]) == [centre, far, beyond]
+    assert list(stops["cells"]) == [f"{centre},{ring[0]},{ring[3]}", far, beyond]
+    # The place holds the incidents, harm and prize of all its cells; its point is the best's.
+    counts = dict(zip(frame["h3_cell"].map(lambda c: format(int(c), "x")), frame["count"], strict=True))
+    assert stops["count"].iloc[0] == counts[centre] + counts[ring[0]] + counts[ring[3]]
+    assert stops["harm"].iloc[0] == 90 + 50 + 30 and stops["prize"].iloc[0] == 170
+    assert stops["reason"].iloc[0] == (
+        f"harm 90 days; with 2 neighbouring cells: {counts[ring[0]] + counts[ring[3]]} more incidents")
+    lat, lon = h3.cell_to_latlng(centre)
+    centre_xy = gpd.GeoSeries.from_xy([lon], [lat], crs="EPSG:4326").to_crs(27700).iloc[0]
+    assert stops.geometry.iloc[0].distance(centre_xy) < 1
+    # `beyond` touches ring[0], already in the centre's stop, not the centre: its own stop.
+    # per_ward and top count places, not cells.
+    assert len(stops_from_ranking(frame, per_ward=2, settings=get_settings(tmp_path))) == 2
+    assert list(stops_from_ranking(frame, top=1, settings=get_settings(tmp_path))["cells"]) == [
+        f"{centre},{ring[0]},{ring[3]}"]
+    # Off, every cell is its own stop.
+    apart = stops_from_ranking(frame, settings=get_settings(tmp_path, patrol_join_ring=0))
+    assert len(apart) == 5 and list(apart["cells"]) == [apart["stop_id"].iloc[i] for i in range(5)]
+
+
+def test_cells_of_another_ward_never_join(tmp_path):
+    import h3
+
+    from hotspots.settings import get_settings
+
+    centre = h3.latlng_to_cell(53.7905, -1.5400, 10)
+    ring = sorted(h3.grid_ring(centre, 1))
+    frame = _at_cells([centre, ring[0], ring[1]], [90.0, 50.0, 40.0],
+                      ward_code=["E05011399", "E05011399", "E05012647"],
+                      ward_name=["Hunslet & Riverside", "Hunslet & Riverside", "Beeston & Holbeck"])
+    stops = stops_from_ranking(frame, settings=get_settings(tmp_path))
+    assert list(stops["cells"]) == [f"{centre},{ring[0]}", ring[1]]
+
+
+def test_an_asb_stop_beside_a_violence_stop_is_one_place(tmp_path):
+    import h3
+
+    from hotspots.settings import get_settings
+    from routing import join_neighbours, must_visit_stops
+
+    settings = get_settings(tmp_path)
+    centre = h3.latlng_to_cell(53.7905, -1.5400, 10)
+    ring = sorted(h3.grid_ring(centre, 1))
+    asb = stops_from_ranking(_at_cells([centre], [5.0], category="asb"), settings=settings)
+    sv = stops_from_ranking(_at_cells([ring[2]], [900.0], category="serious_violence"),
+                            settings=settings)
+    merged = merge_stops(asb, sv)
+    assert len(merged) == 2  # two cells: merge_stops joins only the same cell
+    joined = join_neighbours(merged, ring=1)
+    assert len(joined) == 1
+    one = joined.iloc[0]
+    assert one["stop_id"] == ring[2]  # the better prize keeps its place
+    assert one["cells"] == f"{ring[2]},{centre}" and one["prize"] == 905.0
+    assert one["category"] == "serious_violence+asb"
+    assert one["reason"] == "harm 900 days; beside it: harm 5 days"
+    assert joined.attrs == merged.attrs
+    # A must-visit place neither joins nor takes in a neighbour.
+    lat, lon = h3.cell_to_latlng(ring[3])
+    must = must_visit_stops(gpd.GeoDataFrame({"h3_cell": [ring[3]]},
+                                             geometry=gpd.points_from_xy([lon], [lat]),
+                                             crs="EPSG:4326"), settings=settings)
+    kept = join_neighbours(merge_stops(merged, must), ring=1)
+    assert len(kept) == 2 and kept["must_visit"].sum() == 1
+    assert join_neighbours(merged, ring=0) is merged

@@ -401,7 +401,7 @@ def test_plan_map_dashes_only_the_straight_legs(settings):
 
     graph = load_network(GRID_XML, settings=settings)
     pts = [grid_lonlat(r + 0.5, c + 0.5) for r, c in [(0, 0), (2, 2), (3, 3)]]
-    stops = stops_from_ranking(ranking_frame(pts), top=3, settings=settings)
+    stops = stops_from_ranking(ranking_frame(pts), top=3, join_ring=0, settings=settings)
     plan = plan_patrols(stops, [Team("Far", grid_lonlat(-20, 0), "16:00", 120)], network=graph,
                         settings=settings)
     assert plan.routes[0].legs_approximate == [True, False, False, True]

@@ -130,3 +130,33 @@ def test_undo_is_refused_on_another_teams_route(app, as_role, saved_plan):
     token = csrf_token(g, "/patrol/shift")
     r = g.post(f"/patrol/{saved_plan}/1/undo", data={"csrf_token": token, "visit": vid, "action": "arrive"})
     assert r.status_code == 403 and html.escape(other) in r.get_data(as_text=True)
+
+
+def test_a_stop_that_joined_its_neighbours_counts_their_incidents(app):
+    """A stop's plain reason counts the incidents of every cell it covers (`cells`), not only its
+    own: the neighbours that joined it are patrolled from the same spot."""
+    import pandas as pd
+
+    from hotspots import cells as h3cells
+    from hotspots.crs import BNG
+    from webapp._shift import plain_reasons
+
+    with app.test_request_context():
+        data = app.extensions["hotspots_data"]
+        period = data.parse_period(data.default_period())
+        frame = data.incidents()
+        recent = frame[((frame["occurred_at"] >= period.shift(-3).start)
+                        & (frame["occurred_at"] < period.end)
+                        & (frame["category"] == "asb")).to_numpy()]
+        cells = h3cells.xy_to_cells(recent["x"].to_numpy(), recent["y"].to_numpy(), crs=BNG,
+                                    resolution=10)
+        busy = pd.Series(cells).value_counts()
+        # Two cells with ASB incidents in the last 4 weeks.
+        own, other = (format(int(c), "x") for c in busy.index[:2])
+        n_own, n_other = (int(n) for n in busy.iloc[:2])
+        alone = {"stop_id": own, "category": "asb"}
+        joined = {"stop_id": own, "category": "asb", "cells": [own, other]}
+        said = plain_reasons([alone], data=data, period_label=period.label, ranking_rows={})
+        assert said[own].startswith(f"{n_own} ASB incident")
+        said = plain_reasons([joined], data=data, period_label=period.label, ranking_rows={})
+        assert said[own].startswith(f"{n_own + n_other:,} ASB incidents")
