@@ -127,6 +127,27 @@ class Client:
         raise RuntimeError("unreachable")
 
 
+def cpu_seconds(pid: int) -> dict[int, float]:
+    """CPU seconds (user + system) used so far by `pid` and each of its descendants, by pid."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    out, todo = {}, [pid]
+    while todo:
+        p = todo.pop()
+        if p in stats:
+            out[p] = stats[p][1]
+            todo += [c for c, (parent, _) in stats.items() if parent == p]
+    return out
+
+
 def wait_for_server(port: int, proc: subprocess.Popen, timeout_s: float = 120.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -175,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         wait_for_server(port, proc)
         print(f"server (waitress, {args.threads} threads) answering on 127.0.0.1:{port} after "
               f"{time.perf_counter() - t0:.1f} s")
-        return run_load(port, args.clients, planners, args.duration, home=home, n_guardians=guardians)
+        return run_load(port, args.clients, planners, args.duration, home=home, n_guardians=guardians,
+                        server_pid=proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -188,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_load(port: int, n_clients: int, n_planners: int, duration: float, *, home: Path,
-             n_guardians: int = 0) -> int:
+             n_guardians: int = 0, server_pid: int | None = None) -> int:
     probe = Client(port)
     status, body = probe.request("GET", "/api/v1/")
     if status != 200:
@@ -321,11 +343,15 @@ def run_load(port: int, n_clients: int, n_planners: int, duration: float, *, hom
           f"sending its next request as soon as the last is answered; the clients, the server "
           f"and its plan worker share this machine's {os.cpu_count()} cores (load average "
           f"{os.getloadavg()[0]:.1f} before) ...")
+    cpu_before = cpu_seconds(server_pid) if server_pid else {}
+    own_before = time.process_time()
     for th in threads:
         th.start()
     for th in threads:
         th.join(timeout=max(1.0, stop_at - time.monotonic() + 120))  # bounded: a stuck request ends it
     elapsed = time.monotonic() - start
+    own_cpu = time.process_time() - own_before
+    cpu_after = cpu_seconds(server_pid) if server_pid else {}
     stuck = sum(th.is_alive() for th in threads)
 
     total = sum(len(v) for v in results.values())
@@ -369,6 +395,22 @@ def run_load(port: int, n_clients: int, n_planners: int, duration: float, *, hom
         print(f"\nvisit writes: {visits_written:,} answered 201, {stored:,} stored: {lost} lost "
               "(target 0)")
         failed |= lost != 0
+    if cpu_after:
+        # Where the cores went: with no think time the clients wait on CPU, so the latencies
+        # above depend on this split (and on whatever else the machine runs) as much as on the
+        # app's own cost per request, which is the steadier figure to compare between runs.
+        server = cpu_after.get(server_pid, 0.0) - cpu_before.get(server_pid, 0.0)
+        workers = sum(v - cpu_before.get(p, 0.0) for p, v in cpu_after.items() if p != server_pid)
+        browsing = sum(len(results.get(n, [])) for n in ("map page", "map frame", "hotspots API",
+                                                         "visit log"))
+        plans = len(results.get("plan creation", []))
+        cores = os.cpu_count() or 1
+        idle = max(0.0, cores - (server + workers + own_cpu) / elapsed)
+        print(f"\nCPU during the load ({cores} cores, {elapsed:.0f} s): the server "
+              f"{server / elapsed:.2f} of a core ({1000 * server / max(1, browsing + plans):.1f} ms "
+              f"per request, plan preparation included), its plan workers {workers / elapsed:.2f} "
+              f"({1000 * workers / max(1, plans):.0f} ms per plan), these clients "
+              f"{own_cpu / elapsed:.2f}; left idle or to other programs: {idle:.2f}")
     for name, errs in errors.items():
         if errs:
             print(f"\n{name}: {len(errs)} errors, e.g. {errs[:3]}")
