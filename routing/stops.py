@@ -436,22 +436,33 @@ def join_neighbours(stops: gpd.GeoDataFrame, *, ring: int = 1) -> gpd.GeoDataFra
     groups = neighbour_groups(_cell_ints(_merge_keys(ordered)), wards, ring=ring, fixed=fixed)
     if all(len(g) == 1 for g in groups):
         return stops
-    records = ordered.to_dict("records")
-    out = ordered.iloc[[g[0] for g in groups]].reset_index(drop=True)
-    out["cells"] = [",".join(_stop_cells(records[g[0]])) for g in groups]
-    for i, g in enumerate(groups):
+    # Rows as plain records, combined, and one frame made of them (setting cells one by one
+    # on a GeoDataFrame costs more than the whole join).
+    records = _records(ordered)
+    rows = []
+    for g in groups:
+        row = dict(records[g[0]])
         if len(g) == 1:
-            continue
-        group = [records[j] for j in g]
-        for col, value in _combined(group).items():
-            if col in out.columns:
-                out.at[i, col] = value
-        reasons = [str(r.get("reason")) for r in group if isinstance(r.get("reason"), str) and r.get("reason")]
-        if len(reasons) > 1:  # each joined stop says what it is (its category may differ)
-            out.at[i, "reason"] = f"{reasons[0]}; beside it: {'; '.join(reasons[1:])}"
-    out = gpd.GeoDataFrame(out, geometry="geometry", crs=stops.crs)
+            row["cells"] = ",".join(_stop_cells(row))
+        else:
+            group = [records[j] for j in g]
+            row.update({k: v for k, v in _combined(group).items() if k in row or k == "cells"})
+            reasons = [r["reason"] for r in group if isinstance(r.get("reason"), str) and r["reason"]]
+            if len(reasons) > 1:  # each joined stop says what it is (its category may differ)
+                row["reason"] = f"{reasons[0]}; beside it: {'; '.join(reasons[1:])}"
+        rows.append(row)
+    columns = list(ordered.columns) + ([] if "cells" in ordered.columns else ["cells"])
+    out = gpd.GeoDataFrame(pd.DataFrame(rows, columns=columns), geometry="geometry", crs=stops.crs)
     out.attrs = dict(stops.attrs)
     return out
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows as dicts, read column by column (`DataFrame.to_dict("records")` boxes every
+    value of pandas' Arrow-backed strings one at a time, several milliseconds a frame)."""
+    columns = list(frame.columns)
+    arrays = [frame[c].to_numpy() for c in columns]
+    return [dict(zip(columns, values, strict=True)) for values in zip(*arrays, strict=True)]
 
 
 def _stop_cells(row: Mapping[str, Any]) -> list[str]:
@@ -629,9 +640,8 @@ def sparse_advisory(stops: pd.DataFrame, *, period: Any = None, share: float = 0
     hot = (stops["hot"].fillna(False).astype(bool).to_numpy() if "hot" in stops.columns
            else np.zeros(len(stops), dtype=bool))
     # A stop that joined its neighbours' cells is as sparse as one incident in each of them.
-    n_cells = (np.array([max(1, len(_stop_cells(r))) for r in stops[["cells", "h3_cell"]]
-                         .to_dict("records")]) if "cells" in stops.columns and "h3_cell" in
-               stops.columns else np.ones(len(stops)))
+    n_cells = (np.array([max(1, len(_stop_cells(r))) for r in _records(stops[["cells", "h3_cell"]])])
+               if "cells" in stops.columns and "h3_cell" in stops.columns else np.ones(len(stops)))
     single = int(((count <= n_cells) & ~hot).sum())
     if single <= share * len(stops):
         return None
@@ -694,20 +704,21 @@ def merge_stops(*frames: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if "hot" not in all_stops.columns:
         all_stops["hot"] = False
     if "cells" not in all_stops.columns:
-        all_stops["cells"] = [",".join(_stop_cells(r)) for r in all_stops.to_dict("records")]
-    key = all_stops["stop_id"].astype(str)
-    # The first row of each cell is kept; cells in several frames get their columns combined.
-    merged = all_stops[(~key.duplicated()).to_numpy()].reset_index(drop=True)
-    repeated = key.duplicated(keep=False).to_numpy()
+        all_stops["cells"] = [",".join(_stop_cells(r)) for r in _records(all_stops)]
+    # The first row of each cell is kept; cells in several frames get their columns combined
+    # (on plain records: setting cells one by one on a frame costs more than the whole merge).
     groups: dict[str, list[dict[str, Any]]] = {}
-    for row in all_stops[repeated].to_dict("records"):
+    for row in _records(all_stops):
         groups.setdefault(str(row["stop_id"]), []).append(row)
-    where = {k: i for i, k in enumerate(merged["stop_id"].astype(str))}
-    for k, group in groups.items():
-        for col, value in _combined(group).items():
-            merged.at[where[k], col] = value
-    merged = gpd.GeoDataFrame(merged, geometry="geometry", crs=BNG).reset_index(drop=True)
-    merged = merged.sort_values("prize", ascending=False, kind="stable").reset_index(drop=True)
+    rows = []
+    for group in groups.values():
+        row = dict(group[0])
+        if len(group) > 1:
+            row.update(_combined(group))
+        rows.append(row)
+    merged = pd.DataFrame(rows, columns=all_stops.columns)
+    merged = merged.iloc[np.argsort(-merged["prize"].to_numpy(dtype=float), kind="stable")]
+    merged = gpd.GeoDataFrame(merged.reset_index(drop=True), geometry="geometry", crs=BNG)
     merged.attrs["left_out"] = [r for f in frames for r in f.attrs.get("left_out", [])]
     return merged
 
