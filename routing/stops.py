@@ -19,6 +19,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from hotspots import cells as h3cells
 from hotspots._validate import check_geoframe
 from hotspots.crs import BNG
 from hotspots.errors import InputError
@@ -206,8 +207,9 @@ def stops_from_ranking(
     -------
     GeoDataFrame
         One row per stop, best first, in EPSG:27700 with `STOP_COLUMNS` and Point geometry (the
-        best cell's centre; `cells` lists the hex cells of the stop, that one first). `window_start_min`/`window_end_min` are minutes after midnight or NaN;
-        `must_visit` is False. ``attrs["left_out"]`` lists what the stop rules left out
+        best cell's centre; `cells` lists the hex cells of the stop, that one first).
+        `window_start_min`/`window_end_min` are minutes after midnight or NaN; `must_visit` is
+        False. ``attrs["left_out"]`` lists what the stop rules left out
         (see `select_stop_cells`).
 
     Raises
@@ -358,8 +360,6 @@ def neighbour_groups(cells: np.ndarray, wards: np.ndarray, *, ring: int = 1,
     list of list of int
         The positions of each place, its first cell first, in the order of the places.
     """
-    from hotspots import cells as h3cells
-
     n = len(cells)
     fixed = np.zeros(n, dtype=bool) if fixed is None else np.asarray(fixed, dtype=bool)
     where: dict[int, int] = {}
@@ -395,8 +395,6 @@ def neighbour_groups(cells: np.ndarray, wards: np.ndarray, *, ring: int = 1,
 
 def _cell_ints(values: Any) -> np.ndarray:
     """uint64 cells of a column of cells (uint64, or hex text; 0 where there is none)."""
-    from hotspots import cells as h3cells
-
     arr = np.asarray(values)
     if arr.dtype.kind in "ui":
         return arr.astype(h3cells.CELL_DTYPE)
@@ -429,8 +427,8 @@ def join_neighbours(stops: gpd.GeoDataFrame, *, ring: int = 1) -> gpd.GeoDataFra
     order = np.argsort(-pd.to_numeric(stops["prize"], errors="coerce").fillna(0).to_numpy(),
                        kind="stable")
     ordered = stops.iloc[order].reset_index(drop=True)
-    fixed = ordered["must_visit"].fillna(False).astype(bool).to_numpy() if "must_visit" in \
-        ordered.columns else None
+    fixed = (ordered["must_visit"].fillna(False).astype(bool).to_numpy()
+             if "must_visit" in ordered.columns else None)
     wards = (ordered["ward_code"].to_numpy() if "ward_code" in ordered.columns
              else np.zeros(len(ordered), dtype=object))
     groups = neighbour_groups(_cell_ints(_merge_keys(ordered)), wards, ring=ring, fixed=fixed)
