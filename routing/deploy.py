@@ -42,6 +42,11 @@ from routing.teams import Team
 
 log = logging.getLogger(__name__)
 
+
+def _count(n: int, noun: str) -> str:
+    """`1 candidate stop`, `3 candidate stops`."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
 #: What a plan may patrol: one category's hotspots, or both (their stops merged).
 CATEGORY_CHOICES: tuple[str, ...] = ("asb", "serious_violence", "both")
 
@@ -243,7 +248,8 @@ def prepare_deployment(
         counted = ranking.attrs.get("incidents")
         if len(stops):
             frames.append(stops)
-            notes.append(f"{len(stops)} candidate stops from the {cat} ranking of {chosen.label}")
+            notes.append(f"{_count(len(stops), 'candidate stop')} from the {cat} ranking of "
+                         f"{chosen.label}")
         elif counted == 0:
             notes.append(f"no {_CATEGORY_WORDS[cat]} incidents in the chosen wards in "
                          f"{chosen.label}")
@@ -267,7 +273,7 @@ def prepare_deployment(
     must = None
     if must_visit is not None and len(must_visit):
         must = must_visit_stops(must_visit, dwell_min=dwell_min, settings=settings)
-        notes.append(f"{len(must)} must-visit places")
+        notes.append(_count(len(must), "must-visit place"))
     chosen_designated = None
     if designated:
         chosen_designated = designated_stops(designated, settings=settings)
@@ -289,15 +295,17 @@ def prepare_deployment(
     designated_left_out = [r for r in scoped_out if "hotspot_id" in r]
     outside = len(scoped_out) - len(designated_left_out)
     if outside:
-        notes.append(f"{outside} candidate stops lie outside the chosen teams' home wards and are "
+        notes.append(f"{_count(outside, 'candidate stop')} {'lies' if outside == 1 else 'lie'} "
+                     f"outside the chosen teams' home wards and {'is' if outside == 1 else 'are'} "
                      "left out (plan with any ward to include them)")
     for r in designated_left_out:
         notes.append(f"designated hotspot {r['hotspot_id']} ({r['hotspot_name']}) is not in this "
                      f"plan: {r['why']}")
     if chosen_designated is not None:
         kept = int(stops["hotspot_id"].notna().sum())
-        notes.append(f"{kept} designated hotspots are must-visit stops, each with its dosage "
-                     "target's minutes")
+        notes.append(f"{_count(kept, 'designated hotspot')} "
+                     f"{'is a must-visit stop' if kept == 1 else 'are must-visit stops'}, each "
+                     "with its dosage target's minutes")
     if len(stops) == 0:
         msg = ("no stop of this plan lies in the chosen teams' home wards, so there is nothing "
                "to patrol; plan with any ward, or choose other teams.")
@@ -362,15 +370,16 @@ def solve_deployment(deployment: Deployment, *, time_limit_s: float = 5.0, seed:
             from routing.output import missed_text
 
             context["notes"].append(
-                f"{len(p.missed)} must-visit stops fit no shift: "
+                f"{_count(len(p.missed), 'must-visit stop')} "
+                f"{'fits' if len(p.missed) == 1 else 'fit'} no shift: "
                 + "; ".join(missed_text(u) for u in p.missed))
         if p.approximate_legs and not p.approximate:
             stops = sum(1 for u in p.off_network if u.get("kind") == "stop")
             bases = sum(1 for u in p.off_network if u.get("kind") == "base")
             context["notes"].append(
                 f"{p.approximate_legs} of {p.legs} legs are straight lines (approximate): "
-                f"{stops} candidate stops and {bases} bases lie more than 250 m from the "
-                "network's streets")
+                f"{_count(stops, 'candidate stop')} and {_count(bases, 'base')} lie more than "
+                "250 m from the network's streets")
         p.context = context
     return plan
 

@@ -118,29 +118,36 @@ def _stop_mask(ranking: pd.DataFrame, *, prize: str, with_empty: bool, hot_only:
     keep = np.ones(len(ranking), dtype=bool)
     left_out: list[dict[str, Any]] = []
 
-    def apply(rule: str, ok: np.ndarray, note: str) -> None:
+    def apply(rule: str, ok: np.ndarray, one: str, many: str) -> None:
         nonlocal keep
         dropped = int((keep & ~ok).sum())
         if dropped:
-            left_out.append({"rule": rule, "cells": dropped, "note": note.format(n=dropped)})
+            note = one if dropped == 1 else many.format(n=dropped)
+            left_out.append({"rule": rule, "cells": dropped, "note": note})
         keep &= ok
 
     if not with_empty and "count" in ranking.columns:
         counts = pd.to_numeric(ranking["count"], errors="coerce").fillna(0).to_numpy()
         # A cluster's empty neighbour is only next to a hotspot: nothing happened there.
         apply("no incidents", counts > 0,
+              "1 cell with no incident in the period is not a stop (it may sit beside a "
+              "cluster, but there is nothing there to patrol).",
               "{n} cells with no incident in the period are not stops (they may sit beside a "
               "cluster, but there is nothing there to patrol).")
     if not with_institutions and "institution" in ranking.columns:
         mostly = ranking["institution"].fillna(False).astype(bool).to_numpy()
         apply("institution", ~mostly,
+              "1 cell whose incidents were mostly recorded at a police station, prison or "
+              "hospital is not a stop (no street patrol prevents that crime).",
               "{n} cells whose incidents were mostly recorded at a police station, prison or "
               "hospital are not stops (no street patrol prevents that crime).")
     if hot_only:
         apply("not hot", ranking["hot"].fillna(False).astype(bool).to_numpy(),
+              "1 cell that is not a hotspot is left out (hot cells only).",
               "{n} cells that are not hotspots are left out (hot cells only).")
     values = pd.to_numeric(ranking[prize], errors="coerce").fillna(0.0).to_numpy(dtype=float)
     apply("nothing to win", values > 0,
+          f"1 cell with a {prize} of 0 or less is not a stop (nothing to win there).",
           f"{{n}} cells with a {prize} of 0 or less are not stops (nothing to win there).")
     return keep, left_out
 

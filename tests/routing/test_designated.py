@@ -175,7 +175,7 @@ def test_a_stop_that_cannot_fit_is_reported(settings, city_ranking):
                      r"than the 60-minute shift", missed["why"])
     assert all(v.hotspot_id is None for v in plan.routes[0].visits)
     assert plan.visits >= 1  # the ranked cells still fill the shift
-    assert any("1 must-visit stops fit no shift: designated hotspot 4 (Otley market)" in n
+    assert any("1 must-visit stop fits no shift: designated hotspot 4 (Otley market)" in n
                for n in plan.notes)
     as_dict = plan.to_dict()
     assert as_dict["missed_must_visit"][0]["hotspot_id"] == 4

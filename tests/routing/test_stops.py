@@ -249,6 +249,10 @@ def test_cells_without_incidents_are_no_stops(settings):
     assert len(cells) == 6 and (cells["count"] > 0).all()
     assert left_out == [{"rule": "no incidents", "cells": 2, "note": left_out[0]["note"]}]
     assert "2 cells with no incident" in left_out[0]["note"]
+    frame.loc[frame.index[4], "count"] = 3  # one empty cell left: said in the singular
+    _, left_out = select_stop_cells(frame, settings=settings)
+    assert left_out[0]["note"].startswith("1 cell with no incident in the period is not a stop (it ")
+    frame.loc[frame.index[4], "count"] = 0
     # The rule runs before the per-ward cut, so each ward still gets its two best real cells.
     stops = stops_from_ranking(frame, per_ward=2, settings=settings)
     assert sorted(stops["harm"]) == [30, 40, 70, 80]
