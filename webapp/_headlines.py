@@ -141,7 +141,8 @@ def _ward_change(moved: Any, unit: str) -> str:
         tail = (f" {others} other ward{'s' if others != 1 else ''} also changed more than chance "
                 "explains." if others else "")
         return f"{_moved(row, unit)}, a significant change.{tail}"
-    return f"Biggest move: {_moved(moved.loc[pct.idxmax()], unit)}, not significant."
+    biggest = "" if len(moved) == 1 else "Biggest move: "  # of one ward, just its change
+    return f"{biggest}{_moved(moved.loc[pct.idxmax()], unit)}, not significant."
 
 
 def _moved(row: Any, unit: str) -> str:

@@ -189,6 +189,8 @@ def test_the_ward_change_headline_prefers_what_chance_does_not_explain():
     wards = _ward_rows([("Armley", 10, 4, False), ("Beeston & Holbeck", 200, 230, False)])
     said = period_headlines(_quiet_ranking(), wards)[-1]
     assert said == "Biggest move: Armley down 60% on last month (10 to 4 incidents), not significant."
+    said = period_headlines(_quiet_ranking(), _ward_rows([("Armley", 10, 4, False)]))[-1]
+    assert said == "Armley down 60% on last month (10 to 4 incidents), not significant."
 
 
 def test_a_fading_cell_is_named_by_its_street_from_other_periods(policeuk_home):
