@@ -12,6 +12,7 @@ import numpy as np
 
 from hotspots.coverage import Coverage
 from hotspots.errors import InputError
+from hotspots.report import counted
 
 if TYPE_CHECKING:
     from hotspots.periods import Period
@@ -94,10 +95,6 @@ def holds(coverage: Coverage) -> str:
     return "the store holds" if coverage.origin == "store" else "the incidents hold"
 
 
-def _plural(noun: str, n: int) -> str:
-    return noun if n == 1 else f"{noun}s"
-
-
 def window_history(coverage: Coverage, periods: list[Period], *, noun: str,
                    min_trend: int = MIN_TREND_PERIODS, with_trend: bool = True) -> History:
     """What may be claimed about the last of `periods` (oldest first) given `coverage`.
@@ -157,11 +154,11 @@ def window_history(coverage: Coverage, periods: list[Period], *, noun: str,
         pass
     elif not trend:
         held = [periods[i].label for i in columns]
-        notes.append(f"no trend: {who} {k} of the last {t} {_plural(noun, t)} "
+        notes.append(f"no trend: {who} {k} of the last {counted(t, noun)} "
                      f"({', '.join(held)}); a trend needs at least {min_trend}.")
     elif k < t:
         gone = [p.label for p, c in zip(periods[:-1], covered[:-1], strict=True) if not c]
-        notes.append(f"trend over the {k} {_plural(noun, k)} with data of the last {t} "
+        notes.append(f"trend over the {counted(k, noun)} with data of the last {t} "
                      f"({', '.join(gone)} missing).")
     return History(periods=list(periods), covered=covered, baseline=baseline, trend=trend,
                    trend_columns=columns if trend else np.zeros(0, dtype=np.int64),

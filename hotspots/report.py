@@ -9,6 +9,11 @@ from typing import Any
 from hotspots.errors import Problem
 
 
+def counted(n: int, noun: str) -> str:
+    """`1 stop`, `3 stops`: a count and its noun for sentences people read (regular plurals)."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 @dataclass
 class ReadReport:
     """What `read_incidents` did with its input.

@@ -19,6 +19,7 @@ import pandas as pd
 
 from hotspots.errors import InputError
 from hotspots.periods import Period, parse_period
+from hotspots.report import counted
 from hotspots.settings import Settings, get_settings
 from routing.designated import (
     absorb_ranked,
@@ -41,11 +42,6 @@ from routing.stops import (
 from routing.teams import Team
 
 log = logging.getLogger(__name__)
-
-
-def _count(n: int, noun: str) -> str:
-    """`1 candidate stop`, `3 candidate stops`."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 #: What a plan may patrol: one category's hotspots, or both (their stops merged).
 CATEGORY_CHOICES: tuple[str, ...] = ("asb", "serious_violence", "both")
@@ -245,12 +241,12 @@ def prepare_deployment(
                                    allow_empty=True, settings=settings)
         for r in stops.attrs.get("left_out", []):
             left_out.append({"category": cat, **r})
-        counted = ranking.attrs.get("incidents")
+        n_incidents = ranking.attrs.get("incidents")
         if len(stops):
             frames.append(stops)
-            notes.append(f"{_count(len(stops), 'candidate stop')} from the {cat} ranking of "
+            notes.append(f"{counted(len(stops), 'candidate stop')} from the {cat} ranking of "
                          f"{chosen.label}")
-        elif counted == 0:
+        elif n_incidents == 0:
             notes.append(f"no {_CATEGORY_WORDS[cat]} incidents in the chosen wards in "
                          f"{chosen.label}")
         else:
@@ -264,16 +260,15 @@ def prepare_deployment(
         joined = sum(len(c.split(",")) - 1 for c in stops["cells"] if isinstance(c, str) and c)
         if joined:
             ring = settings.patrol_join_ring
-            notes.append(f"{joined} cell{'s' if joined != 1 else ''} joined the stop of a better "
-                         f"cell within {ring} H3 step{'s' if ring != 1 else ''}: one stop and one "
-                         "dwell per place")
+            notes.append(f"{counted(joined, 'cell')} joined the stop of a better cell within "
+                         f"{counted(ring, 'H3 step')}: one stop and one dwell per place")
     sparse = sparse_advisory(stops, period=chosen) if stops is not None else None
     if sparse:
         notes.append(sparse)
     must = None
     if must_visit is not None and len(must_visit):
         must = must_visit_stops(must_visit, dwell_min=dwell_min, settings=settings)
-        notes.append(_count(len(must), "must-visit place"))
+        notes.append(counted(len(must), "must-visit place"))
     chosen_designated = None
     if designated:
         chosen_designated = designated_stops(designated, settings=settings)
@@ -295,7 +290,7 @@ def prepare_deployment(
     designated_left_out = [r for r in scoped_out if "hotspot_id" in r]
     outside = len(scoped_out) - len(designated_left_out)
     if outside:
-        notes.append(f"{_count(outside, 'candidate stop')} {'lies' if outside == 1 else 'lie'} "
+        notes.append(f"{counted(outside, 'candidate stop')} {'lies' if outside == 1 else 'lie'} "
                      f"outside the chosen teams' home wards and {'is' if outside == 1 else 'are'} "
                      "left out (plan with any ward to include them)")
     for r in designated_left_out:
@@ -303,7 +298,7 @@ def prepare_deployment(
                      f"plan: {r['why']}")
     if chosen_designated is not None:
         kept = int(stops["hotspot_id"].notna().sum())
-        notes.append(f"{_count(kept, 'designated hotspot')} "
+        notes.append(f"{counted(kept, 'designated hotspot')} "
                      f"{'is a must-visit stop' if kept == 1 else 'are must-visit stops'}, each "
                      "with its dosage target's minutes")
     if len(stops) == 0:
@@ -370,7 +365,7 @@ def solve_deployment(deployment: Deployment, *, time_limit_s: float = 5.0, seed:
             from routing.output import missed_text
 
             context["notes"].append(
-                f"{_count(len(p.missed), 'must-visit stop')} "
+                f"{counted(len(p.missed), 'must-visit stop')} "
                 f"{'fits' if len(p.missed) == 1 else 'fit'} no shift: "
                 + "; ".join(missed_text(u) for u in p.missed))
         if p.approximate_legs and not p.approximate:
@@ -378,7 +373,7 @@ def solve_deployment(deployment: Deployment, *, time_limit_s: float = 5.0, seed:
             bases = sum(1 for u in p.off_network if u.get("kind") == "base")
             context["notes"].append(
                 f"{p.approximate_legs} of {p.legs} legs are straight lines (approximate): "
-                f"{_count(stops, 'candidate stop')} and {_count(bases, 'base')} lie more than "
+                f"{counted(stops, 'candidate stop')} and {counted(bases, 'base')} lie more than "
                 "250 m from the network's streets")
         p.context = context
     return plan

@@ -23,6 +23,7 @@ from hotspots import cells as h3cells
 from hotspots._validate import check_geoframe
 from hotspots.crs import BNG
 from hotspots.errors import InputError
+from hotspots.report import counted
 from hotspots.settings import CATEGORIES, Settings, get_settings
 from routing._matrix import graph_index, nearest_nodes, street_distances
 from routing.network import NEAR_STREET_M
@@ -419,7 +420,7 @@ def _cell_ints(values: Any) -> np.ndarray:
 def _joined_reason(reason: Any, joined: int, incidents: float | None) -> str:
     text = "" if reason is None or (isinstance(reason, float) and np.isnan(reason)) else str(reason)
     more = "" if incidents is None else f": {int(incidents):,} more incident{'s' if incidents != 1 else ''}"
-    tail = f"with {joined} neighbouring cell{'s' if joined != 1 else ''}{more}"
+    tail = f"with {counted(joined, 'neighbouring cell')}{more}"
     return f"{text}; {tail}" if text else tail[0].upper() + tail[1:]
 
 

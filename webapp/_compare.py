@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hotspots.report import counted
+
 #: Change classes (key, label, colour): ColorBrewer RdBu, safe for colour-blind readers.
 CHANGE_CLASSES: tuple[tuple[str, str, str], ...] = (
     ("rise_sig", "Rise larger than chance", "#b2182b"),
@@ -73,7 +75,7 @@ def summary(cells: Any, *, now: str, before: str, days_now: int, days_before: in
     if len(sig):
         rises = int((sig["change"] > 0).sum())
         falls = int((sig["change"] < 0).sum())
-        out.append(f"{len(sig)} cell{'s' if len(sig) != 1 else ''} changed more than chance "
+        out.append(f"{counted(len(sig), 'cell')} changed more than chance "
                    f"explains: {rises} up, {falls} down.")
     else:
         out.append("No cell changed more than chance explains.")

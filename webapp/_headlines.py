@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from hotspots.report import counted
+
 NEW = ("new", "intensifying", "consecutive")
 PERSISTING = ("persistent",)
 FADING = ("diminishing", "historical")
@@ -91,7 +93,7 @@ def period_headlines(ranking: Any, wards: Any, *, labels: dict[str, str] | None 
     else:
         by_ward = Counter(str(w) for w in hot["ward_name"].fillna("no ward"))
         n = len(hot)
-        head = f"{n} {what}{'' if n == 1 else 's'}"
+        head = counted(n, what)
         if len(by_ward) == 1:
             out.append(f"{head}, {'all ' if n > 1 else ''}in {next(iter(by_ward))}.")
         else:
@@ -138,8 +140,8 @@ def _ward_change(moved: Any, unit: str) -> str:
     if significant.any():
         row = moved.loc[pct[significant].idxmax()]
         others = int(significant.sum()) - 1
-        tail = (f" {others} other ward{'s' if others != 1 else ''} also changed more than chance "
-                "explains." if others else "")
+        tail = (f" {counted(others, 'other ward')} also changed more than chance explains."
+                if others else "")
         return f"{_moved(row, unit)}, a significant change.{tail}"
     biggest = "" if len(moved) == 1 else "Biggest move: "  # of one ward, just its change
     return f"{biggest}{_moved(moved.loc[pct.idxmax()], unit)}, not significant."
@@ -166,5 +168,5 @@ def trend_headline(ranking: Any, labels: dict[str, str], classes: tuple[str, ...
     names = _names(chosen, labels)
     more = len(chosen) - len(names)
     tail = f" and {more} more" if more > 0 else ""
-    return (f"{what.capitalize()}: {len(chosen)} {noun} hotspot cell{'s' if len(chosen) != 1 else ''}, "
+    return (f"{what.capitalize()}: {counted(len(chosen), f'{noun} hotspot cell')}, "
             f"{', '.join(names)}{tail}.")
